@@ -1,0 +1,40 @@
+/**
+ * One finished request, as workers hand it to the supervisor and the
+ * supervisor hands it to the request-log sinks (SQLite, ClickHouse).
+ *
+ * Times are milliseconds; `ts` is the wall-clock start (epoch ms).
+ * Fields that may be unknown are `null`, never omitted.
+ */
+export interface RequestRecord {
+  /** The `x-request-id` sent back to the client. */
+  id: string;
+  /** Wall-clock start, epoch milliseconds. */
+  ts: number;
+  /** Client key name, once client keys are in use; else null. */
+  client: string | null;
+  /** Name of the credential that served the final attempt; null if none was used. */
+  credential: string | null;
+  method: string;
+  /** Path without the query string. */
+  path: string;
+  /** `model` from a JSON request body, when present. */
+  model: string | null;
+  /** Status sent to the client (0 when the client left before headers). */
+  status: number;
+  /** Whole request, from arrival to the last byte sent. */
+  durationMs: number;
+  /** Time to first token (SSE) or first byte (other streams); null if none. */
+  ttftMs: number | null;
+  bytesIn: number;
+  bytesOut: number;
+  tokensIn: number | null;
+  tokensOut: number | null;
+  cacheReadTokens: number | null;
+  cacheWriteTokens: number | null;
+  /** Error type (`upstream_timeout`, `client_cancel`, …) or null. */
+  error: string | null;
+  /** Upstream attempts made (1 without failover). */
+  attempts: number;
+  /** True when the response was streamed as SSE. */
+  stream: boolean;
+}
