@@ -113,7 +113,8 @@ export const SERVE_OPTIONS: readonly OptionSpec[] = [
     env: "FLOW_PROXY_SECRETS_FILE",
     kind: "string",
     help: "Credentials file",
-    defaultText: "$CREDENTIALS_DIRECTORY/secrets.json if present, else secrets.json",
+    defaultText:
+      "$CREDENTIALS_DIRECTORY/secrets.json if present, else secrets.json",
   },
   {
     key: "upstream",
@@ -137,7 +138,8 @@ export const SERVE_OPTIONS: readonly OptionSpec[] = [
     env: "FLOW_PROXY_THREADED",
     kind: "bool",
     switch: true,
-    help: "Serve on the main thread instead of Web Workers (env: FLOW_PROXY_THREADED=0)",
+    help:
+      "Serve on the main thread instead of Web Workers (env: FLOW_PROXY_THREADED=0)",
     defaultText: "threaded",
   },
   {
@@ -242,7 +244,8 @@ export const SERVE_OPTIONS: readonly OptionSpec[] = [
     env: "FLOW_PROXY_WATCH_SECRETS",
     kind: "bool",
     switch: true,
-    help: "Do not reload the secrets file when it changes (SIGHUP still reloads)",
+    help:
+      "Do not reload the secrets file when it changes (SIGHUP still reloads)",
     defaultText: "watch",
   },
   {
@@ -308,7 +311,8 @@ export const SERVE_OPTIONS: readonly OptionSpec[] = [
     flag: "allow-ip",
     env: "FLOW_PROXY_ALLOW_IP",
     kind: "list",
-    help: "Only these CIDR ranges may connect (repeatable; env: comma-separated)",
+    help:
+      "Only these CIDR ranges may connect (repeatable; env: comma-separated)",
     defaultText: "everyone",
   },
   {
@@ -316,7 +320,8 @@ export const SERVE_OPTIONS: readonly OptionSpec[] = [
     flag: "default-rpm",
     env: "FLOW_PROXY_DEFAULT_RPM",
     kind: "count",
-    help: "Requests per minute for keys without their own limit (0 = unlimited)",
+    help:
+      "Requests per minute for keys without their own limit (0 = unlimited)",
     defaultText: "0",
   },
   {
@@ -356,7 +361,10 @@ export interface ResolveOptions {
 }
 
 /** Outcome of parsing `serve` arguments: settings, or a request for help. */
-export type ResolveResult = { help: true } | { help: false; settings: Settings };
+export type ResolveResult = { help: true } | {
+  help: false;
+  settings: Settings;
+};
 
 /** A usage error: bad flag or value. The CLI prints it with usage and exits 2. */
 export class UsageError extends Error {
@@ -383,7 +391,9 @@ export function resolveSettings(
     const flagValue = parsed.values[spec.flag];
     if (flagValue !== undefined) {
       values[spec.key] = convert(spec, flagValue, `--${spec.flag}`);
-    } else if (spec.env && env[spec.env] !== undefined && env[spec.env] !== "") {
+    } else if (
+      spec.env && env[spec.env] !== undefined && env[spec.env] !== ""
+    ) {
       values[spec.key] = convert(spec, env[spec.env]!, spec.env);
     }
   }
@@ -400,7 +410,9 @@ export function resolveSettings(
         `Cannot read admin token file "${tokenFile}": ${describeIoError(err)}`,
       );
     }
-    if (adminToken === "") throw new UsageError(`Admin token file "${tokenFile}" is empty`);
+    if (adminToken === "") {
+      throw new UsageError(`Admin token file "${tokenFile}" is empty`);
+    }
   }
   if (adminToken !== undefined) values.adminToken = adminToken;
 
@@ -433,9 +445,13 @@ export function loadEnvironment(
 }
 
 /** Default secrets file: `$CREDENTIALS_DIRECTORY/secrets.json` when it exists, else `secrets.json`. */
-export function defaultSecretsFile(env: Record<string, string | undefined>): string {
+export function defaultSecretsFile(
+  env: Record<string, string | undefined>,
+): string {
   const credDir = env.CREDENTIALS_DIRECTORY;
-  if (credDir && exists(join(credDir, "secrets.json"))) return join(credDir, "secrets.json");
+  if (credDir && exists(join(credDir, "secrets.json"))) {
+    return join(credDir, "secrets.json");
+  }
   return "secrets.json";
 }
 
@@ -467,7 +483,9 @@ function defaults(
     backoffMax: 300_000,
     cooldownDefault: 30_000,
     watchSecrets: true,
-    dbPath: stateDir ? join(stateDir, "flow-proxy.db") : join(cwd, "flow-proxy.db"),
+    dbPath: stateDir
+      ? join(stateDir, "flow-proxy.db")
+      : join(cwd, "flow-proxy.db"),
     logQueueSize: 10_000,
     clickhouseUrl: null,
     clickhouseDatabase: "default",
@@ -484,7 +502,10 @@ function defaults(
 }
 
 function parseFlags(args: string[]) {
-  const options: Record<string, { type: "string" | "boolean"; multiple?: boolean; short?: string }> = {
+  const options: Record<
+    string,
+    { type: "string" | "boolean"; multiple?: boolean; short?: string }
+  > = {
     ...EXTRA_OPTIONS,
   };
   for (const spec of SERVE_OPTIONS) {
@@ -506,9 +527,13 @@ export function cleanParseArgsMessage(err: unknown): string {
   if (unknown) return `Unknown option '${unknown[1]}'`;
   const positional = message.match(/Unexpected argument '([^']+)'/);
   if (positional) return `Unexpected argument '${positional[1]}'`;
-  const missing = message.match(/Option '(?:-\w, )?(--[\w-]+) <value>' argument missing/);
+  const missing = message.match(
+    /Option '(?:-\w, )?(--[\w-]+) <value>' argument missing/,
+  );
   if (missing) return `Option '${missing[1]}' needs a value`;
-  const noValue = message.match(/Option '(--[\w-]+)' does not take an argument/);
+  const noValue = message.match(
+    /Option '(--[\w-]+)' does not take an argument/,
+  );
   if (noValue) return `Option '${noValue[1]}' does not take a value`;
   return message.split("\n")[0];
 }
@@ -535,15 +560,21 @@ function convert(spec: OptionSpec, raw: unknown, source: string): unknown {
     case "port": {
       const n = parseInteger(value);
       if (n === null || n < 1 || n > 65535) {
-        throw new UsageError(`${source} must be a port number from 1 to 65535, got "${value}"`);
+        throw new UsageError(
+          `${source} must be a port number from 1 to 65535, got "${value}"`,
+        );
       }
       return n;
     }
     case "count": {
       const n = parseInteger(value);
-      const min = spec.key === "defaultRpm" || spec.key === "defaultBurst" ? 0 : 1;
+      const min = spec.key === "defaultRpm" || spec.key === "defaultBurst"
+        ? 0
+        : 1;
       if (n === null || n < min) {
-        const what = min === 0 ? "a whole number of 0 or more" : "a positive whole number";
+        const what = min === 0
+          ? "a whole number of 0 or more"
+          : "a positive whole number";
         throw new UsageError(`${source} must be ${what}, got "${value}"`);
       }
       return n;
@@ -579,7 +610,9 @@ export function parseBool(value: string, source: string): boolean {
     case "off":
       return false;
   }
-  throw new UsageError(`${source} must be true or false (1/0, yes/no, on/off), got "${value}"`);
+  throw new UsageError(
+    `${source} must be true or false (1/0, yes/no, on/off), got "${value}"`,
+  );
 }
 
 const SIZE_UNITS: Record<string, number> = {
@@ -601,7 +634,9 @@ export function parseSize(value: string, source: string): number {
   const m = value.trim().match(/^(\d+(?:\.\d+)?)\s*([a-zA-Z]*)$/);
   const unit = m ? SIZE_UNITS[m[2].toLowerCase()] : undefined;
   if (!m || unit === undefined) {
-    throw new UsageError(`${source} must be a size such as 10MiB or 1048576, got "${value}"`);
+    throw new UsageError(
+      `${source} must be a size such as 10MiB or 1048576, got "${value}"`,
+    );
   }
   return Math.floor(Number(m[1]) * unit);
 }
@@ -620,10 +655,14 @@ export function parseDuration(value: string, source: string): number {
   const m = value.trim().match(/^(\d+(?:\.\d+)?)\s*([a-z]*)$/);
   const unit = m ? DURATION_UNITS[m[2]] : undefined;
   if (!m || unit === undefined) {
-    throw new UsageError(`${source} must be a duration such as 500ms, 10s or 5m, got "${value}"`);
+    throw new UsageError(
+      `${source} must be a duration such as 500ms, 10s or 5m, got "${value}"`,
+    );
   }
   const ms = Math.round(Number(m[1]) * unit);
-  if (ms <= 0) throw new UsageError(`${source} must be greater than zero, got "${value}"`);
+  if (ms <= 0) {
+    throw new UsageError(`${source} must be greater than zero, got "${value}"`);
+  }
   return ms;
 }
 
@@ -633,16 +672,22 @@ export function parseHttpUrl(value: string, source: string): URL {
   try {
     url = new URL(value);
   } catch {
-    throw new UsageError(`${source} must be an http:// or https:// URL, got "${value}"`);
+    throw new UsageError(
+      `${source} must be an http:// or https:// URL, got "${value}"`,
+    );
   }
   if (url.protocol !== "http:" && url.protocol !== "https:") {
-    throw new UsageError(`${source} must be an http:// or https:// URL, got "${value}"`);
+    throw new UsageError(
+      `${source} must be an http:// or https:// URL, got "${value}"`,
+    );
   }
   if (url.username || url.password) {
     throw new UsageError(`${source} must not carry a user name or password`);
   }
   if (url.search || url.hash) {
-    throw new UsageError(`${source} must not have a query or fragment, got "${value}"`);
+    throw new UsageError(
+      `${source} must not have a query or fragment, got "${value}"`,
+    );
   }
   return url;
 }
@@ -671,7 +716,9 @@ function readEnvFile(
     if (explicit === undefined && err instanceof Deno.errors.NotFound) {
       return { path: null, vars: {} };
     }
-    throw new UsageError(`Cannot read env file "${path}": ${describeIoError(err)}`);
+    throw new UsageError(
+      `Cannot read env file "${path}": ${describeIoError(err)}`,
+    );
   }
   return { path, vars: { ...parseEnv(text) } as Record<string, string> };
 }
@@ -698,13 +745,23 @@ export function describeIoError(err: unknown): string {
 export function serveHelp(): string {
   const rows = SERVE_OPTIONS.map((o) => {
     const flag = `--${o.flag}${o.switch ? "" : " <value>"}`;
-    const env = o.env && !o.switch ? ` [env: ${o.env}]` : o.env ? ` [env: ${o.env}=…]` : "";
-    return `  ${flag.padEnd(28)} ${o.help}${env}\n  ${"".padEnd(28)} default: ${o.defaultText}`;
+    const env = o.env && !o.switch
+      ? ` [env: ${o.env}]`
+      : o.env
+      ? ` [env: ${o.env}=…]`
+      : "";
+    return `  ${flag.padEnd(28)} ${o.help}${env}\n  ${
+      "".padEnd(28)
+    } default: ${o.defaultText}`;
   });
   rows.push(
     `  ${"--no-db".padEnd(28)} Do not keep the SQLite request log`,
-    `  ${"--admin-token-file <path>".padEnd(28)} Read the admin token from a file [env: FLOW_PROXY_ADMIN_TOKEN_FILE]`,
-    `  ${"--env-file <path>".padEnd(28)} Read variables from this file (default: .env if present)`,
+    `  ${
+      "--admin-token-file <path>".padEnd(28)
+    } Read the admin token from a file [env: FLOW_PROXY_ADMIN_TOKEN_FILE]`,
+    `  ${
+      "--env-file <path>".padEnd(28)
+    } Read variables from this file (default: .env if present)`,
     `  ${"-h, --help".padEnd(28)} Show this help`,
   );
   return `Usage: flow-proxy serve [options]

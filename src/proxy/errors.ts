@@ -30,7 +30,11 @@ export function apiFamily(path: string): ApiFamily {
 }
 
 /** The JSON body of an error, in the family's shape. */
-export function errorBody(family: ApiFamily, type: ProxyErrorType, message: string): string {
+export function errorBody(
+  family: ApiFamily,
+  type: ProxyErrorType,
+  message: string,
+): string {
   if (family === "anthropic") {
     return JSON.stringify({
       type: "error",
@@ -49,5 +53,8 @@ export function errorResponse(
 ): Response {
   const h = new Headers(headers);
   h.set("content-type", "application/json");
-  return new Response(errorBody(family, type, message), { status: ERROR_STATUS[type], headers: h });
+  return new Response(errorBody(family, type, message), {
+    status: ERROR_STATUS[type],
+    headers: h,
+  });
 }

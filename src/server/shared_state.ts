@@ -87,8 +87,16 @@ export function mapSharedState(buffer: SharedArrayBuffer): SharedState {
   return {
     buffer,
     control: new Int32Array(buffer, 0, CONTROL_SLOTS),
-    health: new Int32Array(buffer, CONTROL_BYTES, MAX_CREDENTIALS * HEALTH_FIELDS),
-    times: new BigInt64Array(buffer, TIMES_OFFSET, MAX_CREDENTIALS * TIME_FIELDS),
+    health: new Int32Array(
+      buffer,
+      CONTROL_BYTES,
+      MAX_CREDENTIALS * HEALTH_FIELDS,
+    ),
+    times: new BigInt64Array(
+      buffer,
+      TIMES_OFFSET,
+      MAX_CREDENTIALS * TIME_FIELDS,
+    ),
     metrics: { buffer, byteOffset: METRICS_OFFSET, byteLength: METRICS_BYTES },
     limits: { buffer, byteOffset: LIMITS_OFFSET, byteLength: LIMITS_BYTES },
   };

@@ -1,0 +1,180 @@
+/**
+ * `flow-proxy serve`: settings → secrets → port check → supervisor → signals.
+ */
+import { dirname, resolve } from "node:path";
+import { loadSecrets } from "../config/secrets.ts";
+import {
+  resolveSettings,
+  serveHelp,
+  type Settings,
+} from "../config/settings.ts";
+import {
+  closeLogging,
+  flushLogs,
+  getLog,
+  registerSecrets,
+  setupLogging,
+  stderr,
+  stdout,
+} from "../observe/log.ts";
+import { Supervisor } from "../server/supervisor.ts";
+import { VERSION } from "../version.ts";
+
+/** Exit code of a clean shutdown, and of a usage error. */
+export const EXIT = { OK: 0, FAILURE: 1, USAGE: 2 } as const;
+
+/** Runs `serve` until a signal stops it; returns the exit code. */
+export async function serveCommand(args: string[]): Promise<number> {
+  const parsed = resolveSettings(args);
+  if (parsed.help) {
+    stdout(serveHelp());
+    return EXIT.OK;
+  }
+  const settings = parsed.settings;
+  setupLogging({
+    level: settings.logLevel,
+    file: settings.logFile,
+    thread: "main",
+  });
+  const log = getLog("supervisor");
+
+  const credentials = await loadSecrets(settings.secretsFile);
+  registerSecrets(credentials.map((c) => c.clientSecret));
+  checkPortFree(settings);
+
+  const supervisor = new Supervisor({
+    settings,
+    credentials,
+    logger: getLog("proxy"),
+  });
+  supervisor.rememberSecretsText(await Deno.readTextFile(settings.secretsFile));
+  await supervisor.start();
+  stderr(banner(settings, credentials.length));
+  log.info(
+    `flow-proxy ${VERSION} ready on http://${
+      hostForUrl(settings.host)
+    }:${settings.port} with ${credentials.length} credentials`,
+  );
+
+  const stopped = Promise.withResolvers<number>();
+  let stopping = false;
+  const onStop = (signal: Deno.Signal) => {
+    if (stopping) {
+      log.warn(`Second ${signal}: exiting now`);
+      flushLogs();
+      Deno.exit(signal === "SIGINT" ? 130 : 143);
+    }
+    stopping = true;
+    log.info(
+      `${signal} received: finishing in-flight requests (up to ${settings.shutdownTimeout} ms)`,
+    );
+    supervisor.shutdown().then((inTime) => {
+      if (inTime) log.info("All in-flight requests finished; bye");
+      else log.warn("Grace period over: remaining requests were cut");
+      stopped.resolve(EXIT.OK);
+    });
+  };
+  const onHup = () => {
+    supervisor.reload("SIGHUP");
+  };
+  const handlers: [Deno.Signal, () => void][] = [
+    ["SIGTERM", () => onStop("SIGTERM")],
+    ["SIGINT", () => onStop("SIGINT")],
+  ];
+  if (Deno.build.os !== "windows") handlers.push(["SIGHUP", onHup]);
+  for (const [signal, handler] of handlers) {
+    Deno.addSignalListener(signal, handler);
+  }
+
+  const watcher = settings.watchSecrets
+    ? watchFile(settings.secretsFile, () => supervisor.reload("file change"))
+    : null;
+
+  const code = await stopped.promise;
+  watcher?.close();
+  for (const [signal, handler] of handlers) {
+    Deno.removeSignalListener(signal, handler);
+  }
+  closeLogging();
+  return code;
+}
+
+function checkPortFree(settings: Settings): void {
+  let listener: Deno.Listener;
+  try {
+    listener = Deno.listen({ hostname: settings.host, port: settings.port });
+  } catch (err) {
+    if (err instanceof Deno.errors.AddrInUse) {
+      throw new Error(
+        `Port ${settings.port} on ${settings.host} is already in use: stop the other process or choose another with --port`,
+      );
+    }
+    if (err instanceof Deno.errors.AddrNotAvailable) {
+      throw new Error(
+        `Cannot listen on ${settings.host}:${settings.port}: address not available on this machine`,
+      );
+    }
+    if (err instanceof Deno.errors.PermissionDenied) {
+      throw new Error(
+        `Cannot listen on ${settings.host}:${settings.port}: permission denied`,
+      );
+    }
+    throw new Error(`Cannot listen on ${settings.host}:${settings.port}`, {
+      cause: err,
+    });
+  }
+  listener.close();
+}
+
+function hostForUrl(host: string): string {
+  return host.includes(":") ? `[${host}]` : host;
+}
+
+function banner(s: Settings, credentials: number): string {
+  const mode = s.threaded
+    ? `${s.numWorkers} Web Worker${s.numWorkers === 1 ? "" : "s"}`
+    : "main thread (--no-threaded)";
+  return [
+    `flow-proxy ${VERSION}`,
+    `  listening on  http://${hostForUrl(s.host)}:${s.port}`,
+    `  workers       ${mode}`,
+    `  upstream      ${s.upstream.href}`,
+    `  secrets       ${s.secretsFile} (${credentials} credential${
+      credentials === 1 ? "" : "s"
+    })`,
+    `  log level     ${s.logLevel}${
+      s.logFile ? ` (also to ${s.logFile})` : ""
+    }`,
+    `  health        http://${hostForUrl(s.host)}:${s.port}/healthz`,
+    "",
+  ].join("\n");
+}
+
+/** Calls `onChange` (debounced) when `file` is written or replaced. */
+function watchFile(file: string, onChange: () => void): { close(): void } {
+  const target = resolve(file);
+  let watcher: Deno.FsWatcher;
+  try {
+    watcher = Deno.watchFs(dirname(target), { recursive: false });
+  } catch {
+    return { close() {} };
+  }
+  let timer: ReturnType<typeof setTimeout> | undefined;
+  (async () => {
+    try {
+      for await (const event of watcher) {
+        if (!event.paths.some((p) => resolve(p) === target)) continue;
+        clearTimeout(timer);
+        timer = setTimeout(onChange, 200);
+      }
+    } catch {
+      // The watcher was closed.
+    }
+  })();
+  return {
+    close() {
+      clearTimeout(timer);
+      watcher.close();
+    },
+  };
+}

@@ -1,0 +1,216 @@
+/**
+ * Logging for every thread: LogTape loggers writing greppable lines to stderr
+ * and, optionally, a file. This is the only module that writes to the console.
+ *
+ * Line format: `2026-11-22T04:00:00.000Z INFO    [worker-1] message`.
+ * Every line passes through {@linkcode redact}, so a credential secret or a
+ * JWT can never be written, even by mistake.
+ */
+import {
+  configureSync,
+  getLogger,
+  type Logger,
+  type LogRecord,
+  resetSync,
+} from "@logtape/logtape";
+import type { LogLevel } from "../config/settings.ts";
+
+/** Root category of every logger of flow-proxy. */
+export const ROOT_CATEGORY = "flow-proxy";
+
+const LEVEL_TO_LOGTAPE = {
+  DEBUG: "debug",
+  INFO: "info",
+  WARNING: "warning",
+  ERROR: "error",
+} as const;
+
+const LEVEL_LABEL: Record<string, string> = {
+  trace: "TRACE  ",
+  debug: "DEBUG  ",
+  info: "INFO   ",
+  warning: "WARNING",
+  error: "ERROR  ",
+  fatal: "FATAL  ",
+};
+
+const JWT_PATTERN = /eyJ[A-Za-z0-9_-]{4,}\.[A-Za-z0-9_-]{4,}\.[A-Za-z0-9_-]+/g;
+const CLIENT_KEY_PATTERN = /fpk_[A-Za-z0-9_-]{8,}/g;
+const secrets = new Set<string>();
+const encoder = new TextEncoder();
+
+/** Values that must never be written (client secrets); checked in every line. */
+export function registerSecrets(values: Iterable<string>): void {
+  for (const value of values) if (value.length >= 4) secrets.add(value);
+}
+
+/** Replaces registered secrets, JWTs and client keys in `text`. */
+export function redact(text: string): string {
+  let out = text;
+  if (out.includes("eyJ")) out = out.replace(JWT_PATTERN, "[redacted-jwt]");
+  if (out.includes("fpk_")) {
+    out = out.replace(CLIENT_KEY_PATTERN, "[redacted-key]");
+  }
+  for (const secret of secrets) {
+    if (out.includes(secret)) out = out.replaceAll(secret, "[redacted]");
+  }
+  return out;
+}
+
+/** Where log lines go, as {@linkcode setupLogging} takes it. */
+export interface LogOptions {
+  level: LogLevel;
+  /** Also append lines to this file. */
+  file?: string | null;
+  /** Thread label shown in brackets: `main`, `worker-1`. */
+  thread: string;
+  /** Line writer for stderr; injectable for tests. */
+  write?: (text: string) => void;
+}
+
+class LineWriter {
+  #pending: string[] = [];
+  #scheduled = false;
+  #file: Deno.FsFile | null;
+  #write: (text: string) => void;
+
+  constructor(write: (text: string) => void, file: Deno.FsFile | null) {
+    this.#write = write;
+    this.#file = file;
+  }
+
+  push(line: string): void {
+    this.#pending.push(line);
+    if (!this.#scheduled) {
+      this.#scheduled = true;
+      // One write per task instead of one per line, without a timer.
+      queueMicrotask(() => this.flush());
+    }
+  }
+
+  flush(): void {
+    this.#scheduled = false;
+    if (this.#pending.length === 0) return;
+    const text = this.#pending.join("");
+    this.#pending = [];
+    this.#write(text);
+    if (this.#file) {
+      try {
+        writeAll(this.#file, encoder.encode(text));
+      } catch {
+        // A full disk must not take the proxy down; stderr still has the line.
+      }
+    }
+  }
+
+  close(): void {
+    this.flush();
+    this.#file?.close();
+    this.#file = null;
+  }
+}
+
+function writeAll(
+  file: { writeSync(p: Uint8Array): number },
+  bytes: Uint8Array,
+): void {
+  let offset = 0;
+  while (offset < bytes.length) {
+    offset += file.writeSync(bytes.subarray(offset));
+  }
+}
+
+function writeStderr(text: string): void {
+  writeAll(Deno.stderr, encoder.encode(text));
+}
+
+let writer: LineWriter | null = null;
+
+/** Configures logging for this thread; call once per thread (again to change). */
+export function setupLogging(options: LogOptions): void {
+  writer?.close();
+  let file: Deno.FsFile | null = null;
+  if (options.file) {
+    file = Deno.openSync(options.file, {
+      append: true,
+      create: true,
+      write: true,
+    });
+  }
+  const lineWriter = new LineWriter(options.write ?? writeStderr, file);
+  writer = lineWriter;
+  const thread = options.thread;
+  const sink = (record: LogRecord) => {
+    lineWriter.push(formatRecord(record, thread));
+  };
+  resetSync();
+  configureSync({
+    reset: true,
+    sinks: { main: sink },
+    loggers: [
+      {
+        category: [ROOT_CATEGORY],
+        sinks: ["main"],
+        lowestLevel: LEVEL_TO_LOGTAPE[options.level],
+      },
+      { category: ["logtape", "meta"], sinks: [], lowestLevel: "error" },
+    ],
+  });
+}
+
+/** Writes out buffered lines now (before exit). */
+export function flushLogs(): void {
+  writer?.flush();
+}
+
+/** Flushes and closes the log file; loggers write nowhere afterwards. */
+export function closeLogging(): void {
+  writer?.close();
+  writer = null;
+  resetSync();
+}
+
+function formatRecord(record: LogRecord, thread: string): string {
+  let message = "";
+  for (let i = 0; i < record.message.length; i++) {
+    const part = record.message[i];
+    message += i % 2 === 0
+      ? part as string
+      : typeof part === "string"
+      ? part
+      : JSON.stringify(part);
+  }
+  const time = new Date(record.timestamp).toISOString();
+  return redact(`${time} ${LEVEL_LABEL[record.level]} [${thread}] ${message}`) +
+    "\n";
+}
+
+/** A logger under the flow-proxy root, e.g. `getLog("proxy")`. */
+export function getLog(name: string): Logger {
+  return getLogger([ROOT_CATEGORY, name]);
+}
+
+/** Writes command output to stdout (CLI modules take this as their writer). */
+export function stdout(text: string): void {
+  writeAll(Deno.stdout, encoder.encode(text));
+}
+
+/** Writes command output to stderr, redacted. */
+export function stderr(text: string): void {
+  writeStderr(redact(text));
+}
+
+/** Prints `error: …` (and its causes) to stderr and exits with `code`. */
+export function fatal(err: unknown, code = 1): never {
+  flushLogs();
+  let text = `error: ${err instanceof Error ? err.message : String(err)}\n`;
+  let cause = err instanceof Error ? err.cause : undefined;
+  while (cause !== undefined) {
+    text += `Caused by: ${
+      cause instanceof Error ? cause.message : String(cause)
+    }\n`;
+    cause = cause instanceof Error ? cause.cause : undefined;
+  }
+  stderr(text);
+  Deno.exit(code);
+}

@@ -1,0 +1,678 @@
+/**
+ * The request handler every worker (or the main thread) serves: reserved
+ * paths, routing, credential choice with failover, and streaming both ways.
+ */
+import type { Logger } from "@logtape/logtape";
+import type { Balancer } from "../auth/balancer.ts";
+import type { RequestRecord } from "../observe/record.ts";
+import {
+  type ApiFamily,
+  apiFamily,
+  errorBody,
+  errorResponse,
+  type ProxyErrorType,
+} from "./errors.ts";
+import {
+  clientResponseHeaders,
+  requestId,
+  upstreamRequestHeaders,
+} from "./headers.ts";
+import { createRouter } from "./routing.ts";
+import {
+  type DeadlineReason,
+  DeadlineWatcher,
+  tcpConnectCheck,
+  type Watch,
+} from "./upstream.ts";
+
+/** Hooks for metrics; every method is optional work on the hot path, so keep them cheap. */
+export interface HandlerObserver {
+  started(): void;
+  finished(record: RequestRecord, credentialIndex: number | null): void;
+  failover(fromIndex: number): void;
+}
+
+/** What an access check decided (see src/auth/access.ts). */
+export type AccessDecision =
+  | { ok: true; client: string | null; headers: [string, string][] }
+  | { ok: false; response: Response; client: string | null; reason: string };
+
+/** Options of {@linkcode createHandler}. */
+export interface HandlerOptions {
+  upstream: URL;
+  /** The balancer of the current secrets generation. */
+  balancer: () => Balancer;
+  retryBodyLimit: number;
+  maxBodySize: number;
+  maxAttempts: number;
+  connectTimeout: number;
+  headersTimeout: number;
+  idleTimeout: number;
+  /** Cool-down of a credential after a 429 without a usable `Retry-After`, ms. */
+  cooldownDefault: number;
+  logger: Logger;
+  /** Body of `GET /healthz`: status 200 when healthy, else 503. */
+  health: () => { healthy: boolean; body: Record<string, unknown> };
+  /** Body of `GET /metrics`, or null when metrics are off. */
+  metrics?: () => string;
+  observer?: HandlerObserver;
+  /** Receives one record per finished request. */
+  onRecord?: (record: RequestRecord) => void;
+  /** Decides whether a client may use the proxy; absent = everyone may. */
+  access?: (
+    req: Request,
+    info: Deno.ServeHandlerInfo,
+    model: string | null,
+  ) => AccessDecision;
+  /** Serves the reserved admin prefix `/_flow-proxy/`. */
+  admin?: (
+    req: Request,
+    info: Deno.ServeHandlerInfo,
+  ) => Promise<Response> | Response;
+  /** Designed for mocking: the upstream `fetch`. */
+  fetch?: typeof fetch;
+  /** TCP reachability check used when an answer is slower than the connect timeout. */
+  connectCheck?: ((signal: AbortSignal) => Promise<boolean>) | null;
+}
+
+/** The handler, plus the resources it holds. */
+export interface ProxyHandler {
+  (req: Request, info: Deno.ServeHandlerInfo): Promise<Response>;
+  /** Stops the deadline timer. */
+  close(): void;
+  /** Upstream calls being watched right now. */
+  readonly watching: number;
+}
+
+const encoder = new TextEncoder();
+const ADMIN_PREFIX = "/_flow-proxy/";
+const MODEL_SCAN_BYTES = 64 * 1024;
+const MODEL_PATTERN = /"model"\s*:\s*"((?:[^"\\]|\\.){1,200})"/;
+const JSON_HEADERS = { "content-type": "application/json" };
+
+/** Builds the proxy handler; options are validated here, once. */
+export function createHandler(options: HandlerOptions): ProxyHandler {
+  if (!(options.maxAttempts >= 1)) {
+    throw new RangeError("maxAttempts must be at least 1");
+  }
+  if (!(options.retryBodyLimit >= 0) || !(options.maxBodySize > 0)) {
+    throw new RangeError("Body limits must be positive");
+  }
+  const route = createRouter(options.upstream);
+  const doFetch = options.fetch ?? fetch;
+  const log = options.logger;
+  const observer = options.observer;
+  const onRecord = options.onRecord;
+  const deadlines = new DeadlineWatcher({
+    connectTimeout: options.connectTimeout,
+    headersTimeout: options.headersTimeout,
+    idleTimeout: options.idleTimeout,
+    connectCheck: options.connectCheck === undefined
+      ? tcpConnectCheck(options.upstream)
+      : options.connectCheck ?? undefined,
+  });
+
+  async function handle(
+    req: Request,
+    info: Deno.ServeHandlerInfo,
+  ): Promise<Response> {
+    const url = new URL(req.url);
+    const { target, forward, path } = route(url);
+    const id = requestId(req.headers);
+    const family = apiFamily(path);
+
+    if (req.method === "CONNECT") {
+      return fail(
+        family,
+        "method_not_allowed",
+        "CONNECT is not supported: flow-proxy must add a credential, which a TLS tunnel cannot carry. Send plain http:// requests (reverse or forward mode)",
+        id,
+        { allow: "GET, POST, PUT, PATCH, DELETE, HEAD, OPTIONS" },
+      );
+    }
+    if (!forward) {
+      if (
+        path === "/healthz" && (req.method === "GET" || req.method === "HEAD")
+      ) return healthz(id);
+      if (
+        path === "/metrics" && options.metrics &&
+        (req.method === "GET" || req.method === "HEAD")
+      ) {
+        return new Response(options.metrics(), {
+          headers: {
+            "content-type": "text/plain; version=0.0.4; charset=utf-8",
+            "x-request-id": id,
+          },
+        });
+      }
+      if (path.startsWith(ADMIN_PREFIX)) {
+        if (!options.admin) {
+          return fail(family, "not_found", `No such path: ${path}`, id);
+        }
+        const res = await options.admin(req, info);
+        res.headers.set("x-request-id", id);
+        return res;
+      }
+    }
+    return await proxy(req, info, { target, path, id, family });
+  }
+
+  function healthz(id: string): Response {
+    const { healthy, body } = options.health();
+    return new Response(JSON.stringify(body), {
+      status: healthy ? 200 : 503,
+      headers: {
+        ...JSON_HEADERS,
+        "x-request-id": id,
+        "cache-control": "no-store",
+      },
+    });
+  }
+
+  interface Target {
+    target: string;
+    path: string;
+    id: string;
+    family: ApiFamily;
+  }
+
+  async function proxy(
+    req: Request,
+    info: Deno.ServeHandlerInfo,
+    t: Target,
+  ): Promise<Response> {
+    const started = performance.now();
+    const record: RequestRecord = {
+      id: t.id,
+      ts: Date.now(),
+      client: null,
+      credential: null,
+      method: req.method,
+      path: t.path,
+      model: null,
+      status: 0,
+      durationMs: 0,
+      ttftMs: null,
+      bytesIn: 0,
+      bytesOut: 0,
+      tokensIn: null,
+      tokensOut: null,
+      cacheReadTokens: null,
+      cacheWriteTokens: null,
+      error: null,
+      attempts: 0,
+      stream: false,
+    };
+    observer?.started();
+    let credentialIndex: number | null = null;
+    let finished = false;
+    function finish(status: number, error: string | null): void {
+      if (finished) return;
+      finished = true;
+      record.status = status;
+      record.error = error;
+      record.durationMs = Math.round((performance.now() - started) * 1000) /
+        1000;
+      observer?.finished(record, credentialIndex);
+      onRecord?.(record);
+      const who = record.credential === null
+        ? "no configuration"
+        : `configuration '${record.credential}'`;
+      const line = `Using ${who} for ${record.method} ${t.path}: ${
+        status || "-"
+      }${error ? ` (${error})` : ""} in ${
+        record.durationMs.toFixed(1)
+      } ms [${t.id}]`;
+      if (status >= 500 || error) log.warn(line);
+      else log.info(line);
+    }
+    function proxyError(
+      type: ProxyErrorType,
+      message: string,
+      headers?: HeadersInit,
+    ): Response {
+      const res = fail(t.family, type, message, t.id, headers);
+      finish(res.status, type);
+      return res;
+    }
+
+    let body: BodyPlan;
+    try {
+      body = await planBody(req, options.retryBodyLimit, options.maxBodySize);
+    } catch (err) {
+      if (err instanceof PayloadTooLarge) {
+        return proxyError(
+          "payload_too_large",
+          `Request body is larger than ${options.maxBodySize} bytes`,
+        );
+      }
+      if (req.signal.aborted) {
+        finish(0, "client_cancel");
+        return new Response(null, { status: 499 });
+      }
+      return proxyError(
+        "bad_request",
+        `Cannot read the request body: ${describe(err)}`,
+      );
+    }
+    record.model = body.model;
+    record.bytesIn = body.size ?? 0;
+
+    const extraHeaders: [string, string][] = [];
+    if (options.access) {
+      const decision = options.access(req, info, body.model);
+      record.client = decision.client;
+      if (!decision.ok) {
+        await body.discard();
+        log.warn(
+          `Refused ${req.method} ${t.path} from ${
+            describeAddr(info)
+          }: ${decision.reason} [${t.id}]`,
+        );
+        decision.response.headers.set("x-request-id", t.id);
+        finish(decision.response.status, "refused");
+        return decision.response;
+      }
+      extraHeaders.push(...decision.headers);
+    }
+
+    const balancer = options.balancer();
+    const tried: number[] = [];
+    let lastError: { type: ProxyErrorType; message: string } | null = null;
+    for (let attempt = 1; attempt <= options.maxAttempts; attempt++) {
+      const pick = attempt === 1 ? balancer.next() : balancer.nextAfter(tried);
+      if (pick === null) break;
+      if (attempt > 1) observer?.failover(tried[tried.length - 1]);
+      tried.push(pick.index);
+      credentialIndex = pick.index;
+      record.credential = pick.name;
+      record.attempts = attempt;
+      const bearer = balancer.bearer(pick.index);
+      if (bearer === null) {
+        balancer.failed(pick, "its token cannot be made");
+        lastError = {
+          type: "no_credentials_available",
+          message: "No credential could make a token",
+        };
+        continue;
+      }
+      const canRetry = () =>
+        body.replayable && attempt < options.maxAttempts &&
+        balancer.hasAlternative(tried);
+
+      const controller = new AbortController();
+      let expired: DeadlineReason | null = null;
+      const watch = deadlines.watch((reason) => {
+        expired = reason;
+        controller.abort(
+          new DOMException(`Upstream ${reason} timeout`, "TimeoutError"),
+        );
+      });
+      const signal = AbortSignal.any([req.signal, controller.signal]);
+      let res: Response;
+      try {
+        res = await doFetch(t.target, {
+          method: req.method,
+          headers: upstreamRequestHeaders(req.headers, bearer, t.id),
+          body: body.take(),
+          redirect: "manual",
+          signal,
+        });
+      } catch (err) {
+        watch.done();
+        if (pick.probe) balancer.release(pick);
+        if (req.signal.aborted) {
+          finish(0, "client_cancel");
+          return new Response(null, { status: 499 });
+        }
+        if (body.tooLarge()) {
+          return proxyError(
+            "payload_too_large",
+            `Request body is larger than ${options.maxBodySize} bytes`,
+          );
+        }
+        if (expired === "headers") {
+          return proxyError(
+            "upstream_timeout",
+            `The upstream sent no response headers within ${options.headersTimeout} ms`,
+          );
+        }
+        const message = expired === "connect"
+          ? `Cannot connect to the upstream within ${options.connectTimeout} ms`
+          : `Cannot reach the upstream: ${describe(err)}`;
+        lastError = { type: "upstream_unreachable", message };
+        if (canRetry()) {
+          log.warn(
+            `Configuration '${pick.name}': ${message}; failing over [${t.id}]`,
+          );
+          continue;
+        }
+        return proxyError("upstream_unreachable", message);
+      }
+      watch.headersReceived();
+      const status = res.status;
+      if (status === 401 || status === 403 || status === 429) {
+        if (status === 429) {
+          balancer.rateLimited(
+            pick,
+            retryAfterMs(res.headers.get("retry-after")) ??
+              options.cooldownDefault,
+          );
+        } else {
+          balancer.failed(pick, `upstream answered ${status}`);
+        }
+        if (canRetry()) {
+          watch.done();
+          await res.body?.cancel().catch(() => {});
+          continue;
+        }
+      } else if (status >= 502 && status <= 504) {
+        if (canRetry()) {
+          watch.done();
+          await res.body?.cancel().catch(() => {});
+          log.warn(
+            `Configuration '${pick.name}': upstream answered ${status}; failing over [${t.id}]`,
+          );
+          continue;
+        }
+        if (pick.probe) balancer.release(pick);
+      } else {
+        balancer.succeeded(pick);
+      }
+      if (attempt > 1 && status < 400) {
+        log.info(`Failover successful - using config '${pick.name}' [${t.id}]`);
+      }
+      return respond(req, res, watch, controller, {
+        record,
+        started,
+        finish,
+        extraHeaders,
+        id: t.id,
+        family: t.family,
+      });
+    }
+    if (lastError) return proxyError(lastError.type, lastError.message);
+    const wait = balancer.retryAfterMs();
+    return proxyError(
+      "no_credentials_available",
+      "Every credential is failed or cooling down; try again later",
+      { "retry-after": String(Math.max(1, Math.ceil(wait / 1000))) },
+    );
+  }
+
+  interface RespondContext {
+    record: RequestRecord;
+    started: number;
+    finish: (status: number, error: string | null) => void;
+    extraHeaders: [string, string][];
+    id: string;
+    family: ApiFamily;
+  }
+
+  function respond(
+    req: Request,
+    res: Response,
+    watch: Watch,
+    controller: AbortController,
+    ctx: RespondContext,
+  ): Response {
+    const headers = clientResponseHeaders(res.headers, ctx.id);
+    for (const [name, value] of ctx.extraHeaders) headers.set(name, value);
+    const { record, finish } = ctx;
+    const status = res.status;
+    const upstreamBody = res.body;
+    if (upstreamBody === null || req.method === "HEAD") {
+      watch.done();
+      upstreamBody?.cancel().catch(() => {});
+      finish(status, null);
+      return new Response(null, {
+        status,
+        statusText: res.statusText,
+        headers,
+      });
+    }
+    const isSse = (res.headers.get("content-type") ?? "").includes(
+      "text/event-stream",
+    );
+    record.stream = isSse;
+    const reader = upstreamBody.getReader();
+    let first = true;
+    const body = new ReadableStream<Uint8Array>({
+      async pull(ctrl) {
+        let chunk: ReadableStreamReadResult<Uint8Array>;
+        try {
+          chunk = await reader.read();
+        } catch (err) {
+          watch.done();
+          const timedOut = watch.expired === "idle";
+          const type = timedOut ? "upstream_timeout" : "stream_error";
+          const message = timedOut
+            ? `The upstream sent nothing for ${options.idleTimeout} ms`
+            : `The upstream connection failed mid-response: ${describe(err)}`;
+          finish(status, type);
+          if (isSse) {
+            ctrl.enqueue(
+              encoder.encode(
+                `event: error\ndata: ${
+                  errorBody(
+                    ctx.family,
+                    timedOut ? "upstream_timeout" : "upstream_unreachable",
+                    message,
+                  )
+                }\n\n`,
+              ),
+            );
+            ctrl.close();
+          } else {
+            ctrl.error(new Error(message));
+          }
+          return;
+        }
+        if (chunk.done) {
+          watch.done();
+          ctrl.close();
+          finish(status, null);
+          return;
+        }
+        const value = chunk.value;
+        watch.touch();
+        if (first) {
+          first = false;
+          record.ttftMs = Math.round((performance.now() - ctx.started) * 1000) /
+            1000;
+        }
+        record.bytesOut += value.byteLength;
+        ctrl.enqueue(value);
+      },
+      cancel() {
+        watch.done();
+        controller.abort(new DOMException("Client disconnected", "AbortError"));
+        reader.cancel().catch(() => {});
+        finish(status, "client_cancel");
+      },
+    }, { highWaterMark: 0 });
+    return new Response(body, { status, statusText: res.statusText, headers });
+  }
+
+  function fail(
+    family: ApiFamily,
+    type: ProxyErrorType,
+    message: string,
+    id: string,
+    headers?: HeadersInit,
+  ): Response {
+    const res = errorResponse(family, type, message, headers);
+    res.headers.set("x-request-id", id);
+    return res;
+  }
+
+  const handler = handle as ProxyHandler;
+  handler.close = () => deadlines.close();
+  Object.defineProperty(handler, "watching", { get: () => deadlines.size });
+  return handler;
+}
+
+class PayloadTooLarge extends Error {}
+
+/** How the request body is sent, and whether it can be sent again. */
+interface BodyPlan {
+  /** True when every attempt can send the whole body (kept in memory, or none). */
+  replayable: boolean;
+  /** Size in bytes when known. */
+  size: number | null;
+  model: string | null;
+  /** The body for the next attempt. */
+  take(): BodyInit | null;
+  /** True when a streamed body exceeded the size limit. */
+  tooLarge(): boolean;
+  /** Drops a body that will not be sent. */
+  discard(): Promise<void>;
+}
+
+const NO_BODY: BodyPlan = {
+  replayable: true,
+  size: 0,
+  model: null,
+  take: () => null,
+  tooLarge: () => false,
+  discard: () => Promise.resolve(),
+};
+
+/**
+ * Keeps the body in memory when it is at most `keepLimit` bytes, so a failover
+ * can send it again; a larger body streams once, counted against `maxSize`.
+ */
+async function planBody(
+  req: Request,
+  keepLimit: number,
+  maxSize: number,
+): Promise<BodyPlan> {
+  const stream = req.body;
+  if (stream === null) return NO_BODY;
+  const declared = req.headers.get("content-length");
+  const length = declared === null ? null : Number(declared);
+  if (length !== null && length > maxSize) throw new PayloadTooLarge();
+  const isJson = (req.headers.get("content-type") ?? "").includes("json");
+
+  if (length !== null && length <= keepLimit) {
+    const bytes = new Uint8Array(await req.arrayBuffer());
+    return keptBody(bytes, isJson);
+  }
+  const reader = stream.getReader();
+  const chunks: Uint8Array[] = [];
+  let kept = 0;
+  while (kept <= keepLimit) {
+    const { done, value } = await reader.read();
+    if (done) return keptBody(concat(chunks, kept), isJson);
+    chunks.push(value);
+    kept += value.byteLength;
+    if (kept > maxSize) {
+      await reader.cancel().catch(() => {});
+      throw new PayloadTooLarge();
+    }
+  }
+  // Too large to keep: stream it once, the kept prefix first.
+  let sent = kept;
+  let exceeded = false;
+  const model = isJson ? findModel(chunks[0]) : null;
+  const rest = new ReadableStream<Uint8Array>({
+    start(ctrl) {
+      for (const chunk of chunks) ctrl.enqueue(chunk);
+      chunks.length = 0;
+    },
+    async pull(ctrl) {
+      const { done, value } = await reader.read();
+      if (done) return ctrl.close();
+      sent += value.byteLength;
+      if (sent > maxSize) {
+        exceeded = true;
+        reader.cancel().catch(() => {});
+        return ctrl.error(new PayloadTooLarge());
+      }
+      ctrl.enqueue(value);
+    },
+    cancel(reason) {
+      return reader.cancel(reason);
+    },
+  });
+  let taken = false;
+  return {
+    replayable: false,
+    size: length,
+    model,
+    take() {
+      if (taken) throw new Error("A streamed request body can be sent once");
+      taken = true;
+      return rest;
+    },
+    tooLarge: () => exceeded,
+    discard: () => rest.cancel().catch(() => {}),
+  };
+}
+
+function keptBody(bytes: Uint8Array, isJson: boolean): BodyPlan {
+  return {
+    replayable: true,
+    size: bytes.byteLength,
+    model: isJson ? findModel(bytes) : null,
+    take: () => bytes as Uint8Array<ArrayBuffer>,
+    tooLarge: () => false,
+    discard: () => Promise.resolve(),
+  };
+}
+
+function concat(chunks: Uint8Array[], total: number): Uint8Array {
+  if (chunks.length === 1) return chunks[0];
+  const out = new Uint8Array(total);
+  let offset = 0;
+  for (const chunk of chunks) {
+    out.set(chunk, offset);
+    offset += chunk.byteLength;
+  }
+  return out;
+}
+
+const decoder = new TextDecoder();
+
+/** The top-level `model` of a JSON body, found without parsing the whole body. */
+export function findModel(bytes: Uint8Array | undefined): string | null {
+  if (!bytes || bytes.byteLength === 0) return null;
+  const text = decoder.decode(
+    bytes.byteLength > MODEL_SCAN_BYTES
+      ? bytes.subarray(0, MODEL_SCAN_BYTES)
+      : bytes,
+  );
+  const match = MODEL_PATTERN.exec(text);
+  if (!match) return null;
+  try {
+    return JSON.parse(`"${match[1]}"`);
+  } catch {
+    return null;
+  }
+}
+
+/** `Retry-After` in ms: delta-seconds or an HTTP date; null when absent or bad. */
+export function retryAfterMs(
+  value: string | null,
+  now = Date.now(),
+): number | null {
+  if (value === null) return null;
+  const trimmed = value.trim();
+  if (/^\d+$/.test(trimmed)) return Number(trimmed) * 1000;
+  const date = Date.parse(trimmed);
+  if (Number.isNaN(date)) return null;
+  return Math.max(0, date - now);
+}
+
+function describe(err: unknown): string {
+  if (err instanceof Error) {
+    const cause = err.cause instanceof Error ? `: ${err.cause.message}` : "";
+    return `${err.message}${cause}`;
+  }
+  return String(err);
+}
+
+function describeAddr(info: Deno.ServeHandlerInfo): string {
+  const addr = info.remoteAddr as Deno.NetAddr;
+  return addr.hostname ?? "unknown";
+}

@@ -1,0 +1,186 @@
+/**
+ * Deadlines of upstream calls, watched by one timer per thread instead of a
+ * timer per request: time to headers, silence between body chunks, and a
+ * TCP check when an answer is slow, so a dead host fails fast while a long
+ * generation is never cut.
+ */
+
+/** Why a deadline aborted an upstream call. */
+export type DeadlineReason = "headers" | "idle" | "connect";
+
+/** One watched upstream call. */
+export interface Watch {
+  /** Call when headers arrived: the idle deadline takes over. */
+  headersReceived(): void;
+  /** Call on every body chunk. */
+  touch(): void;
+  /** Stop watching (the call ended). */
+  done(): void;
+  /** Set once a deadline fired. */
+  readonly expired: DeadlineReason | null;
+}
+
+/** Options of {@linkcode DeadlineWatcher}. */
+export interface DeadlineOptions {
+  connectTimeout: number;
+  headersTimeout: number;
+  idleTimeout: number;
+  /** Checks that the upstream accepts a TCP connection within `connectTimeout`. */
+  connectCheck?: (signal: AbortSignal) => Promise<boolean>;
+  /** Monotonic clock in ms; injectable for tests. */
+  now?: () => number;
+}
+
+interface Entry {
+  start: number;
+  last: number;
+  headers: boolean;
+  checking: boolean;
+  expired: DeadlineReason | null;
+  abort: (reason: DeadlineReason) => void;
+}
+
+/** Watches the deadlines of every upstream call of this thread. */
+export class DeadlineWatcher {
+  #entries = new Set<Entry>();
+  #timer: ReturnType<typeof setInterval> | undefined;
+  #interval: number;
+  #options: DeadlineOptions;
+  #now: () => number;
+
+  constructor(options: DeadlineOptions) {
+    for (
+      const key of ["connectTimeout", "headersTimeout", "idleTimeout"] as const
+    ) {
+      if (!(options[key] > 0)) throw new RangeError(`${key} must be positive`);
+    }
+    this.#options = options;
+    this.#now = options.now ?? performance.now.bind(performance);
+    const shortest = Math.min(
+      options.connectTimeout,
+      options.headersTimeout,
+      options.idleTimeout,
+    );
+    this.#interval = Math.min(1000, Math.max(20, Math.floor(shortest / 5)));
+  }
+
+  /** Calls being watched (for leak checks). */
+  get size(): number {
+    return this.#entries.size;
+  }
+
+  /** Starts watching one call; `abort` is called at most once, with the reason. */
+  watch(abort: (reason: DeadlineReason) => void): Watch {
+    const now = this.#now();
+    const entry: Entry = {
+      start: now,
+      last: now,
+      headers: false,
+      checking: false,
+      expired: null,
+      abort,
+    };
+    this.#entries.add(entry);
+    if (this.#timer === undefined) {
+      this.#timer = setInterval(() => this.sweep(), this.#interval);
+      Deno.unrefTimer(this.#timer as unknown as number);
+    }
+    const entries = this.#entries;
+    const clock = this.#now;
+    const stop = () => this.#stop();
+    return {
+      headersReceived() {
+        entry.headers = true;
+        entry.last = clock();
+      },
+      touch() {
+        entry.last = clock();
+      },
+      done() {
+        entries.delete(entry);
+        if (entries.size === 0) stop();
+      },
+      get expired() {
+        return entry.expired;
+      },
+    };
+  }
+
+  /** Checks every deadline now (the timer calls this; tests may too). */
+  sweep(): void {
+    const now = this.#now();
+    const { connectTimeout, headersTimeout, idleTimeout, connectCheck } =
+      this.#options;
+    for (const entry of this.#entries) {
+      if (entry.headers) {
+        if (now - entry.last >= idleTimeout) this.#expire(entry, "idle");
+      } else if (now - entry.start >= headersTimeout) {
+        this.#expire(entry, "headers");
+      } else if (
+        connectCheck && !entry.checking && now - entry.start >= connectTimeout
+      ) {
+        entry.checking = true;
+        this.#check(entry, connectCheck, connectTimeout);
+      }
+    }
+  }
+
+  async #check(
+    entry: Entry,
+    check: (signal: AbortSignal) => Promise<boolean>,
+    timeout: number,
+  ) {
+    let reachable = false;
+    try {
+      reachable = await check(AbortSignal.timeout(timeout));
+    } catch {
+      reachable = false;
+    }
+    if (!reachable && !entry.headers && this.#entries.has(entry)) {
+      this.#expire(entry, "connect");
+    }
+  }
+
+  #expire(entry: Entry, reason: DeadlineReason): void {
+    if (entry.expired !== null) return;
+    entry.expired = reason;
+    this.#entries.delete(entry);
+    if (this.#entries.size === 0) this.#stop();
+    entry.abort(reason);
+  }
+
+  #stop(): void {
+    if (this.#timer !== undefined) clearInterval(this.#timer);
+    this.#timer = undefined;
+  }
+
+  /** Stops the timer and forgets every call. */
+  close(): void {
+    this.#entries.clear();
+    this.#stop();
+  }
+}
+
+/** A connect check that opens (and closes) a TCP connection to the upstream. */
+export function tcpConnectCheck(
+  upstream: URL,
+): (signal: AbortSignal) => Promise<boolean> {
+  const hostname = upstream.hostname.replace(/^\[|\]$/g, "");
+  const port = Number(
+    upstream.port || (upstream.protocol === "https:" ? 443 : 80),
+  );
+  return async function tcpConnectCheck(signal: AbortSignal): Promise<boolean> {
+    const connecting = Deno.connect({ hostname, port });
+    const aborted = new Promise<null>((resolve) => {
+      if (signal.aborted) resolve(null);
+      signal.addEventListener("abort", () => resolve(null), { once: true });
+    });
+    const conn = await Promise.race([connecting, aborted]).catch(() => null);
+    if (conn === null) {
+      connecting.then((c) => c.close(), () => {});
+      return false;
+    }
+    conn.close();
+    return true;
+  };
+}

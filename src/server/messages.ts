@@ -1,0 +1,27 @@
+/** Messages between the supervisor (main thread) and its workers. */
+import type { Credential } from "../config/secrets.ts";
+import type { RequestRecord } from "../observe/record.ts";
+import type { WireSettings } from "./runtime.ts";
+
+/** Supervisor → worker. */
+export type ToWorker =
+  | {
+    type: "init";
+    workerId: number;
+    buffer: SharedArrayBuffer;
+    settings: WireSettings;
+    credentials: Credential[];
+    secretsGeneration: number;
+    workersExpected: number;
+  }
+  | { type: "credentials"; credentials: Credential[]; generation: number }
+  | { type: "shutdown" }
+  /** Test hook: throw an uncaught error so the supervisor's restart can be seen. */
+  | { type: "crash" };
+
+/** Worker → supervisor. */
+export type FromWorker =
+  | { type: "ready"; workerId: number; port: number }
+  | { type: "records"; records: RequestRecord[] }
+  | { type: "fatal"; workerId: number; message: string }
+  | { type: "stopped"; workerId: number };

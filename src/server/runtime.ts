@@ -1,0 +1,196 @@
+/**
+ * What one serving thread runs, a Web Worker or the main thread alike:
+ * tokens, the balancer over the shared state, the handler, and `Deno.serve`.
+ */
+import type { Logger } from "@logtape/logtape";
+import { Balancer } from "../auth/balancer.ts";
+import { signAll } from "../auth/jwt.ts";
+import type { Credential } from "../config/secrets.ts";
+import type { Settings } from "../config/settings.ts";
+import type { RequestRecord } from "../observe/record.ts";
+import { createHandler, type ProxyHandler } from "../proxy/handler.ts";
+import { VERSION } from "../version.ts";
+import { CONTROL, type SharedState } from "./shared_state.ts";
+
+/** Settings as they cross a `postMessage` (URLs as strings). */
+export type WireSettings = Omit<Settings, "upstream" | "clickhouseUrl"> & {
+  upstream: string;
+  clickhouseUrl: string | null;
+};
+
+/** Settings → their structured-clone form. */
+export function toWire(settings: Settings): WireSettings {
+  return {
+    ...settings,
+    upstream: settings.upstream.href,
+    clickhouseUrl: settings.clickhouseUrl?.href ?? null,
+  };
+}
+
+/** The structured-clone form → settings. */
+export function fromWire(wire: WireSettings): Settings {
+  return {
+    ...wire,
+    upstream: new URL(wire.upstream),
+    clickhouseUrl: wire.clickhouseUrl === null
+      ? null
+      : new URL(wire.clickhouseUrl),
+  };
+}
+
+/** Options of {@linkcode startRuntime}. */
+export interface RuntimeOptions {
+  settings: Settings;
+  state: SharedState;
+  credentials: Credential[];
+  secretsGeneration: number;
+  /** Workers that must listen before `/healthz` answers 200. */
+  workersExpected: number;
+  logger: Logger;
+  /** Receives each finished request's record. */
+  onRecord: (record: RequestRecord) => void;
+}
+
+/** A serving thread's handle. */
+export interface Runtime {
+  /** Address actually listened on. */
+  addr: Deno.NetAddr;
+  /** Uses new credentials from now on; in-flight requests keep theirs. */
+  reload(credentials: Credential[], generation: number): Promise<void>;
+  /** Stops accepting, lets in-flight requests finish, then resolves. */
+  shutdown(): Promise<void>;
+  /** Resolves when the server has stopped. */
+  finished: Promise<void>;
+}
+
+async function makeBalancer(
+  state: SharedState,
+  credentials: Credential[],
+  generation: number,
+  settings: Settings,
+  logger: Logger,
+): Promise<Balancer> {
+  const { tokens, errors } = await signAll(credentials);
+  const balancer = new Balancer(state, {
+    names: credentials.map((c) => c.name),
+    tokens,
+    generation,
+  }, {
+    backoffBase: settings.backoffBase,
+    backoffMax: settings.backoffMax,
+    probeLease: settings.connectTimeout + settings.headersTimeout,
+    logger,
+  });
+  errors.forEach((err, index) => {
+    if (err === null) return;
+    const pick = {
+      index,
+      name: credentials[index].name,
+      probe: false,
+      generation,
+    };
+    balancer.failed(pick, `its token cannot be made: ${err.message}`);
+  });
+  return balancer;
+}
+
+/** Starts serving on this thread; resolves once it listens. */
+export async function startRuntime(options: RuntimeOptions): Promise<Runtime> {
+  const { settings, state, logger } = options;
+  let balancer = await makeBalancer(
+    state,
+    options.credentials,
+    options.secretsGeneration,
+    settings,
+    logger,
+  );
+  const startedAt = Date.now();
+
+  const handler: ProxyHandler = createHandler({
+    upstream: settings.upstream,
+    balancer: () => balancer,
+    retryBodyLimit: settings.retryBodyLimit,
+    maxBodySize: settings.maxBodySize,
+    maxAttempts: settings.maxAttempts,
+    connectTimeout: settings.connectTimeout,
+    headersTimeout: settings.headersTimeout,
+    idleTimeout: settings.idleTimeout,
+    cooldownDefault: settings.cooldownDefault,
+    logger,
+    onRecord: options.onRecord,
+    health() {
+      const ready = Atomics.load(state.control, CONTROL.WORKERS_READY);
+      const credentials = balancer.health();
+      const usable = credentials.filter((c) => c.state === "ok").length;
+      const probing = credentials.some((c) =>
+        c.state === "failed" && c.retryInSeconds === 0
+      );
+      const listening = ready >= options.workersExpected;
+      const healthy = listening && (usable > 0 || probing);
+      return {
+        healthy,
+        body: {
+          status: healthy
+            ? "ok"
+            : listening
+            ? "no_credentials_available"
+            : "starting",
+          version: VERSION,
+          uptimeSeconds: Math.round((Date.now() - startedAt) / 1000),
+          workers: { ready, expected: options.workersExpected },
+          credentials: {
+            usable,
+            total: credentials.length,
+            states: credentials,
+          },
+        },
+      };
+    },
+  });
+
+  const listening = Promise.withResolvers<Deno.NetAddr>();
+  const server = Deno.serve({
+    hostname: settings.host,
+    port: settings.port,
+    reusePort: settings.threaded,
+    onListen: (addr) => listening.resolve(addr as Deno.NetAddr),
+    onError(err) {
+      logger.error(
+        `Internal error: ${err instanceof Error ? err.message : String(err)}`,
+      );
+      return new Response(
+        JSON.stringify({
+          error: {
+            message: "Internal error",
+            type: "internal_error",
+            code: "internal_error",
+          },
+        }),
+        {
+          status: 500,
+          headers: { "content-type": "application/json" },
+        },
+      );
+    },
+  }, handler);
+  const addr = await listening.promise;
+  Atomics.add(state.control, CONTROL.WORKERS_READY, 1);
+
+  return {
+    addr,
+    async reload(credentials, generation) {
+      balancer = await makeBalancer(
+        state,
+        credentials,
+        generation,
+        settings,
+        logger,
+      );
+    },
+    async shutdown() {
+      await server.shutdown();
+      handler.close();
+    },
+    finished: server.finished.then(() => handler.close()),
+  };
+}

@@ -1,0 +1,267 @@
+/**
+ * The supervisor: the main thread that owns the shared state, starts the
+ * workers (or serves itself with `--no-threaded`), restarts a worker that
+ * crashes, reloads credentials into every worker, and shuts down gracefully.
+ */
+import type { Logger } from "@logtape/logtape";
+import { resetHealth } from "../auth/balancer.ts";
+import { type Credential, loadSecrets } from "../config/secrets.ts";
+import type { Settings } from "../config/settings.ts";
+import { registerSecrets } from "../observe/log.ts";
+import type { RequestRecord } from "../observe/record.ts";
+import type { FromWorker, ToWorker } from "./messages.ts";
+import { type Runtime, startRuntime, toWire } from "./runtime.ts";
+import {
+  CONTROL,
+  createSharedState,
+  type SharedState,
+} from "./shared_state.ts";
+
+/** Options of {@linkcode Supervisor}. */
+export interface SupervisorOptions {
+  settings: Settings;
+  credentials: Credential[];
+  logger: Logger;
+  /** Receives batches of request records from every thread. */
+  onRecords?: (records: RequestRecord[]) => void;
+  /** Shared state; a new one by default (tests may pass their own). */
+  state?: SharedState;
+}
+
+interface WorkerSlot {
+  id: number;
+  worker: Worker;
+  ready: boolean;
+  stopped: PromiseWithResolvers<void>;
+}
+
+const WORKER_URL = new URL("./worker.ts", import.meta.url).href;
+
+/** Runs the serving threads of one `flow-proxy serve`. */
+export class Supervisor {
+  readonly state: SharedState;
+  #settings: Settings;
+  #credentials: Credential[];
+  #generation = 1;
+  #log: Logger;
+  #onRecords: (records: RequestRecord[]) => void;
+  #workers: WorkerSlot[] = [];
+  #runtime: Runtime | null = null;
+  #stopping = false;
+  #firstStart: PromiseWithResolvers<void> | null = null;
+  #restarts = 0;
+  #lastSecretsText: string | null = null;
+
+  constructor(options: SupervisorOptions) {
+    this.state = options.state ?? createSharedState();
+    this.#settings = options.settings;
+    this.#credentials = options.credentials;
+    this.#log = options.logger;
+    this.#onRecords = options.onRecords ?? (() => {});
+    resetHealth(this.state);
+    Atomics.store(
+      this.state.control,
+      CONTROL.SECRETS_GENERATION,
+      this.#generation,
+    );
+  }
+
+  /** Credentials in use. */
+  get credentials(): readonly Credential[] {
+    return this.#credentials;
+  }
+
+  /** Worker restarts so far. */
+  get restarts(): number {
+    return this.#restarts;
+  }
+
+  /** Starts every serving thread; resolves once all listen, rejects if one cannot. */
+  async start(): Promise<void> {
+    const s = this.#settings;
+    if (!s.threaded) {
+      this.#runtime = await startRuntime({
+        settings: s,
+        state: this.state,
+        credentials: this.#credentials,
+        secretsGeneration: this.#generation,
+        workersExpected: 1,
+        logger: this.#log,
+        onRecord: (record) => this.#onRecords([record]),
+      });
+      this.#log.info(`Serving on the main thread (--no-threaded)`);
+      return;
+    }
+    this.#firstStart = Promise.withResolvers<void>();
+    for (let id = 1; id <= s.numWorkers; id++) this.#spawn(id);
+    await this.#firstStart.promise;
+    this.#firstStart = null;
+  }
+
+  #spawn(id: number): void {
+    const worker = new Worker(WORKER_URL, {
+      type: "module",
+      name: `worker-${id}`,
+    });
+    const slot: WorkerSlot = {
+      id,
+      worker,
+      ready: false,
+      stopped: Promise.withResolvers<void>(),
+    };
+    this.#workers[id - 1] = slot;
+    worker.onmessage = (event: MessageEvent<FromWorker>) =>
+      this.#onMessage(slot, event.data);
+    worker.onerror = (event: ErrorEvent) => {
+      event.preventDefault();
+      this.#onCrash(slot, event.message);
+    };
+    this.#post(slot, {
+      type: "init",
+      workerId: id,
+      buffer: this.state.buffer,
+      settings: toWire(this.#settings),
+      credentials: this.#credentials,
+      secretsGeneration: this.#generation,
+      workersExpected: this.#settings.numWorkers,
+    });
+  }
+
+  #post(slot: WorkerSlot, message: ToWorker): void {
+    slot.worker.postMessage(message);
+  }
+
+  #onMessage(slot: WorkerSlot, message: FromWorker): void {
+    switch (message.type) {
+      case "records":
+        this.#onRecords(message.records);
+        return;
+      case "ready":
+        slot.ready = true;
+        if (this.#firstStart && this.#workers.every((w) => w?.ready)) {
+          this.#firstStart.resolve();
+        }
+        return;
+      case "fatal":
+        slot.worker.terminate();
+        if (this.#firstStart) {
+          this.#firstStart.reject(new Error(message.message));
+        } else {
+          this.#log.error(
+            `Worker ${slot.id} could not start: ${message.message}`,
+          );
+        }
+        return;
+      case "stopped":
+        slot.stopped.resolve();
+        return;
+    }
+  }
+
+  #onCrash(slot: WorkerSlot, reason: string): void {
+    slot.worker.terminate();
+    if (slot.ready) Atomics.sub(this.state.control, CONTROL.WORKERS_READY, 1);
+    slot.ready = false;
+    slot.stopped.resolve();
+    if (this.#stopping) return;
+    if (this.#firstStart) {
+      this.#firstStart.reject(
+        new Error(`Worker ${slot.id} crashed while starting: ${reason}`),
+      );
+      return;
+    }
+    this.#restarts++;
+    this.#log.error(`Worker ${slot.id} crashed (${reason}); restarting it`);
+    this.#spawn(slot.id);
+  }
+
+  /** Test hook: makes worker `id` throw an uncaught error. */
+  crashWorker(id: number): void {
+    const slot = this.#workers[id - 1];
+    if (slot) this.#post(slot, { type: "crash" });
+  }
+
+  /**
+   * Reads the secrets file again and, when valid, hands the new credentials
+   * to every thread. An invalid file changes nothing. Returns whether it was applied.
+   */
+  async reload(reason: string): Promise<boolean> {
+    const file = this.#settings.secretsFile;
+    let text: string | null = null;
+    try {
+      text = await Deno.readTextFile(file);
+    } catch {
+      // loadSecrets reports it properly below.
+    }
+    if (
+      text !== null && text === this.#lastSecretsText &&
+      reason === "file change"
+    ) return false;
+    let credentials: Credential[];
+    try {
+      credentials = await loadSecrets(file);
+    } catch (err) {
+      this.#log.error(
+        `Reload of ${file} (${reason}) rejected, keeping the ${this.#credentials.length} credentials in use: ${
+          err instanceof Error ? err.message : String(err)
+        }`,
+      );
+      return false;
+    }
+    this.#lastSecretsText = text;
+    registerSecrets(credentials.map((c) => c.clientSecret));
+    this.#credentials = credentials;
+    this.#generation++;
+    resetHealth(this.state);
+    Atomics.store(
+      this.state.control,
+      CONTROL.SECRETS_GENERATION,
+      this.#generation,
+    );
+    if (this.#runtime) {
+      await this.#runtime.reload(credentials, this.#generation);
+    }
+    for (const slot of this.#workers) {
+      this.#post(slot, {
+        type: "credentials",
+        credentials,
+        generation: this.#generation,
+      });
+    }
+    this.#log.info(
+      `Reloaded ${file} (${reason}): ${credentials.length} credentials: ${
+        credentials.map((c) => c.name).join(", ")
+      }`,
+    );
+    return true;
+  }
+
+  /** Remembers the secrets text in use, so an unchanged file is not reloaded. */
+  rememberSecretsText(text: string): void {
+    this.#lastSecretsText = text;
+  }
+
+  /**
+   * Stops accepting, lets in-flight requests finish for up to the grace
+   * period, then stops every worker. Resolves true when all finished in time.
+   */
+  async shutdown(): Promise<boolean> {
+    this.#stopping = true;
+    const grace = this.#settings.shutdownTimeout;
+    let timer: ReturnType<typeof setTimeout> | undefined;
+    const timeout = new Promise<false>((resolve) => {
+      timer = setTimeout(() => resolve(false), grace);
+    });
+    let done: Promise<unknown>;
+    if (this.#runtime) {
+      done = this.#runtime.shutdown();
+    } else {
+      for (const slot of this.#workers) this.#post(slot, { type: "shutdown" });
+      done = Promise.all(this.#workers.map((slot) => slot.stopped.promise));
+    }
+    const inTime = await Promise.race([done.then(() => true), timeout]);
+    clearTimeout(timer);
+    for (const slot of this.#workers) slot.worker.terminate();
+    return inTime;
+  }
+}

@@ -1,0 +1,101 @@
+/**
+ * Web Worker entry: serves on the shared port (`reusePort`) with the same
+ * runtime as the main thread, and sends request records to the supervisor
+ * in batches.
+ */
+/// <reference lib="deno.worker" />
+import {
+  flushLogs,
+  getLog,
+  registerSecrets,
+  setupLogging,
+} from "../observe/log.ts";
+import type { RequestRecord } from "../observe/record.ts";
+import type { FromWorker, ToWorker } from "./messages.ts";
+import { fromWire, type Runtime, startRuntime } from "./runtime.ts";
+import { mapSharedState } from "./shared_state.ts";
+
+const BATCH_SIZE = 64;
+const BATCH_DELAY_MS = 100;
+
+let runtime: Runtime | null = null;
+let batch: RequestRecord[] = [];
+let timer: ReturnType<typeof setTimeout> | undefined;
+
+function post(message: FromWorker): void {
+  self.postMessage(message);
+}
+
+function flushRecords(): void {
+  if (timer !== undefined) clearTimeout(timer);
+  timer = undefined;
+  if (batch.length === 0) return;
+  post({ type: "records", records: batch });
+  batch = [];
+}
+
+function onRecord(record: RequestRecord): void {
+  batch.push(record);
+  if (batch.length >= BATCH_SIZE) flushRecords();
+  else if (timer === undefined) {
+    timer = setTimeout(flushRecords, BATCH_DELAY_MS);
+  }
+}
+
+self.onmessage = async (event: MessageEvent<ToWorker>) => {
+  const message = event.data;
+  switch (message.type) {
+    case "init": {
+      const settings = fromWire(message.settings);
+      setupLogging({
+        level: settings.logLevel,
+        file: settings.logFile,
+        thread: `worker-${message.workerId}`,
+      });
+      registerSecrets(message.credentials.map((c) => c.clientSecret));
+      const logger = getLog("proxy");
+      try {
+        runtime = await startRuntime({
+          settings,
+          state: mapSharedState(message.buffer),
+          credentials: message.credentials,
+          secretsGeneration: message.secretsGeneration,
+          workersExpected: message.workersExpected,
+          logger,
+          onRecord,
+        });
+      } catch (err) {
+        post({
+          type: "fatal",
+          workerId: message.workerId,
+          message: err instanceof Error ? err.message : String(err),
+        });
+        return;
+      }
+      logger.info(
+        `Worker ${message.workerId} listening on ${runtime.addr.hostname}:${runtime.addr.port}`,
+      );
+      post({
+        type: "ready",
+        workerId: message.workerId,
+        port: runtime.addr.port,
+      });
+      return;
+    }
+    case "credentials":
+      registerSecrets(message.credentials.map((c) => c.clientSecret));
+      await runtime?.reload(message.credentials, message.generation);
+      return;
+    case "shutdown":
+      await runtime?.shutdown();
+      flushRecords();
+      flushLogs();
+      post({ type: "stopped", workerId: 0 });
+      return;
+    case "crash":
+      setTimeout(() => {
+        throw new Error("Worker crash requested by the supervisor (test hook)");
+      });
+      return;
+  }
+};
