@@ -38,7 +38,7 @@ export async function serveCommand(args: string[]): Promise<number> {
   });
   const log = getLog("supervisor");
 
-  const credentials = await loadSecrets(settings.secretsFile);
+  const credentials = await loadSecrets(settings.secretsFile, { onWarning: (w) => log.warn(w.message) });
   registerSecrets(credentials.map((c) => c.clientSecret));
   checkPortFree(settings);
 
