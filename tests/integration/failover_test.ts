@@ -26,9 +26,18 @@ async function get(
   return { status: res.status, body: await res.text(), headers: res.headers };
 }
 
+interface HealthBody {
+  status: string;
+  credentials: {
+    usable: number;
+    total: number;
+    states: { name: string; state: string }[];
+  };
+}
+
 async function health(
   url: string,
-): Promise<{ status: number; body: Record<string, any> }> {
+): Promise<{ status: number; body: HealthBody }> {
   const res = await fetch(`${url}/healthz`);
   return { status: res.status, body: await res.json() };
 }
@@ -92,8 +101,7 @@ Deno.test("a credential answered 401/403 fails over, leaves the rotation in ever
     async () => {
       const h = await health(proxy.url);
       assert.equal(h.status, 200);
-      const states = h.body.credentials.states as {
-        name: string;
+      const states = h.body.credentials.states;
         state: string;
       }[];
       assert.equal(states.find((s) => s.name === "cred-1")!.state, "failed");
