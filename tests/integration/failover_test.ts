@@ -102,8 +102,6 @@ Deno.test("a credential answered 401/403 fails over, leaves the rotation in ever
       const h = await health(proxy.url);
       assert.equal(h.status, 200);
       const states = h.body.credentials.states;
-        state: string;
-      }[];
       assert.equal(states.find((s) => s.name === "cred-1")!.state, "failed");
       assert.equal(h.body.credentials.usable, 2);
       assert.ok(!JSON.stringify(h.body).includes(creds[0].clientSecret));
