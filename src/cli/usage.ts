@@ -1,0 +1,293 @@
+/**
+ * `flow-proxy usage`: totals of requests, errors and tokens from the SQLite
+ * request log, by credential, by model and by UTC day.
+ */
+import { parseArgs } from "node:util";
+import { join, resolve } from "node:path";
+import {
+  cleanParseArgsMessage,
+  describeIoError,
+  loadEnvironment,
+  UsageError,
+} from "../config/settings.ts";
+import {
+  type UsageSummary,
+  usageSummary,
+  type UsageTotals,
+} from "../observe/sqlite_store.ts";
+
+/** What a command gets from the process: environment, working directory and output writers. */
+export interface CommandIo {
+  env: Record<string, string | undefined>;
+  cwd: string;
+  stdout(text: string): void;
+  stderr(text: string): void;
+}
+
+/** Help text of `flow-proxy usage`. */
+export const USAGE_HELP = `Usage: flow-proxy usage [options]
+
+Print requests, errors and tokens from the request log, by credential, by
+model and by day (UTC).
+
+Options:
+  --db <path>         Request log database [env: FLOW_PROXY_DB]
+                      default: $STATE_DIRECTORY/flow-proxy.db if set, else flow-proxy.db
+  --since <time>      Only requests from this time: 2026-11-01, 2026-11-01T08:00
+                      (UTC unless a zone is given), or an age such as 24h, 7d, 2w
+  --until <time>      Only requests before this time (same forms)
+  --by <group>        Only this table: credential, model or day (repeatable)
+  --json              Print one JSON object instead of tables
+  -h, --help          Show this help
+
+Exit status: 0 ok, 1 the database cannot be read, 2 bad usage.
+`;
+
+const GROUPS = ["credential", "model", "day"] as const;
+type Group = typeof GROUPS[number];
+
+const AGE_UNITS: Record<string, number> = {
+  s: 1000,
+  m: 60_000,
+  min: 60_000,
+  h: 3_600_000,
+  d: 86_400_000,
+  w: 604_800_000,
+};
+
+/** Runs `flow-proxy usage`; resolves to the exit status (0 ok, 1 unreadable database, 2 usage error). */
+export function usageCommand(args: string[], io: CommandIo): Promise<number> {
+  try {
+    return Promise.resolve(runUsage(args, io));
+  } catch (err) {
+    return Promise.reject(err);
+  }
+}
+
+function runUsage(args: string[], io: CommandIo): number {
+  let request: UsageRequest;
+  try {
+    const parsed = parseUsageArgs(args, io);
+    if (parsed === "help") {
+      io.stdout(USAGE_HELP);
+      return 0;
+    }
+    request = parsed;
+  } catch (err) {
+    if (!(err instanceof UsageError)) throw err;
+    io.stderr(`error: ${err.message}\n\n${USAGE_HELP}`);
+    return 2;
+  }
+
+  let summary: UsageSummary;
+  try {
+    const info = Deno.statSync(request.db);
+    if (info.isDirectory) throw new Deno.errors.IsADirectory();
+  } catch (err) {
+    io.stderr(
+      `error: Cannot open request log "${request.db}": ${
+        describeIoError(err)
+      }\n`,
+    );
+    return 1;
+  }
+  try {
+    summary = usageSummary(request.db, {
+      since: request.since,
+      until: request.until,
+    });
+  } catch (err) {
+    io.stderr(`error: ${err instanceof Error ? err.message : String(err)}\n`);
+    return 1;
+  }
+
+  io.stdout(
+    request.json
+      ? formatJson(summary, request)
+      : formatTables(summary, request),
+  );
+  return 0;
+}
+
+interface UsageRequest {
+  db: string;
+  since?: number;
+  until?: number;
+  json: boolean;
+  groups: Group[];
+}
+
+function parseUsageArgs(args: string[], io: CommandIo): UsageRequest | "help" {
+  let values;
+  try {
+    ({ values } = parseArgs({
+      args,
+      options: {
+        db: { type: "string" },
+        since: { type: "string" },
+        until: { type: "string" },
+        by: { type: "string", multiple: true },
+        json: { type: "boolean" },
+        help: { type: "boolean", short: "h" },
+      },
+      strict: true,
+      allowPositionals: false,
+    }));
+  } catch (err) {
+    throw new UsageError(cleanParseArgsMessage(err));
+  }
+  if (values.help) return "help";
+
+  const now = Date.now();
+  const since = values.since === undefined
+    ? undefined
+    : parseTime(values.since, "--since", now);
+  const until = values.until === undefined
+    ? undefined
+    : parseTime(values.until, "--until", now);
+  if (since !== undefined && until !== undefined && since >= until) {
+    throw new UsageError(`--since must be earlier than --until`);
+  }
+
+  const groups: Group[] = [];
+  for (const value of values.by ?? []) {
+    for (const item of value.split(",")) {
+      const group = item.trim().toLowerCase();
+      if (!(GROUPS as readonly string[]).includes(group)) {
+        throw new UsageError(
+          `--by must be credential, model or day, got "${item}"`,
+        );
+      }
+      if (!groups.includes(group as Group)) groups.push(group as Group);
+    }
+  }
+
+  if (values.db === "") throw new UsageError("--db must not be empty");
+  let db = values.db;
+  if (db === undefined) {
+    const { env } = loadEnvironment(undefined, { env: io.env, cwd: io.cwd });
+    const stateDir = env.STATE_DIRECTORY?.split(":")[0];
+    db = env.FLOW_PROXY_DB ||
+      (stateDir ? join(stateDir, "flow-proxy.db") : "flow-proxy.db");
+  }
+  return {
+    db: resolve(io.cwd, db),
+    since,
+    until,
+    json: values.json ?? false,
+    groups: groups.length ? groups : [...GROUPS],
+  };
+}
+
+/**
+ * Parses `2026-11-01`, `2026-11-01T08:00[:00[.000]]` (UTC unless it carries
+ * `Z` or an offset) or an age before `now` such as `90m`, `24h`, `7d`, `2w`.
+ */
+function parseTime(value: string, flag: string, now: number): number {
+  const text = value.trim();
+  const age = text.match(/^(\d+)\s*(s|m|min|h|d|w)$/);
+  if (age) return now - Number(age[1]) * AGE_UNITS[age[2]];
+
+  const m = text.match(
+    /^(\d{4})-(\d{2})-(\d{2})(?:[T ](\d{2}):(\d{2})(?::(\d{2})(\.\d{1,3})?)?(Z|[+-]\d{2}:?\d{2})?)?$/i,
+  );
+  if (m) {
+    const [, y, mo, d, h = "00", mi = "00", s = "00", frac = "", zone = "Z"] =
+      m;
+    const iso = `${y}-${mo}-${d}T${h}:${mi}:${s}${frac}${zone.toUpperCase()}`;
+    const time = Date.parse(iso);
+    // Date.parse rolls 2026-02-30 over to March; a date that does not exist is a typo.
+    const calendar = new Date(Date.UTC(Number(y), Number(mo) - 1, Number(d)));
+    if (
+      !Number.isNaN(time) && calendar.getUTCMonth() === Number(mo) - 1 &&
+      calendar.getUTCDate() === Number(d)
+    ) {
+      return time;
+    }
+  }
+  throw new UsageError(
+    `${flag} must be a date (2026-11-01), a date and time (2026-11-01T08:00) or an age (24h, 7d), got "${value}"`,
+  );
+}
+
+const COLUMNS: [keyof UsageTotals, string][] = [
+  ["requests", "Requests"],
+  ["errors", "Errors"],
+  ["tokensIn", "Tokens in"],
+  ["tokensOut", "Tokens out"],
+  ["cacheReadTokens", "Cache read"],
+  ["cacheWriteTokens", "Cache write"],
+  ["withoutUsage", "Usage unknown"],
+];
+
+function formatTables(summary: UsageSummary, request: UsageRequest): string {
+  const period = `${
+    request.since === undefined ? "the beginning" : formatTime(request.since)
+  } to ${request.until === undefined ? "now" : formatTime(request.until)}`;
+  let out = `Request log ${request.db}, ${period}\n`;
+  if (summary.total.requests === 0) {
+    return out + "No requests recorded in this period.\n";
+  }
+
+  for (const group of request.groups) {
+    let title: string;
+    let rows: [string, UsageTotals][];
+    if (group === "credential") {
+      title = "Credential";
+      rows = summary.byCredential.map((r) => [r.credential ?? "(none)", r]);
+    } else if (group === "model") {
+      title = "Model";
+      rows = summary.byModel.map((r) => [r.model ?? "(unknown)", r]);
+    } else {
+      title = "Day (UTC)";
+      rows = summary.byDay.map((r) => [r.day, r]);
+    }
+    rows.push(["Total", summary.total]);
+    out += "\n" + formatTable(title, rows);
+  }
+  return out;
+}
+
+function formatTable(title: string, rows: [string, UsageTotals][]): string {
+  const cells = [
+    [title, ...COLUMNS.map(([, label]) => label)],
+    ...rows.map((
+      [name, totals],
+    ) => [name, ...COLUMNS.map(([key]) => String(totals[key]))]),
+  ];
+  const widths = cells[0].map((_, i) =>
+    Math.max(...cells.map((row) => row[i].length))
+  );
+  return cells.map((row) =>
+    row.map((cell, i) =>
+      i === 0 ? cell.padEnd(widths[i]) : cell.padStart(widths[i])
+    ).join("  ")
+      .trimEnd() + "\n"
+  ).join("");
+}
+
+function formatJson(summary: UsageSummary, request: UsageRequest): string {
+  const out: Record<string, unknown> = {
+    db: request.db,
+    since: summary.since === null
+      ? null
+      : new Date(summary.since).toISOString(),
+    until: summary.until === null
+      ? null
+      : new Date(summary.until).toISOString(),
+    total: summary.total,
+  };
+  if (request.groups.includes("credential")) {
+    out.byCredential = summary.byCredential;
+  }
+  if (request.groups.includes("model")) out.byModel = summary.byModel;
+  if (request.groups.includes("day")) out.byDay = summary.byDay;
+  return JSON.stringify(out, null, 2) + "\n";
+}
+
+function formatTime(ms: number): string {
+  return new Date(ms).toISOString().replace("T", " ").replace(
+    /:\d{2}\.\d{3}Z$/,
+    " UTC",
+  );
+}
