@@ -4,6 +4,7 @@
  * @module
  */
 import { checkSecretsCommand } from "./src/cli/check_secrets.ts";
+import { usageCommand } from "./src/cli/usage.ts";
 import { EXIT, serveCommand } from "./src/cli/serve.ts";
 import { SecretsError } from "./src/config/secrets.ts";
 import { UsageError } from "./src/config/settings.ts";
@@ -54,6 +55,8 @@ async function main(args: string[]): Promise<number> {
       return await serveCommand(rest);
     case "check-secrets":
       return await checkSecretsCommand(rest, io);
+    case "usage":
+      return await usageCommand(rest, io);
   }
   if (command.startsWith("-")) usageError(`Unknown option '${command}'`);
   usageError(`Unknown command '${command}'`);

@@ -17,6 +17,9 @@ import {
   stderr,
   stdout,
 } from "../observe/log.ts";
+import { createClickHouseSink } from "../observe/clickhouse.ts";
+import { RecordQueue, type RecordSink } from "../observe/record_queue.ts";
+import { openRequestLog } from "../observe/sqlite_store.ts";
 import { Supervisor } from "../server/supervisor.ts";
 import { VERSION } from "../version.ts";
 
@@ -38,14 +41,18 @@ export async function serveCommand(args: string[]): Promise<number> {
   });
   const log = getLog("supervisor");
 
-  const credentials = await loadSecrets(settings.secretsFile, { onWarning: (w) => log.warn(w.message) });
+  const credentials = await loadSecrets(settings.secretsFile, {
+    onWarning: (w) => log.warn(w.message),
+  });
   registerSecrets(credentials.map((c) => c.clientSecret));
   checkPortFree(settings);
 
+  const queue = openRecordQueue(settings);
   const supervisor = new Supervisor({
     settings,
     credentials,
     logger: getLog("proxy"),
+    onRecords: queue ? (records) => queue.push(records) : undefined,
   });
   supervisor.rememberSecretsText(await Deno.readTextFile(settings.secretsFile));
   await supervisor.start();
@@ -68,9 +75,10 @@ export async function serveCommand(args: string[]): Promise<number> {
     log.info(
       `${signal} received: finishing in-flight requests (up to ${settings.shutdownTimeout} ms)`,
     );
-    supervisor.shutdown().then((inTime) => {
+    supervisor.shutdown().then(async (inTime) => {
       if (inTime) log.info("All in-flight requests finished; bye");
       else log.warn("Grace period over: remaining requests were cut");
+      await queue?.close();
       stopped.resolve(EXIT.OK);
     });
   };
@@ -97,6 +105,32 @@ export async function serveCommand(args: string[]): Promise<number> {
   }
   closeLogging();
   return code;
+}
+
+/** The request-log stores of the settings behind one bounded queue; null when all are off. */
+function openRecordQueue(settings: Settings): RecordQueue | null {
+  const log = getLog("records");
+  const sinks: RecordSink[] = [];
+  if (settings.dbPath !== null) sinks.push(openRequestLog(settings.dbPath));
+  if (settings.clickhouseUrl) {
+    if (settings.clickhousePassword) {
+      registerSecrets([settings.clickhousePassword]);
+    }
+    sinks.push(createClickHouseSink({
+      url: settings.clickhouseUrl,
+      database: settings.clickhouseDatabase,
+      table: settings.clickhouseTable,
+      user: settings.clickhouseUser,
+      password: settings.clickhousePassword,
+      logger: log,
+    }));
+  }
+  if (sinks.length === 0) return null;
+  return new RecordQueue(sinks, {
+    capacity: settings.logQueueSize,
+    closeTimeoutMs: Math.min(10_000, settings.shutdownTimeout),
+    logger: log,
+  });
 }
 
 function checkPortFree(settings: Settings): void {
