@@ -1,0 +1,378 @@
+/**
+ * `flow-proxy keys create|list|revoke`: manage client API keys in the
+ * database that `serve` uses. A running server picks changes up within a few
+ * seconds. Exit 0 on success, 1 on failure, 2 on a usage error.
+ */
+import { parseArgs } from "node:util";
+import { join, resolve } from "node:path";
+import {
+  cleanParseArgsMessage,
+  loadEnvironment,
+  UsageError,
+} from "../config/settings.ts";
+import {
+  type CreateKeyInput,
+  type KeyRecord,
+  keyRecordJson,
+  keyStatus,
+  openKeyStore,
+  parseExpiry,
+  validateKeyInput,
+} from "../auth/client_keys.ts";
+
+/** What a command may touch of its process: injected so tests run in-process. */
+export interface CommandIo {
+  env: Record<string, string | undefined>;
+  /** Directory against which relative paths resolve. */
+  cwd: string;
+  /** Writes text as is (no newline added). */
+  stdout(text: string): void;
+  /** Writes text as is (no newline added). */
+  stderr(text: string): void;
+}
+
+/** Options of {@linkcode keysCommand} beyond its I/O. */
+export interface KeysCommandOptions {
+  /** Clock, epoch ms; injectable for tests. */
+  now?: () => number;
+}
+
+const USAGE =
+  `Usage: flow-proxy keys create --name NAME [--rpm N] [--burst N] [--models m1,m2] [--expires 30d] [--json]
+       flow-proxy keys list [--json]
+       flow-proxy keys revoke NAME [--json]`;
+
+/** Help text of `keys`. */
+export const KEYS_HELP = `${USAGE}
+
+Manage the API keys clients present to flow-proxy (as 'Authorization: Bearer <key>'
+or 'x-api-key: <key>'). Once one key exists, every request needs a valid key.
+Only a hash of each key is stored; a new key is printed once and cannot be shown again.
+A running flow-proxy picks up created and revoked keys within a few seconds.
+
+Commands:
+  create   Create a key and print it once
+  list     List keys (never the keys themselves): name, status, created, expires,
+           limits, models, last used
+  revoke   Revoke the active key called NAME
+
+Options of create:
+  --name <name>          1 to 64 letters, digits, '.', '_' or '-' (required)
+  --rpm <n>              Requests per minute (0 = unlimited); default: serve's --default-rpm
+  --burst <n>            Requests allowed at once; default: the RPM
+  --models <m1,m2>       Only these models ('prefix*' matches a prefix); default: any
+  --expires <when>       A duration (30d, 12h, 90m, 2w) or a date (2026-12-31); default: never
+
+Options of every command:
+  --db <path>            Database [env: FLOW_PROXY_DB]
+                         default: $STATE_DIRECTORY/flow-proxy.db if set, else flow-proxy.db
+  --json                 Print JSON
+  --env-file <path>      Read variables from this file (default: .env if present)
+  -h, --help             Show this help
+`;
+
+const COMMON_OPTIONS = {
+  "db": { type: "string" },
+  "json": { type: "boolean" },
+  "env-file": { type: "string" },
+  "help": { type: "boolean", short: "h" },
+} as const;
+
+const CREATE_OPTIONS = {
+  ...COMMON_OPTIONS,
+  "name": { type: "string" },
+  "rpm": { type: "string" },
+  "burst": { type: "string" },
+  "models": { type: "string" },
+  "expires": { type: "string" },
+} as const;
+
+/** Runs `keys` with `args` (after the command name); returns the exit code. */
+export function keysCommand(
+  args: string[],
+  io: CommandIo,
+  options: KeysCommandOptions = {},
+): Promise<number> {
+  // Synchronous inside (node:sqlite); a promise so that commands share one shape.
+  try {
+    return Promise.resolve(runKeys(args, io, options));
+  } catch (err) {
+    return Promise.reject(err);
+  }
+}
+
+function runKeys(
+  args: string[],
+  io: CommandIo,
+  options: KeysCommandOptions,
+): number {
+  const now = options.now ?? Date.now;
+  const [sub, ...rest] = args;
+  if (sub === undefined) {
+    return usageError(io, "No keys command given: create, list or revoke");
+  }
+  if (sub === "-h" || sub === "--help" || sub === "help") {
+    io.stdout(KEYS_HELP);
+    return 0;
+  }
+  if (sub !== "create" && sub !== "list" && sub !== "revoke") {
+    return usageError(
+      io,
+      `Unknown keys command '${sub}': use create, list or revoke`,
+    );
+  }
+
+  let parsed;
+  try {
+    parsed = parseArgs({
+      args: rest,
+      options: sub === "create" ? CREATE_OPTIONS : COMMON_OPTIONS,
+      strict: true,
+      allowPositionals: sub === "revoke",
+    });
+  } catch (err) {
+    return usageError(io, cleanParseArgsMessage(err));
+  }
+  const values = parsed.values as Record<string, string | boolean | undefined>;
+  if (values.help) {
+    io.stdout(KEYS_HELP);
+    return 0;
+  }
+
+  let db: string;
+  let input: CreateKeyInput | null = null;
+  let name: string | null = null;
+  try {
+    db = databasePath(
+      values.db as string | undefined,
+      values["env-file"] as string | undefined,
+      io,
+    );
+    if (sub === "create") input = createInput(values, now());
+    if (sub === "revoke") {
+      if (parsed.positionals.length !== 1) {
+        throw new UsageError("keys revoke takes exactly one key name");
+      }
+      name = parsed.positionals[0];
+    }
+  } catch (err) {
+    if (err instanceof UsageError) return usageError(io, err.message);
+    throw err;
+  }
+
+  const json = values.json === true;
+  try {
+    if (sub === "create") return create(db, input!, json, io, now);
+    if (sub === "list") return list(db, json, io, now);
+    return revoke(db, name!, json, io);
+  } catch (err) {
+    io.stderr(`error: ${(err as Error).message}\n`);
+    return 1;
+  }
+}
+
+/** The database as `serve` would use it: --db > FLOW_PROXY_DB (.env included) > $STATE_DIRECTORY > cwd. */
+function databasePath(
+  flag: string | undefined,
+  envFile: string | undefined,
+  io: CommandIo,
+): string {
+  if (flag === "") throw new UsageError("--db must not be empty");
+  if (envFile === "") throw new UsageError("--env-file must not be empty");
+  const { env } = loadEnvironment(
+    envFile === undefined ? undefined : resolve(io.cwd, envFile),
+    {
+      env: io.env,
+      cwd: io.cwd,
+    },
+  );
+  if (flag !== undefined) return resolve(io.cwd, flag);
+  if (env.FLOW_PROXY_DB) return resolve(io.cwd, env.FLOW_PROXY_DB);
+  const stateDirectory = env.STATE_DIRECTORY?.split(":")[0];
+  if (stateDirectory) {
+    return join(resolve(io.cwd, stateDirectory), "flow-proxy.db");
+  }
+  return join(io.cwd, "flow-proxy.db");
+}
+
+function createInput(
+  values: Record<string, string | boolean | undefined>,
+  now: number,
+): CreateKeyInput {
+  const name = values.name as string | undefined;
+  if (name === undefined) throw new UsageError("keys create needs --name NAME");
+  const input: CreateKeyInput = { name };
+  if (values.rpm !== undefined) {
+    input.rpm = wholeNumber(values.rpm as string, "--rpm");
+  }
+  if (values.burst !== undefined) {
+    input.burst = wholeNumber(values.burst as string, "--burst");
+  }
+  if (values.models !== undefined) {
+    input.models = (values.models as string).split(",").map((m) => m.trim())
+      .filter((m) => m !== "");
+  }
+  try {
+    if (values.expires !== undefined) {
+      input.expiresAt = parseExpiry(values.expires as string, now);
+    }
+    validateKeyInput(input);
+  } catch (err) {
+    throw new UsageError((err as Error).message);
+  }
+  return input;
+}
+
+function wholeNumber(value: string, flag: string): number {
+  const n = /^\d+$/.test(value.trim()) ? Number(value.trim()) : NaN;
+  if (!Number.isSafeInteger(n)) {
+    throw new UsageError(`${flag} must be a whole number, got "${value}"`);
+  }
+  return n;
+}
+
+function create(
+  db: string,
+  input: CreateKeyInput,
+  json: boolean,
+  io: CommandIo,
+  now: () => number,
+): number {
+  using store = openKeyStore(db, { now });
+  const { key, record } = store.create(input);
+  if (json) {
+    io.stdout(
+      JSON.stringify({ key, ...keyRecordJson(record, now()) }, null, 2) + "\n",
+    );
+    return 0;
+  }
+  const details = [describeLimit(record)];
+  if (record.models) details.push(`models: ${record.models.join(", ")}`);
+  details.push(
+    record.expiresAt === null
+      ? "never expires"
+      : `expires ${formatTime(record.expiresAt)}`,
+  );
+  io.stdout(
+    `Created client key "${record.name}" (${details.join("; ")}):\n\n` +
+      `    ${key}\n\n` +
+      `This is the only time the key is shown: store it now. Only its hash is kept, in ${db}.\n` +
+      `Clients send it as 'Authorization: Bearer <key>' (OpenAI SDK and Codex: OPENAI_API_KEY)\n` +
+      `or 'x-api-key: <key>' (Anthropic SDK and Claude Code: ANTHROPIC_API_KEY).\n` +
+      `A running flow-proxy accepts it within a few seconds; from now on every request needs a key.\n`,
+  );
+  return 0;
+}
+
+function list(
+  db: string,
+  json: boolean,
+  io: CommandIo,
+  now: () => number,
+): number {
+  // Listing must not create a database as a side effect.
+  const records = exists(db) ? withStore(db, now, (store) => store.list()) : [];
+  const t = now();
+  if (json) {
+    io.stdout(
+      JSON.stringify(records.map((r) => keyRecordJson(r, t)), null, 2) + "\n",
+    );
+    return 0;
+  }
+  if (records.length === 0) {
+    io.stdout(
+      `No client keys in ${db}. Create one with: flow-proxy keys create --name NAME\n`,
+    );
+    return 0;
+  }
+  const header = [
+    "NAME",
+    "PREFIX",
+    "STATUS",
+    "CREATED",
+    "EXPIRES",
+    "RPM",
+    "BURST",
+    "MODELS",
+    "LAST USED",
+  ];
+  const rows = records.map((r) => [
+    r.name,
+    `${r.prefix}…`,
+    keyStatus(r, t),
+    formatTime(r.createdAt),
+    r.expiresAt === null ? "never" : formatTime(r.expiresAt),
+    r.rpm === null ? "default" : r.rpm === 0 ? "unlimited" : String(r.rpm),
+    r.burst === null ? "=rpm" : String(r.burst),
+    r.models === null ? "any" : r.models.join(","),
+    r.lastUsedAt === null ? "never" : formatTime(r.lastUsedAt),
+  ]);
+  io.stdout(formatTable([header, ...rows]));
+  return 0;
+}
+
+function revoke(
+  db: string,
+  name: string,
+  json: boolean,
+  io: CommandIo,
+): number {
+  const revoked = exists(db) &&
+    withStore(db, Date.now, (store) => store.revoke(name));
+  if (!revoked) {
+    io.stderr(`error: No active key named "${name}" in ${db}\n`);
+    return 1;
+  }
+  io.stdout(
+    json
+      ? JSON.stringify({ name, revoked: true }) + "\n"
+      : `Revoked key "${name}". A running flow-proxy refuses it within a few seconds.\n`,
+  );
+  return 0;
+}
+
+function withStore<T>(
+  db: string,
+  now: () => number,
+  use: (store: ReturnType<typeof openKeyStore>) => T,
+): T {
+  using store = openKeyStore(db, { now });
+  return use(store);
+}
+
+function describeLimit(record: KeyRecord): string {
+  if (record.rpm === 0) return "no rate limit";
+  const rpm = record.rpm === null
+    ? "the server's default rate limit"
+    : `${record.rpm} requests/min`;
+  return record.burst === null ? rpm : `${rpm}, burst ${record.burst}`;
+}
+
+function formatTime(ms: number): string {
+  return new Date(ms).toISOString().slice(0, 16).replace("T", " ") + "Z";
+}
+
+function formatTable(rows: string[][]): string {
+  const widths = rows[0].map((_, i) =>
+    Math.max(...rows.map((r) => r[i].length))
+  );
+  return rows.map((r) =>
+    r.map((cell, i) => cell.padEnd(widths[i])).join("  ").trimEnd()
+  ).join("\n") + "\n";
+}
+
+function exists(path: string): boolean {
+  try {
+    Deno.statSync(path);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+function usageError(io: CommandIo, message: string): number {
+  io.stderr(
+    `error: ${message}\n${USAGE}\nRun "flow-proxy keys --help" for details.\n`,
+  );
+  return 2;
+}
