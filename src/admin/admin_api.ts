@@ -43,7 +43,7 @@ export interface AdminStatus {
   workersReady: number;
   workersExpected: number;
   /** Credential health by name, as the balancer reports it (name, state, failures, retry time…). */
-  credentials: Record<string, unknown>[];
+  credentials: readonly object[];
 }
 
 /** Options of {@linkcode createAdminApi}. */
