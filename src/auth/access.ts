@@ -75,11 +75,21 @@ export type AccessRefusal =
   | "model_missing"
   | "rate_limited";
 
+/** Where a request came from, as `Deno.ServeHandlerInfo` gives it. */
+export interface ClientInfo {
+  remoteAddr: Deno.Addr;
+}
+
+/** The peer's IP address; "" for a Unix socket (never in an IP range). */
+function peerAddress(addr: Deno.Addr): string {
+  return "hostname" in addr ? addr.hostname : "";
+}
+
 /** Checks one request against the access rules. */
 export interface AccessControl {
   (
     req: Request,
-    info: { remoteAddr: Deno.NetAddr },
+    info: ClientInfo,
     model: string | null,
   ): AccessResult;
   /**
@@ -87,7 +97,7 @@ export interface AccessControl {
    * one: a refusal, or null when the full check may follow once the model is
    * known. Lets an unauthenticated client be turned away without its upload.
    */
-  early(req: Request, info: { remoteAddr: Deno.NetAddr }): AccessResult | null;
+  early(req: Request, info: ClientInfo): AccessResult | null;
 }
 
 const NO_HEADERS: [string, string][] = [];
@@ -122,11 +132,11 @@ export function createAccessControl(options: AccessOptions): AccessControl {
   /** Address and key: a refusal, or the key's record (null while keys are not enforced). */
   function identify(
     req: Request,
-    info: { remoteAddr: Deno.NetAddr },
+    info: ClientInfo,
     t: number,
   ): AccessResult | { record: KeyRecord | null } {
     if (
-      options.ipFilter && !options.ipFilter.allows(info.remoteAddr.hostname)
+      options.ipFilter && !options.ipFilter.allows(peerAddress(info.remoteAddr))
     ) {
       return refuse(
         req,

@@ -445,6 +445,16 @@ Deno.test("createAccessControl() enforces --allow-ip with 403, IPv4 and IPv6", a
       reason: "ip_not_allowed",
     });
   });
+  await t.step("a Unix-socket peer is in no IP range", async () => {
+    const unix = {
+      remoteAddr: { transport: "unix" as const, path: "/run/flow-proxy.sock" },
+    };
+    await assertRefused(check(request(key), unix, "x"), {
+      status: 403,
+      type: "forbidden",
+      reason: "ip_not_allowed",
+    });
+  });
   await t.step("checked before the key, and with no key in use", async () => {
     await assertRefused(check(request(), from("192.168.0.1"), "x"), {
       status: 403,
