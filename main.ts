@@ -5,6 +5,7 @@
  */
 import { checkSecretsCommand } from "./src/cli/check_secrets.ts";
 import { usageCommand } from "./src/cli/usage.ts";
+import { keysCommand } from "./src/cli/keys.ts";
 import { EXIT, serveCommand } from "./src/cli/serve.ts";
 import { SecretsError } from "./src/config/secrets.ts";
 import { UsageError } from "./src/config/settings.ts";
@@ -57,6 +58,8 @@ async function main(args: string[]): Promise<number> {
       return await checkSecretsCommand(rest, io);
     case "usage":
       return await usageCommand(rest, io);
+    case "keys":
+      return await keysCommand(rest, io);
   }
   if (command.startsWith("-")) usageError(`Unknown option '${command}'`);
   usageError(`Unknown command '${command}'`);

@@ -2,12 +2,17 @@
  * `flow-proxy serve`: settings → secrets → port check → supervisor → signals.
  */
 import { dirname, resolve } from "node:path";
+import { mustRefuseToStart } from "../auth/access.ts";
+import { openKeyStore } from "../auth/client_keys.ts";
+import { parseCidrs } from "../auth/ip_filter.ts";
 import { loadSecrets } from "../config/secrets.ts";
 import {
   resolveSettings,
   serveHelp,
   type Settings,
+  UsageError,
 } from "../config/settings.ts";
+import { Metrics } from "../observe/metrics.ts";
 import {
   closeLogging,
   flushLogs,
@@ -21,6 +26,7 @@ import { createClickHouseSink } from "../observe/clickhouse.ts";
 import { RecordQueue, type RecordSink } from "../observe/record_queue.ts";
 import { openRequestLog } from "../observe/sqlite_store.ts";
 import { Supervisor } from "../server/supervisor.ts";
+import { createSharedState } from "../server/shared_state.ts";
 import { VERSION } from "../version.ts";
 
 /** Exit code of a clean shutdown, and of a usage error. */
@@ -47,8 +53,25 @@ export async function serveCommand(args: string[]): Promise<number> {
   registerSecrets(credentials.map((c) => c.clientSecret));
   checkPortFree(settings);
 
-  const queue = openRecordQueue(settings);
+  try {
+    parseCidrs(settings.allowIp);
+  } catch (err) {
+    throw new UsageError(
+      `--allow-ip: ${err instanceof Error ? err.message : String(err)}`,
+    );
+  }
+  const refusal = mustRefuseToStart(
+    settings.host,
+    countKeys(settings.dbPath),
+    settings,
+  );
+  if (refusal) throw new Error(refusal);
+
+  const state = createSharedState();
+  const metrics = new Metrics(state.metrics);
+  const queue = openRecordQueue(settings, metrics);
   const supervisor = new Supervisor({
+    state,
     settings,
     credentials,
     logger: getLog("proxy"),
@@ -107,8 +130,22 @@ export async function serveCommand(args: string[]): Promise<number> {
   return code;
 }
 
+/** Client keys in the database (revoked ones count too); 0 without a database. */
+function countKeys(dbPath: string | null): number {
+  if (dbPath === null) return 0;
+  const store = openKeyStore(dbPath);
+  try {
+    return store.count();
+  } finally {
+    store.close();
+  }
+}
+
 /** The request-log stores of the settings behind one bounded queue; null when all are off. */
-function openRecordQueue(settings: Settings): RecordQueue | null {
+function openRecordQueue(
+  settings: Settings,
+  metrics: Metrics,
+): RecordQueue | null {
   const log = getLog("records");
   const sinks: RecordSink[] = [];
   if (settings.dbPath !== null) sinks.push(openRequestLog(settings.dbPath));
@@ -126,10 +163,13 @@ function openRecordQueue(settings: Settings): RecordQueue | null {
     }));
   }
   if (sinks.length === 0) return null;
+  // The series exist at zero from the start, so alerts see the first drop.
+  for (const sink of sinks) metrics.logStore(sink.name, { queueDepth: 0 });
   return new RecordQueue(sinks, {
     capacity: settings.logQueueSize,
     closeTimeoutMs: Math.min(10_000, settings.shutdownTimeout),
     logger: log,
+    onEvent: (store, event) => metrics.logStore(store, event),
   });
 }
 

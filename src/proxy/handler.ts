@@ -18,6 +18,7 @@ import {
   upstreamRequestHeaders,
 } from "./headers.ts";
 import { createRouter } from "./routing.ts";
+import { responseKind, UsageTap } from "../observe/usage.ts";
 import {
   type DeadlineReason,
   DeadlineWatcher,
@@ -36,6 +37,18 @@ export interface HandlerObserver {
 export type AccessDecision =
   | { ok: true; client: string | null; headers: [string, string][] }
   | { ok: false; response: Response; client: string | null; reason: string };
+
+/** Access rules for proxied requests (see `createAccessControl` in src/auth/access.ts). */
+export interface AccessCheck {
+  /** The full check, once the request's model is known. */
+  (
+    req: Request,
+    info: Deno.ServeHandlerInfo,
+    model: string | null,
+  ): AccessDecision;
+  /** The checks that need no body (address, key); null when the full check may follow. */
+  early(req: Request, info: Deno.ServeHandlerInfo): AccessDecision | null;
+}
 
 /** Options of {@linkcode createHandler}. */
 export interface HandlerOptions {
@@ -59,11 +72,9 @@ export interface HandlerOptions {
   /** Receives one record per finished request. */
   onRecord?: (record: RequestRecord) => void;
   /** Decides whether a client may use the proxy; absent = everyone may. */
-  access?: (
-    req: Request,
-    info: Deno.ServeHandlerInfo,
-    model: string | null,
-  ) => AccessDecision;
+  access?: AccessCheck;
+  /** Whether a peer address may use `/metrics` and the admin API (`--allow-ip`); absent = all may. */
+  allowAddress?: (address: string) => boolean;
   /** Serves the reserved admin prefix `/_flow-proxy/`. */
   admin?: (
     req: Request,
@@ -134,6 +145,18 @@ export function createHandler(options: HandlerOptions): ProxyHandler {
       if (
         path === "/healthz" && (req.method === "GET" || req.method === "HEAD")
       ) return healthz(id);
+      if (
+        options.allowAddress &&
+        (path === "/metrics" || path.startsWith(ADMIN_PREFIX)) &&
+        !options.allowAddress(peerAddress(info))
+      ) {
+        return fail(
+          family,
+          "forbidden",
+          "Your address may not use this path (--allow-ip)",
+          id,
+        );
+      }
       if (
         path === "/metrics" && options.metrics &&
         (req.method === "GET" || req.method === "HEAD")
@@ -236,6 +259,27 @@ export function createHandler(options: HandlerOptions): ProxyHandler {
       return res;
     }
 
+    function refuse(
+      decision: Extract<AccessDecision, { ok: false }>,
+    ): Response {
+      record.client = decision.client;
+      log.warn(
+        `Refused ${req.method} ${t.path} from ${
+          peerAddress(info) || "unknown"
+        }: ${decision.reason} [${t.id}]`,
+      );
+      decision.response.headers.set("x-request-id", t.id);
+      finish(decision.response.status, decision.reason);
+      return decision.response;
+    }
+
+    // Address and key first: an unknown client is turned away before its upload is read.
+    const early = options.access?.early(req, info);
+    if (early && !early.ok) {
+      await req.body?.cancel().catch(() => {});
+      return refuse(early);
+    }
+
     let body: BodyPlan;
     try {
       body = await planBody(req, options.retryBodyLimit, options.maxBodySize);
@@ -264,14 +308,7 @@ export function createHandler(options: HandlerOptions): ProxyHandler {
       record.client = decision.client;
       if (!decision.ok) {
         await body.discard();
-        log.warn(
-          `Refused ${req.method} ${t.path} from ${
-            describeAddr(info)
-          }: ${decision.reason} [${t.id}]`,
-        );
-        decision.response.headers.set("x-request-id", t.id);
-        finish(decision.response.status, "refused");
-        return decision.response;
+        return refuse(decision);
       }
       extraHeaders.push(...decision.headers);
     }
@@ -418,25 +455,35 @@ export function createHandler(options: HandlerOptions): ProxyHandler {
   ): Response {
     const headers = clientResponseHeaders(res.headers, ctx.id);
     for (const [name, value] of ctx.extraHeaders) headers.set(name, value);
-    const { record, finish } = ctx;
+    const { record } = ctx;
     const status = res.status;
     const upstreamBody = res.body;
     if (upstreamBody === null || req.method === "HEAD") {
       watch.done();
       upstreamBody?.cancel().catch(() => {});
-      finish(status, null);
+      ctx.finish(status, null);
       return new Response(null, {
         status,
         statusText: res.statusText,
         headers,
       });
     }
-    const isSse = (res.headers.get("content-type") ?? "").includes(
-      "text/event-stream",
-    );
+    const kind = responseKind(res.headers.get("content-type"));
+    const isSse = kind === "sse";
     record.stream = isSse;
     const reader = upstreamBody.getReader();
-    let first = true;
+    // Usage and time to first token come from a tap that sees the same chunks.
+    const tap = new UsageTap({ kind, startedAt: ctx.started });
+    function finish(status: number, error: string | null): void {
+      const usage = tap.finish();
+      record.ttftMs = usage.ttftMs;
+      record.tokensIn = usage.tokensIn;
+      record.tokensOut = usage.tokensOut;
+      record.cacheReadTokens = usage.cacheReadTokens;
+      record.cacheWriteTokens = usage.cacheWriteTokens;
+      record.model ??= usage.model;
+      ctx.finish(status, error);
+    }
     const body = new ReadableStream<Uint8Array>({
       async pull(ctrl) {
         let chunk: ReadableStreamReadResult<Uint8Array>;
@@ -476,12 +523,8 @@ export function createHandler(options: HandlerOptions): ProxyHandler {
         }
         const value = chunk.value;
         watch.touch();
-        if (first) {
-          first = false;
-          record.ttftMs = Math.round((performance.now() - ctx.started) * 1000) /
-            1000;
-        }
         record.bytesOut += value.byteLength;
+        tap.write(value);
         ctrl.enqueue(value);
       },
       cancel() {
@@ -672,7 +715,7 @@ function describe(err: unknown): string {
   return String(err);
 }
 
-function describeAddr(info: Deno.ServeHandlerInfo): string {
-  const addr = info.remoteAddr as Deno.NetAddr;
-  return addr.hostname ?? "unknown";
+function peerAddress(info: Deno.ServeHandlerInfo): string {
+  const addr = info.remoteAddr as Deno.Addr;
+  return "hostname" in addr ? addr.hostname : "";
 }

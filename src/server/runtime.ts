@@ -9,6 +9,12 @@ import type { Credential } from "../config/secrets.ts";
 import type { Settings } from "../config/settings.ts";
 import type { RequestRecord } from "../observe/record.ts";
 import { createHandler, type ProxyHandler } from "../proxy/handler.ts";
+import { createAccessControl } from "../auth/access.ts";
+import { KeyVerifier, openKeyStore, watchKeys } from "../auth/client_keys.ts";
+import { parseCidrs } from "../auth/ip_filter.ts";
+import { RateLimiter } from "../auth/rate_limit.ts";
+import { createAdminApi } from "../admin/admin_api.ts";
+import { Metrics } from "../observe/metrics.ts";
 import { VERSION } from "../version.ts";
 import { CONTROL, type SharedState } from "./shared_state.ts";
 
@@ -105,6 +111,48 @@ export async function startRuntime(options: RuntimeOptions): Promise<Runtime> {
     logger,
   );
   const startedAt = Date.now();
+  const metrics = new Metrics(state.metrics);
+  const workersReady = () => Atomics.load(state.control, CONTROL.WORKERS_READY);
+
+  // Client keys live in the request-log database; every thread polls it, so
+  // keys created or revoked by another process apply within a second.
+  const keyStore = settings.dbPath ? openKeyStore(settings.dbPath) : null;
+  const verifier = new KeyVerifier();
+  const keyWatch = keyStore
+    ? watchKeys(keyStore, verifier, {
+      onReload: (n) => logger.debug(`Client keys reloaded: ${n}`),
+      onError: (err) =>
+        logger.warn(
+          `Cannot read client keys: ${
+            err instanceof Error ? err.message : String(err)
+          }`,
+        ),
+    })
+    : null;
+  const ipFilter = settings.allowIp.length > 0
+    ? parseCidrs(settings.allowIp)
+    : null;
+  const access = createAccessControl({
+    keys: keyStore ? verifier : null,
+    requireKey: settings.requireKey,
+    limiter: new RateLimiter(state.limits),
+    defaultRpm: settings.defaultRpm,
+    defaultBurst: settings.defaultBurst,
+    ipFilter,
+    onUse: (name, when) => keyStore?.touch(name, when),
+  });
+  const admin = createAdminApi({
+    token: settings.adminToken,
+    keys: keyStore,
+    dbPath: settings.dbPath,
+    startedAt,
+    status: () => ({
+      workersReady: workersReady(),
+      workersExpected: options.workersExpected,
+      credentials: balancer.health(),
+    }),
+    onKeysChanged: () => keyWatch?.check(),
+  });
 
   const handler: ProxyHandler = createHandler({
     upstream: settings.upstream,
@@ -118,8 +166,26 @@ export async function startRuntime(options: RuntimeOptions): Promise<Runtime> {
     cooldownDefault: settings.cooldownDefault,
     logger,
     onRecord: options.onRecord,
+    access,
+    allowAddress: ipFilter ? (address) => ipFilter.allows(address) : undefined,
+    admin: (req) => admin(req),
+    observer: {
+      started: () => metrics.inFlight(1),
+      finished(record, credentialIndex) {
+        metrics.inFlight(-1);
+        metrics.observe(record, credentialIndex);
+      },
+      failover: (index) => metrics.failover(index),
+    },
+    metrics: () =>
+      metrics.render({
+        credentials: balancer.health(),
+        workersReady: workersReady(),
+        workersExpected: options.workersExpected,
+        version: VERSION,
+      }),
     health() {
-      const ready = Atomics.load(state.control, CONTROL.WORKERS_READY);
+      const ready = workersReady();
       const credentials = balancer.health();
       const usable = credentials.filter((c) => c.state === "ok").length;
       const probing = credentials.some((c) =>
@@ -174,6 +240,14 @@ export async function startRuntime(options: RuntimeOptions): Promise<Runtime> {
     },
   }, handler);
   const addr = await listening.promise;
+  let closed = false;
+  function close(): void {
+    if (closed) return;
+    closed = true;
+    handler.close();
+    keyWatch?.close();
+    keyStore?.close();
+  }
   Atomics.add(state.control, CONTROL.WORKERS_READY, 1);
 
   return {
@@ -189,8 +263,8 @@ export async function startRuntime(options: RuntimeOptions): Promise<Runtime> {
     },
     async shutdown() {
       await server.shutdown();
-      handler.close();
+      close();
     },
-    finished: server.finished.then(() => handler.close()),
+    finished: server.finished.then(close),
   };
 }
