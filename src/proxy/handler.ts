@@ -245,7 +245,9 @@ export function createHandler(options: HandlerOptions): ProxyHandler {
         status || "-"
       }${error ? ` (${error})` : ""} in ${
         record.durationMs.toFixed(1)
-      } ms [${t.id}]`;
+      } ms [${t.id}]${
+        record.client === null ? "" : ` client '${record.client}'`
+      }`;
       if (status >= 500 || error) log.warn(line);
       else log.info(line);
     }
