@@ -10,9 +10,20 @@ import { startProxy, testCredentials, writeSecrets } from "../support/proxy.ts";
 Deno.test("openai and @anthropic-ai/sdk work through serve, JSON and streaming", async (t) => {
   const creds = testCredentials(2);
   await using upstream = MockUpstream.start({ credentials: creds });
-  await using proxy = await startProxy({ upstream: upstream.url, secretsFile: writeSecrets(creds) });
-  const openai = new OpenAI({ baseURL: `${proxy.url}/v1`, apiKey: "unused-by-flow-proxy", maxRetries: 0 });
-  const anthropic = new Anthropic({ baseURL: proxy.url, apiKey: "unused-by-flow-proxy", maxRetries: 0 });
+  await using proxy = await startProxy({
+    upstream: upstream.url,
+    secretsFile: writeSecrets(creds),
+  });
+  const openai = new OpenAI({
+    baseURL: `${proxy.url}/v1`,
+    apiKey: "unused-by-flow-proxy",
+    maxRetries: 0,
+  });
+  const anthropic = new Anthropic({
+    baseURL: proxy.url,
+    apiKey: "unused-by-flow-proxy",
+    maxRetries: 0,
+  });
 
   await t.step("openai: chat.completions.create", async () => {
     const completion = await openai.chat.completions.create({
@@ -48,7 +59,10 @@ Deno.test("openai and @anthropic-ai/sdk work through serve, JSON and streaming",
       messages: [{ role: "user", content: "hi" }],
     });
     assert.equal(message.content[0].type, "text");
-    assert.equal((message.content[0] as { text: string }).text, "Hello from mock");
+    assert.equal(
+      (message.content[0] as { text: string }).text,
+      "Hello from mock",
+    );
     assert.equal(upstream.requests.at(-1)!.headers.get("x-api-key"), null);
   });
 
@@ -62,19 +76,38 @@ Deno.test("openai and @anthropic-ai/sdk work through serve, JSON and streaming",
     let text = "";
     let outputTokens = 0;
     for await (const event of stream) {
-      if (event.type === "content_block_delta" && event.delta.type === "text_delta") text += event.delta.text;
-      if (event.type === "message_delta") outputTokens = event.usage.output_tokens;
+      if (
+        event.type === "content_block_delta" &&
+        event.delta.type === "text_delta"
+      ) text += event.delta.text;
+      if (event.type === "message_delta") {
+        outputTokens = event.usage.output_tokens;
+      }
     }
     assert.equal(text, "Hello from mock");
     assert.equal(outputTokens, 4);
   });
 
-  await t.step("anthropic: a proxy error arrives as the SDK's typed error", async () => {
-    upstream.behave = () => ({ kind: "status", status: 400, body: JSON.stringify({ type: "error", error: { type: "invalid_request_error", message: "bad" } }) });
-    await assert.rejects(
-      anthropic.messages.create({ model: "m", max_tokens: 1, messages: [{ role: "user", content: "x" }] }),
-      (err: unknown) => err instanceof Anthropic.BadRequestError,
-    );
-    upstream.behave = () => undefined;
-  });
+  await t.step(
+    "anthropic: a proxy error arrives as the SDK's typed error",
+    async () => {
+      upstream.behave = () => ({
+        kind: "status",
+        status: 400,
+        body: JSON.stringify({
+          type: "error",
+          error: { type: "invalid_request_error", message: "bad" },
+        }),
+      });
+      await assert.rejects(
+        anthropic.messages.create({
+          model: "m",
+          max_tokens: 1,
+          messages: [{ role: "user", content: "x" }],
+        }),
+        (err: unknown) => err instanceof Anthropic.BadRequestError,
+      );
+      upstream.behave = () => undefined;
+    },
+  );
 });
