@@ -6,6 +6,7 @@
 import type { Logger } from "@logtape/logtape";
 import {
   CONTROL,
+  COUNTERS,
   HEALTH,
   HEALTH_FIELDS,
   type SharedState,
@@ -55,6 +56,7 @@ export interface BalancerOptions {
  */
 export class Balancer {
   #control: Int32Array;
+  #counters: BigInt64Array;
   #health: Int32Array;
   #times: BigInt64Array;
   #names: readonly string[];
@@ -90,11 +92,20 @@ export class Balancer {
       );
     }
     this.#control = state.control;
+    this.#counters = state.counters;
     this.#health = state.health;
     this.#times = state.times;
     this.#names = credentials.names;
     this.#tokens = credentials.tokens;
     this.#generation = credentials.generation;
+    // The supervisor sets the generation before any worker starts; a balancer
+    // on fresh state (tests, tools) claims it so its verdicts count.
+    Atomics.compareExchange(
+      this.#control,
+      CONTROL.SECRETS_GENERATION,
+      0,
+      credentials.generation,
+    );
     this.#backoffBase = options.backoffBase;
     this.#backoffMax = options.backoffMax;
     this.#probeLease = options.probeLease ?? 60_000;
@@ -132,8 +143,11 @@ export class Balancer {
     }
     const usable = this.#usable;
     if (usable.length === 0) return null;
-    const turn = Atomics.add(this.#control, CONTROL.ROUND_ROBIN, 1) >>> 0;
-    const index = usable[turn % usable.length];
+    const turn = Number(
+      Atomics.add(this.#counters, COUNTERS.ROUND_ROBIN, 1n) %
+        BigInt(usable.length),
+    );
+    const index = usable[turn];
     return {
       index,
       name: this.#names[index],
@@ -176,12 +190,18 @@ export class Balancer {
 
   /** The credential answered normally: a probe restores it, a cooled one is ok again. */
   succeeded(pick: Pick): void {
-    if (pick.generation !== this.#generation) return;
+    if (this.#stale(pick)) return;
     const i = pick.index;
     const slot = i * HEALTH_FIELDS;
     const state = Atomics.load(this.#health, slot + HEALTH.STATE);
     if (state === CREDENTIAL_STATE.OK) return;
     if (state === CREDENTIAL_STATE.FAILED && !pick.probe) return;
+    // A request sent before a 429 may succeed after it: the cool-down holds.
+    if (
+      state === CREDENTIAL_STATE.COOLING &&
+      this.#now() <
+        Number(Atomics.load(this.#times, i * TIME_FIELDS + TIMES.RETRY_AT))
+    ) return;
     if (
       Atomics.compareExchange(
         this.#health,
@@ -206,7 +226,7 @@ export class Balancer {
    * rotation until its backoff ends; a failed probe doubles the backoff.
    */
   failed(pick: Pick, reason: string): void {
-    if (pick.generation !== this.#generation) return;
+    if (this.#stale(pick)) return;
     const i = pick.index;
     const slot = i * HEALTH_FIELDS;
     const now = this.#now();
@@ -255,7 +275,7 @@ export class Balancer {
 
   /** The upstream answered 429 with this credential: it cools down for `waitMs`. */
   rateLimited(pick: Pick, waitMs: number): void {
-    if (pick.generation !== this.#generation) return;
+    if (this.#stale(pick)) return;
     const i = pick.index;
     const slot = i * HEALTH_FIELDS;
     const until = BigInt(this.#now() + waitMs);
@@ -280,7 +300,7 @@ export class Balancer {
 
   /** A probe ended without a verdict (client left): another may probe at once. */
   release(pick: Pick): void {
-    if (!pick.probe || pick.generation !== this.#generation) return;
+    if (!pick.probe || this.#stale(pick)) return;
     Atomics.store(
       this.#times,
       pick.index * TIME_FIELDS + TIMES.PROBE_LEASE,
@@ -300,6 +320,7 @@ export class Balancer {
     const now = this.#now();
     this.#refresh(now);
     if (this.#usable.length > 0 || this.#due.length > 0) return 0;
+    if (!Number.isFinite(this.#nextChange)) return this.#backoffBase;
     return Math.max(0, this.#nextChange - now);
   }
 
@@ -335,6 +356,13 @@ export class Balancer {
       }
       return { name, state: "ok", failures, retryInSeconds: 0 };
     });
+  }
+
+  /** A verdict about credentials that a reload has replaced since. */
+  #stale(pick: Pick): boolean {
+    return pick.generation !== this.#generation ||
+      this.#generation !==
+        Atomics.load(this.#control, CONTROL.SECRETS_GENERATION);
   }
 
   #backoff(failures: number): number {

@@ -98,7 +98,7 @@ export interface ProxyHandler {
 const encoder = new TextEncoder();
 const ADMIN_PREFIX = "/_flow-proxy/";
 const MODEL_SCAN_BYTES = 64 * 1024;
-const MODEL_PATTERN = /"model"\s*:\s*"((?:[^"\\]|\\.){1,200})"/;
+const MODEL_KEY = /"model"\s*:\s*"((?:[^"\\]|\\.){1,200})"/g;
 const JSON_HEADERS = { "content-type": "application/json" };
 
 /** Builds the proxy handler; options are validated here, once. */
@@ -228,12 +228,14 @@ export function createHandler(options: HandlerOptions): ProxyHandler {
     };
     observer?.started();
     let credentialIndex: number | null = null;
+    let bodyPlan: BodyPlan | null = null;
     let finished = false;
     function finish(status: number, error: string | null): void {
       if (finished) return;
       finished = true;
       record.status = status;
       record.error = error;
+      record.bytesIn = bodyPlan?.sent() ?? 0;
       record.durationMs = Math.round((performance.now() - started) * 1000) /
         1000;
       observer?.finished(record, credentialIndex);
@@ -302,7 +304,7 @@ export function createHandler(options: HandlerOptions): ProxyHandler {
       );
     }
     record.model = body.model;
-    record.bytesIn = body.size ?? 0;
+    bodyPlan = body;
 
     const extraHeaders: [string, string][] = [];
     if (options.access) {
@@ -430,12 +432,22 @@ export function createHandler(options: HandlerOptions): ProxyHandler {
         family: t.family,
       });
     }
-    if (lastError) return proxyError(lastError.type, lastError.message);
-    const wait = balancer.retryAfterMs();
+    const retryAfter = {
+      "retry-after": String(
+        Math.max(1, Math.ceil(balancer.retryAfterMs() / 1000)),
+      ),
+    };
+    if (lastError) {
+      return proxyError(
+        lastError.type,
+        lastError.message,
+        lastError.type === "no_credentials_available" ? retryAfter : undefined,
+      );
+    }
     return proxyError(
       "no_credentials_available",
       "Every credential is failed or cooling down; try again later",
-      { "retry-after": String(Math.max(1, Math.ceil(wait / 1000))) },
+      retryAfter,
     );
   }
 
@@ -563,8 +575,8 @@ class PayloadTooLarge extends Error {}
 interface BodyPlan {
   /** True when every attempt can send the whole body (kept in memory, or none). */
   replayable: boolean;
-  /** Size in bytes when known. */
-  size: number | null;
+  /** Bytes read from the client so far (all of a kept body). */
+  sent(): number;
   model: string | null;
   /** The body for the next attempt. */
   take(): BodyInit | null;
@@ -576,7 +588,7 @@ interface BodyPlan {
 
 const NO_BODY: BodyPlan = {
   replayable: true,
-  size: 0,
+  sent: () => 0,
   model: null,
   take: () => null,
   tooLarge: () => false,
@@ -643,7 +655,7 @@ async function planBody(
   let taken = false;
   return {
     replayable: false,
-    size: length,
+    sent: () => sent,
     model,
     take() {
       if (taken) throw new Error("A streamed request body can be sent once");
@@ -658,7 +670,7 @@ async function planBody(
 function keptBody(bytes: Uint8Array, isJson: boolean): BodyPlan {
   return {
     replayable: true,
-    size: bytes.byteLength,
+    sent: () => bytes.byteLength,
     model: isJson ? findModel(bytes) : null,
     take: () => bytes as Uint8Array<ArrayBuffer>,
     tooLarge: () => false,
@@ -687,13 +699,32 @@ export function findModel(bytes: Uint8Array | undefined): string | null {
       ? bytes.subarray(0, MODEL_SCAN_BYTES)
       : bytes,
   );
-  const match = MODEL_PATTERN.exec(text);
-  if (!match) return null;
-  try {
-    return JSON.parse(`"${match[1]}"`);
-  } catch {
-    return null;
+  // Candidates come from a regex; a walk over the text between them tracks
+  // strings and nesting, so only a key of the top-level object counts.
+  let depth = 0;
+  let inString = false;
+  let pos = 0;
+  MODEL_KEY.lastIndex = 0;
+  for (let m = MODEL_KEY.exec(text); m !== null; m = MODEL_KEY.exec(text)) {
+    for (; pos < m.index; pos++) {
+      const c = text.charCodeAt(pos);
+      if (inString) {
+        if (c === 0x5c) pos++;
+        else if (c === 0x22) inString = false;
+      } else if (c === 0x22) inString = true;
+      else if (c === 0x7b || c === 0x5b) depth++;
+      else if (c === 0x7d || c === 0x5d) depth--;
+    }
+    if (!inString && depth === 1) {
+      try {
+        return JSON.parse(`"${m[1]}"`);
+      } catch {
+        return null;
+      }
+    }
+    MODEL_KEY.lastIndex = m.index + 1;
   }
+  return null;
 }
 
 /** `Retry-After` in ms: delta-seconds or an HTTP date; null when absent or bad. */
@@ -704,6 +735,8 @@ export function retryAfterMs(
   if (value === null) return null;
   const trimmed = value.trim();
   if (/^\d+$/.test(trimmed)) return Number(trimmed) * 1000;
+  // Only an HTTP date (it has a day or month name); V8 parses "1.5" as 2001.
+  if (!/[A-Za-z]{3}/.test(trimmed)) return null;
   const date = Date.parse(trimmed);
   if (Number.isNaN(date)) return null;
   return Math.max(0, date - now);

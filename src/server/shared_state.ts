@@ -3,7 +3,8 @@
  * maps: its whole layout is defined here, and nowhere else.
  *
  * ```
- * offset 0   control   Int32[CONTROL_SLOTS]   counters and generations (CONTROL)
+ * offset 0   control   Int32[CONTROL_SLOTS]   readiness and generations (CONTROL)
+ *            counters  BigInt64[COUNTER_SLOTS]  the round-robin counter (COUNTERS), never wraps
  *            health    Int32[MAX_CREDENTIALS × HEALTH_FIELDS]   state, failures in a row
  *            times     BigInt64[MAX_CREDENTIALS × TIME_FIELDS]  retry-at, probe lease (epoch ms)
  *            metrics   bytes owned by src/observe/metrics.ts
@@ -18,20 +19,21 @@ export const MAX_CREDENTIALS = 256;
 
 /** Indexes into {@linkcode SharedState.control}. */
 export const CONTROL = {
-  /** The round-robin counter: advanced once per request. */
-  ROUND_ROBIN: 0,
   /** Workers currently listening. */
-  WORKERS_READY: 1,
+  WORKERS_READY: 0,
   /** Bumped whenever any credential changes state. */
-  HEALTH_GENERATION: 2,
-  /** Bumped when a new secrets file is in use. */
-  SECRETS_GENERATION: 3,
-  /** Bumped when client keys change. */
-  KEYS_GENERATION: 4,
-  /** Requests being served right now, all workers. */
-  IN_FLIGHT: 5,
+  HEALTH_GENERATION: 1,
+  /** The secrets generation in use; verdicts about older credentials are ignored. */
+  SECRETS_GENERATION: 2,
 } as const;
 const CONTROL_SLOTS = 16;
+
+/** Indexes into {@linkcode SharedState.counters}. */
+export const COUNTERS = {
+  /** The round-robin counter: advanced once per request; 64 bits, so it never wraps. */
+  ROUND_ROBIN: 0,
+} as const;
+const COUNTER_SLOTS = 4;
 
 /** Fields of one credential's slot in {@linkcode SharedState.health}. */
 export const HEALTH = { STATE: 0, FAILURES: 1 } as const;
@@ -48,8 +50,11 @@ export const METRICS_BYTES = 256 * 1024;
 export const LIMITS_BYTES = 64 * 1024;
 
 const CONTROL_BYTES = CONTROL_SLOTS * 4;
+const COUNTERS_OFFSET = align8(CONTROL_BYTES);
+const COUNTERS_BYTES = COUNTER_SLOTS * 8;
+const HEALTH_OFFSET = COUNTERS_OFFSET + COUNTERS_BYTES;
 const HEALTH_BYTES = MAX_CREDENTIALS * HEALTH_FIELDS * 4;
-const TIMES_OFFSET = align8(CONTROL_BYTES + HEALTH_BYTES);
+const TIMES_OFFSET = align8(HEALTH_OFFSET + HEALTH_BYTES);
 const TIMES_BYTES = MAX_CREDENTIALS * TIME_FIELDS * 8;
 const METRICS_OFFSET = align8(TIMES_OFFSET + TIMES_BYTES);
 const LIMITS_OFFSET = align8(METRICS_OFFSET + METRICS_BYTES);
@@ -66,6 +71,7 @@ export interface Region {
 export interface SharedState {
   buffer: SharedArrayBuffer;
   control: Int32Array;
+  counters: BigInt64Array;
   health: Int32Array;
   times: BigInt64Array;
   metrics: Region;
@@ -87,9 +93,10 @@ export function mapSharedState(buffer: SharedArrayBuffer): SharedState {
   return {
     buffer,
     control: new Int32Array(buffer, 0, CONTROL_SLOTS),
+    counters: new BigInt64Array(buffer, COUNTERS_OFFSET, COUNTER_SLOTS),
     health: new Int32Array(
       buffer,
-      CONTROL_BYTES,
+      HEALTH_OFFSET,
       MAX_CREDENTIALS * HEALTH_FIELDS,
     ),
     times: new BigInt64Array(

@@ -8,6 +8,7 @@ import {
 } from "../../src/auth/balancer.ts";
 import {
   CONTROL,
+  COUNTERS,
   createSharedState,
   type SharedState,
 } from "../../src/server/shared_state.ts";
@@ -93,7 +94,7 @@ function pickMany(b: Balancer, n: number): (Pick | null)[] {
 }
 
 function roundRobin(state: SharedState): number {
-  return Atomics.load(state.control, CONTROL.ROUND_ROBIN);
+  return Number(Atomics.load(state.counters, COUNTERS.ROUND_ROBIN));
 }
 
 Deno.test("Balancer.next() is an exact round-robin", async (t) => {

@@ -1,0 +1,122 @@
+/**
+ * Regression tests for bugs the unit tests found in the balancer and the
+ * handler; each would fail on the code before its fix.
+ */
+import assert from "node:assert/strict";
+import { Balancer, resetHealth } from "../src/auth/balancer.ts";
+import { findModel, retryAfterMs } from "../src/proxy/handler.ts";
+import {
+  CONTROL,
+  COUNTERS,
+  createSharedState,
+} from "../src/server/shared_state.ts";
+
+const OPTS = { backoffBase: 10_000, backoffMax: 60_000, now: () => 1e12 };
+
+Deno.test("Balancer ignores a verdict about credentials a reload replaced", () => {
+  const state = createSharedState();
+  resetHealth(state);
+  const old = new Balancer(state, {
+    names: ["old-a", "old-b"],
+    tokens: ["t1", "t2"],
+    generation: 1,
+  }, OPTS);
+  const inFlight = old.next()!; // a request picks old-a, then the secrets reload
+  resetHealth(state);
+  Atomics.store(state.control, CONTROL.SECRETS_GENERATION, 2);
+  const fresh = new Balancer(state, {
+    names: ["new-x", "new-y"],
+    tokens: ["t3", "t4"],
+    generation: 2,
+  }, OPTS);
+  // The handler reports on the instance it started with (balancer() is read once per request).
+  old.failed(inFlight, "upstream answered 401");
+  assert.equal(fresh.usableCount(), 2, "new-x must not pay for old-a's 401");
+});
+
+Deno.test("Balancer.succeeded() of a request sent before a 429 keeps the cool-down", () => {
+  const state = createSharedState();
+  resetHealth(state);
+  const b = new Balancer(state, {
+    names: ["a", "b"],
+    tokens: ["t1", "t2"],
+    generation: 1,
+  }, OPTS);
+  const early = b.next()!; // long request on "a" still waiting for headers
+  const later = { ...early }; // another request on "a" gets 429 Retry-After: 60
+  b.rateLimited(later, 60_000);
+  b.succeeded(early); // the early request's 200 arrives now
+  assert.equal(b.health()[0].state, "cooling", "the 60 s cool-down must hold");
+});
+
+Deno.test("Balancer.next() keeps the rotation past 2^32 requests", () => {
+  const state = createSharedState();
+  resetHealth(state);
+  const b = new Balancer(state, {
+    names: ["a", "b", "c"],
+    tokens: ["1", "2", "3"],
+    generation: 1,
+  }, OPTS);
+  // 2^32 - 2 requests served: a 32-bit counter would wrap here.
+  Atomics.store(state.counters, COUNTERS.ROUND_ROBIN, 2n ** 32n - 2n);
+  const picks = [b.next()!, b.next()!, b.next()!].map((p) => p.index);
+  assert.equal(new Set(picks).size, 3, `three turns gave ${picks}`);
+});
+
+Deno.test("retryAfterMs() does not read numbers as legacy dates", () => {
+  const now = Date.UTC(2026, 0, 1);
+  // Date.parse("1.5") and Date.parse("-1") are valid (legacy) dates in V8, so
+  // the credential is cooled for 0 ms instead of the default cool-down.
+  assert.equal(retryAfterMs("1.5", now), null);
+  assert.equal(retryAfterMs("-1", now), null);
+  assert.equal(retryAfterMs("2", now), 2000, "control: integers work");
+});
+
+Deno.test("findModel() takes the top-level model, not a nested one", () => {
+  const body = '{"metadata":{"model":"nested"},"model":"gpt-4o"}';
+  assert.equal(findModel(new TextEncoder().encode(body)), "gpt-4o");
+});
+
+Deno.test("createHandler() counts bytesIn of a chunked upload too large to keep", async () => {
+  const { createHandler } = await import("../src/proxy/handler.ts");
+  const state = createSharedState();
+  const b = new Balancer(
+    state,
+    { names: ["a"], tokens: ["t"], generation: 1 },
+    OPTS,
+  );
+  const log = { info() {}, warn() {}, error() {}, debug() {} };
+  const records: { bytesIn: number }[] = [];
+  const handler = createHandler({
+    upstream: new URL("http://127.0.0.1:9/x"),
+    balancer: () => b,
+    retryBodyLimit: 10,
+    maxBodySize: 1000,
+    maxAttempts: 1,
+    connectTimeout: 1000,
+    headersTimeout: 1000,
+    idleTimeout: 1000,
+    cooldownDefault: 1000,
+    logger: log as never,
+    health: () => ({ healthy: true, body: {} }),
+    onRecord: (r) => records.push({ bytesIn: r.bytesIn }),
+    connectCheck: null,
+    fetch: (async (_u: unknown, init?: RequestInit) => {
+      await new Response(init?.body).arrayBuffer();
+      return new Response("ok");
+    }) as typeof fetch,
+  });
+  try {
+    const res = await handler(
+      new Request("http://127.0.0.1:8899/upload", {
+        method: "POST",
+        body: ReadableStream.from([new Uint8Array(50)]),
+      }),
+      {} as Deno.ServeHandlerInfo,
+    );
+    await res.text();
+    assert.equal(records[0].bytesIn, 50);
+  } finally {
+    handler.close();
+  }
+});
