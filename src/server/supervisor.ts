@@ -5,7 +5,11 @@
  */
 import type { Logger } from "@logtape/logtape";
 import { resetHealth } from "../auth/balancer.ts";
-import { type Credential, loadSecrets, SecretsError } from "../config/secrets.ts";
+import {
+  type Credential,
+  loadSecrets,
+  SecretsError,
+} from "../config/secrets.ts";
 import type { Settings } from "../config/settings.ts";
 import { registerSecrets } from "../observe/log.ts";
 import type { RequestRecord } from "../observe/record.ts";
@@ -203,7 +207,11 @@ export class Supervisor {
     } catch (err) {
       this.#log.error(
         `Reload of ${file} (${reason}) rejected, keeping the ${this.#credentials.length} credentials in use: ${
-          err instanceof SecretsError ? err.message.split("\n")[0] : err instanceof Error ? err.message : String(err)
+          err instanceof SecretsError
+            ? err.message.split("\n")[0]
+            : err instanceof Error
+            ? err.message
+            : String(err)
         }`,
       );
       return false;
