@@ -7,7 +7,6 @@ import {
   resetHealth,
 } from "../../src/auth/balancer.ts";
 import {
-  CONTROL,
   COUNTERS,
   createSharedState,
   type SharedState,
