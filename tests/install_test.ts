@@ -215,6 +215,37 @@ Deno.test("buildRelease() writes every asset, its .sha256 and a SHA256SUMS that 
       listed.map((line) => line.replace(/: OK$/, "")).toSorted(),
       names.toSorted(),
     );
+
+    // The manual checks docs/install.md shows, on a download of one binary.
+    const one = join(dir, "one");
+    const linux = assetName("x86_64-unknown-linux-gnu");
+    await Deno.mkdir(one);
+    await Deno.copyFile(join(dir, linux), join(one, linux));
+    await Deno.copyFile(join(dir, CHECKSUMS_FILE), join(one, CHECKSUMS_FILE));
+    for (
+      const command of [
+        "sha256sum --check --ignore-missing SHA256SUMS",
+        `grep ' ${linux}$' SHA256SUMS | shasum -a 256 --check`,
+      ]
+    ) {
+      const manual = await new Deno.Command("sh", {
+        args: ["-c", command],
+        cwd: one,
+      }).output();
+      assert.equal(manual.code, 0, command);
+      assert.equal(
+        new TextDecoder().decode(manual.stdout),
+        `${linux}: OK\n`,
+        command,
+      );
+    }
+    await Deno.writeTextFile(join(one, linux), "tampered\n", { append: true });
+    const tampered = await new Deno.Command("sha256sum", {
+      args: ["--check", "--ignore-missing", CHECKSUMS_FILE],
+      cwd: one,
+      stderr: "null",
+    }).output();
+    assert.equal(tampered.code, 1);
   } finally {
     await Deno.remove(dir, { recursive: true });
   }
