@@ -349,7 +349,12 @@ export function createHandler(options: HandlerOptions): ProxyHandler {
           new DOMException(`Upstream ${reason} timeout`, "TimeoutError"),
         );
       });
-      const signal = AbortSignal.any([req.signal, controller.signal]);
+      // The client's disconnect aborts this attempt's controller, which the
+      // deadlines abort too: one signal for the fetch.
+      const onClientAbort = () => controller.abort(req.signal.reason);
+      if (req.signal.aborted) onClientAbort();
+      else req.signal.addEventListener("abort", onClientAbort, { once: true });
+      const signal = controller.signal;
       let res: Response;
       try {
         res = await doFetch(t.target, {
@@ -498,38 +503,43 @@ export function createHandler(options: HandlerOptions): ProxyHandler {
       record.model ??= usage.model;
       ctx.finish(status, error);
     }
+    // A deadline aborts the controller; cancelling the reader as well ends a
+    // pending read at once (seen to hang under load with the signal alone).
+    let clientGone = false;
+    controller.signal.addEventListener("abort", () => {
+      if (!clientGone) reader.cancel().catch(() => {});
+    }, { once: true });
+    function failStream(
+      ctrl: ReadableStreamDefaultController<Uint8Array>,
+      err: unknown,
+    ): void {
+      watch.done();
+      const timedOut = watch.expired === "idle";
+      const message = timedOut
+        ? `The upstream sent nothing for ${options.idleTimeout} ms`
+        : `The upstream connection failed mid-response: ${describe(err)}`;
+      finish(status, timedOut ? "upstream_timeout" : "stream_error");
+      if (!isSse) return ctrl.error(new Error(message));
+      const type = timedOut ? "upstream_timeout" : "upstream_unreachable";
+      ctrl.enqueue(
+        encoder.encode(
+          `event: error\ndata: ${errorBody(ctx.family, type, message)}\n\n`,
+        ),
+      );
+      ctrl.close();
+    }
     const body = new ReadableStream<Uint8Array>({
       async pull(ctrl) {
         let chunk: ReadableStreamReadResult<Uint8Array>;
         try {
           chunk = await reader.read();
         } catch (err) {
-          watch.done();
-          const timedOut = watch.expired === "idle";
-          const type = timedOut ? "upstream_timeout" : "stream_error";
-          const message = timedOut
-            ? `The upstream sent nothing for ${options.idleTimeout} ms`
-            : `The upstream connection failed mid-response: ${describe(err)}`;
-          finish(status, type);
-          if (isSse) {
-            ctrl.enqueue(
-              encoder.encode(
-                `event: error\ndata: ${
-                  errorBody(
-                    ctx.family,
-                    timedOut ? "upstream_timeout" : "upstream_unreachable",
-                    message,
-                  )
-                }\n\n`,
-              ),
-            );
-            ctrl.close();
-          } else {
-            ctrl.error(new Error(message));
-          }
-          return;
+          return failStream(ctrl, err);
         }
         if (chunk.done) {
+          if (controller.signal.aborted) {
+            return failStream(ctrl, controller.signal.reason);
+          }
           watch.done();
           ctrl.close();
           finish(status, null);
@@ -542,6 +552,7 @@ export function createHandler(options: HandlerOptions): ProxyHandler {
         ctrl.enqueue(value);
       },
       cancel() {
+        clientGone = true;
         watch.done();
         controller.abort(new DOMException("Client disconnected", "AbortError"));
         reader.cancel().catch(() => {});

@@ -47,8 +47,10 @@ Deno.test("SIGTERM lets streams in flight finish, refuses new connections, and e
     assert.match(body, /"content":"w7"/);
     assert.match(body, /data: \[DONE\]\n\n$/);
   }
-  const status = await proxy.stop();
+  // One signal only: wait for the exit it causes.
+  const status = await proxy.child.status;
   assert.equal(status.code, 0);
+  await proxy.stop();
   assert.match(proxy.logs(), /All in-flight requests finished/);
   await assert.rejects(fetch(`${proxy.url}/healthz`));
 });
