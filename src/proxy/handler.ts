@@ -8,6 +8,7 @@ import type { RequestRecord } from "../observe/record.ts";
 import {
   type ApiFamily,
   apiFamily,
+  ERROR_STATUS,
   errorBody,
   errorResponse,
   type ProxyErrorType,
@@ -18,7 +19,7 @@ import {
   upstreamRequestHeaders,
 } from "./headers.ts";
 import { createRouter } from "./routing.ts";
-import { responseKind, UsageTap } from "../observe/usage.ts";
+import { responseKind, type Usage, UsageTap } from "../observe/usage.ts";
 import {
   type DeadlineReason,
   DeadlineWatcher,
@@ -98,6 +99,8 @@ export interface ProxyHandler {
 const encoder = new TextEncoder();
 const ADMIN_PREFIX = "/_flow-proxy/";
 const MODEL_SCAN_BYTES = 64 * 1024;
+/** Non-SSE responses of at most this declared length are read whole (see respondWhole). */
+const WHOLE_BODY_LIMIT = 1024 * 1024;
 const MODEL_KEY = /"model"\s*:\s*"((?:[^"\\]|\\.){1,200})"/g;
 const JSON_HEADERS = { "content-type": "application/json" };
 
@@ -127,8 +130,7 @@ export function createHandler(options: HandlerOptions): ProxyHandler {
     req: Request,
     info: Deno.ServeHandlerInfo,
   ): Promise<Response> {
-    const url = new URL(req.url);
-    const { target, forward, path } = route(url);
+    const { target, forward, path } = route(req.url);
     const id = requestId(req.headers);
     const family = apiFamily(path);
 
@@ -428,8 +430,9 @@ export function createHandler(options: HandlerOptions): ProxyHandler {
       if (attempt > 1 && status < 400) {
         log.info(`Failover successful - using config '${pick.name}' [${t.id}]`);
       }
-      return respond(req, res, watch, controller, {
+      return await respond(req, res, watch, controller, {
         record,
+        clientSignal: req.signal,
         started,
         finish,
         extraHeaders,
@@ -458,6 +461,8 @@ export function createHandler(options: HandlerOptions): ProxyHandler {
 
   interface RespondContext {
     record: RequestRecord;
+    /** The client's request signal: aborted when the client left. */
+    clientSignal: AbortSignal;
     started: number;
     finish: (status: number, error: string | null) => void;
     extraHeaders: [string, string][];
@@ -465,13 +470,13 @@ export function createHandler(options: HandlerOptions): ProxyHandler {
     family: ApiFamily;
   }
 
-  function respond(
+  async function respond(
     req: Request,
     res: Response,
     watch: Watch,
     controller: AbortController,
     ctx: RespondContext,
-  ): Response {
+  ): Promise<Response> {
     const headers = clientResponseHeaders(res.headers, ctx.id);
     for (const [name, value] of ctx.extraHeaders) headers.set(name, value);
     const { record } = ctx;
@@ -490,17 +495,15 @@ export function createHandler(options: HandlerOptions): ProxyHandler {
     const kind = responseKind(res.headers.get("content-type"));
     const isSse = kind === "sse";
     record.stream = isSse;
-    const reader = upstreamBody.getReader();
     // Usage and time to first token come from a tap that sees the same chunks.
     const tap = new UsageTap({ kind, startedAt: ctx.started });
+    const length = Number(res.headers.get("content-length") ?? Infinity);
+    if (!isSse && length <= WHOLE_BODY_LIMIT) {
+      return await respondWhole(res, watch, tap, headers, ctx);
+    }
+    const reader = upstreamBody.getReader();
     function finish(status: number, error: string | null): void {
-      const usage = tap.finish();
-      record.ttftMs = usage.ttftMs;
-      record.tokensIn = usage.tokensIn;
-      record.tokensOut = usage.tokensOut;
-      record.cacheReadTokens = usage.cacheReadTokens;
-      record.cacheWriteTokens = usage.cacheWriteTokens;
-      record.model ??= usage.model;
+      applyUsage(record, tap.finish());
       ctx.finish(status, error);
     }
     // A deadline aborts the controller; cancelling the reader as well ends a
@@ -562,6 +565,54 @@ export function createHandler(options: HandlerOptions): ProxyHandler {
     return new Response(body, { status, statusText: res.statusText, headers });
   }
 
+  /**
+   * A small body of declared length that is not an event stream arrives in
+   * one or two reads anyway: reading it whole lets Deno send it without a
+   * JavaScript stream per response, which costs more than the rest of the
+   * proxy together. The bound keeps memory flat.
+   */
+  async function respondWhole(
+    res: Response,
+    watch: Watch,
+    tap: UsageTap,
+    headers: Headers,
+    ctx: RespondContext,
+  ): Promise<Response> {
+    const { record } = ctx;
+    let bytes: Uint8Array<ArrayBuffer>;
+    try {
+      bytes = await res.bytes();
+    } catch (err) {
+      watch.done();
+      const timedOut = watch.expired === "idle";
+      const clientGone = !timedOut && ctx.clientSignal.aborted;
+      applyUsage(record, tap.finish());
+      if (clientGone) {
+        ctx.finish(0, "client_cancel");
+        return new Response(null, { status: 499 });
+      }
+      const type = timedOut ? "upstream_timeout" : "upstream_unreachable";
+      const message = timedOut
+        ? `The upstream sent nothing for ${options.idleTimeout} ms`
+        : `The upstream connection failed mid-response: ${describe(err)}`;
+      ctx.finish(
+        ERROR_STATUS[type],
+        timedOut ? "upstream_timeout" : "stream_error",
+      );
+      return fail(ctx.family, type, message, ctx.id);
+    }
+    watch.done();
+    record.bytesOut = bytes.byteLength;
+    tap.write(bytes);
+    applyUsage(record, tap.finish());
+    ctx.finish(res.status, null);
+    return new Response(bytes, {
+      status: res.status,
+      statusText: res.statusText,
+      headers,
+    });
+  }
+
   function fail(
     family: ApiFamily,
     type: ProxyErrorType,
@@ -578,6 +629,16 @@ export function createHandler(options: HandlerOptions): ProxyHandler {
   handler.close = () => deadlines.close();
   Object.defineProperty(handler, "watching", { get: () => deadlines.size });
   return handler;
+}
+
+/** Copies what the usage tap found into the record. */
+function applyUsage(record: RequestRecord, usage: Usage): void {
+  record.ttftMs = usage.ttftMs;
+  record.tokensIn = usage.tokensIn;
+  record.tokensOut = usage.tokensOut;
+  record.cacheReadTokens = usage.cacheReadTokens;
+  record.cacheWriteTokens = usage.cacheWriteTokens;
+  record.model ??= usage.model;
 }
 
 class PayloadTooLarge extends Error {}

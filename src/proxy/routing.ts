@@ -22,8 +22,11 @@ const DEFAULT_PORT: Record<string, string> = { "http:": "80", "https:": "443" };
  * No URL ever leads anywhere but the upstream: a request that names another
  * host is served in reverse mode, as the Host header of an origin-form request
  * cannot be told apart from an absolute-form one.
+ *
+ * The returned function works on the URL string (it runs for every request,
+ * and a `URL` object costs more than the rest of the routing).
  */
-export function createRouter(upstream: URL): (url: URL) => Route {
+export function createRouter(upstream: URL): (url: URL | string) => Route {
   if (upstream.protocol !== "http:" && upstream.protocol !== "https:") {
     throw new TypeError(
       `Upstream must be an http(s) URL, got "${upstream.href}"`,
@@ -35,23 +38,46 @@ export function createRouter(upstream: URL): (url: URL) => Route {
   const port = upstream.port || DEFAULT_PORT[upstream.protocol];
   const upstreamOnDefaultPort = upstream.port === "";
 
-  function namesUpstream(url: URL): boolean {
-    if (url.hostname !== hostname) return false;
-    // A plain http:// URL on its default port also names an https upstream on its default port.
-    if (url.port === "" && upstreamOnDefaultPort) return true;
-    return (url.port || DEFAULT_PORT[url.protocol]) === port;
+  /** Whether `scheme://authority` names the upstream (same host, same port). */
+  function namesUpstream(scheme: string, authority: string): boolean {
+    const lower = authority.toLowerCase();
+    const colon = lower.lastIndexOf(":");
+    const hasPort = colon !== -1 && lower.indexOf("]", colon) === -1;
+    const host = hasPort ? lower.slice(0, colon) : lower;
+    if (host !== hostname) return false;
+    const defaultPort = DEFAULT_PORT[scheme];
+    const requested = hasPort ? lower.slice(colon + 1) : defaultPort;
+    // A URL on its scheme's default port also names an upstream on its own
+    // default port: plain http:// to an https:// upstream is forward mode.
+    if (requested === defaultPort && upstreamOnDefaultPort) return true;
+    return requested === port;
   }
 
-  return function route(url: URL): Route {
-    const pathname = url.pathname;
+  return function route(url: URL | string): Route {
+    const href = typeof url === "string" ? url : url.href;
+    const schemeEnd = href.indexOf("://") + 3;
+    let pathStart = href.indexOf("/", schemeEnd);
+    if (pathStart === -1) pathStart = href.length;
+    let queryStart = href.indexOf("?", pathStart);
+    const hashStart = href.indexOf("#", pathStart);
+    const end = hashStart === -1 ? href.length : hashStart;
+    if (queryStart === -1 || queryStart > end) queryStart = end;
+    const pathname = pathStart === end
+      ? "/"
+      : href.slice(pathStart, queryStart);
+    const search = href.slice(queryStart, end);
     const inBase = basePath !== "" &&
       (pathname === basePath || pathname.startsWith(basePath + "/"));
     const upstreamPath = basePath === "" || inBase
       ? pathname
       : basePath + pathname;
+    const forward = namesUpstream(
+      href.slice(0, schemeEnd - 2),
+      href.slice(schemeEnd, pathStart),
+    );
     return {
-      target: origin + upstreamPath + url.search,
-      forward: namesUpstream(url),
+      target: origin + upstreamPath + search,
+      forward,
       path: inBase ? pathname.slice(basePath.length) || "/" : pathname,
     };
   };
