@@ -1,0 +1,158 @@
+/**
+ * The floor flow-proxy is measured against: `Deno.serve` + `fetch`
+ * passthrough, nothing else. With `--workers 1` it serves on the main
+ * isolate and forwards the client's headers as they are; with `--workers N`
+ * (N ≥ 2) it serves from N Web Workers sharing the port (`reusePort`), and an
+ * `Atomics` counter in a SharedArrayBuffer picks one of 3 fixed JWTs per
+ * request, the least a gateway of this design has to do.
+ *
+ * ```sh
+ * deno run -A --unstable-net bench/bare_proxy.ts --port 8080 \
+ *   --upstream http://127.0.0.1:9000/flow-llm-proxy --workers 2
+ * ```
+ * `GET /healthz` answers 200 once every worker listens.
+ *
+ * @module
+ */
+import { createHmac } from "node:crypto";
+import { parseArgs } from "node:util";
+
+/** What a worker needs to serve. */
+interface WorkerInit {
+  hostname: string;
+  port: number;
+  upstream: string;
+  workers: number;
+  shared: SharedArrayBuffer;
+}
+
+const WORKER_NAME = "bare-proxy-worker";
+const COUNTER = 0;
+const LISTENING = 1;
+
+function base64url(text: string | Uint8Array): string {
+  const bytes = typeof text === "string"
+    ? new TextEncoder().encode(text)
+    : text;
+  let binary = "";
+  for (const byte of bytes) binary += String.fromCharCode(byte);
+  return btoa(binary).replace(/\+/g, "-").replace(/\//g, "_").replace(
+    /=+$/,
+    "",
+  );
+}
+
+/** An HS256 JWT shaped like Flow's: `{clientId, clientSecret, tenant}`. */
+export function fixedJwt(index: number): string {
+  const secret = `bench-client-secret-${index}-0123456789abcdef`;
+  const header = base64url(JSON.stringify({ alg: "HS256", typ: "JWT" }));
+  const payload = base64url(
+    JSON.stringify({
+      clientId: `bench-client-${index}`,
+      clientSecret: secret,
+      tenant: "bench",
+    }),
+  );
+  const mac = createHmac("sha256", secret).update(`${header}.${payload}`)
+    .digest();
+  return `${header}.${payload}.${base64url(new Uint8Array(mac))}`;
+}
+
+/** The passthrough handler; `bearer` null forwards the client's headers untouched. */
+export function bareHandler(
+  upstream: string,
+  options: { bearer: (() => string) | null; ready: () => boolean },
+): (req: Request) => Response | Promise<Response> {
+  const bearer = options.bearer;
+  return function bareProxy(req: Request) {
+    const url = new URL(req.url);
+    if (url.pathname === "/healthz") {
+      const ready = options.ready();
+      return new Response(ready ? "ok\n" : "starting\n", {
+        status: ready ? 200 : 503,
+      });
+    }
+    let headers = req.headers;
+    if (bearer !== null) {
+      headers = new Headers(req.headers);
+      headers.set("authorization", bearer());
+    }
+    return fetch(upstream + url.pathname + url.search, {
+      method: req.method,
+      headers,
+      body: req.body,
+      redirect: "manual",
+    });
+  };
+}
+
+function serveWorker(init: WorkerInit): void {
+  const slots = new Int32Array(init.shared);
+  const tokens = [0, 1, 2].map((i) => `Bearer ${fixedJwt(i)}`);
+  Deno.serve(
+    {
+      hostname: init.hostname,
+      port: init.port,
+      reusePort: true,
+      onListen() {
+        Atomics.add(slots, LISTENING, 1);
+      },
+    },
+    bareHandler(init.upstream, {
+      bearer: () => tokens[Atomics.add(slots, COUNTER, 1) % tokens.length],
+      ready: () => Atomics.load(slots, LISTENING) >= init.workers,
+    }),
+  );
+}
+
+function main(args: string[]): void {
+  const { values } = parseArgs({
+    args,
+    options: {
+      host: { type: "string", default: "127.0.0.1" },
+      port: { type: "string" },
+      upstream: { type: "string" },
+      workers: { type: "string", default: "1" },
+    },
+  });
+  const port = Number(values.port);
+  const workers = Number(values.workers);
+  if (!values.upstream || !(port > 0 && port < 65536)) {
+    throw new TypeError(
+      "Usage: bare_proxy.ts --port <port> --upstream <url> [--workers <n>] [--host <addr>]",
+    );
+  }
+  if (!(Number.isInteger(workers) && workers >= 1)) {
+    throw new RangeError(`Invalid --workers: ${values.workers}`);
+  }
+  const upstream = values.upstream.replace(/\/+$/, "");
+  if (workers === 1) {
+    Deno.serve(
+      { hostname: values.host, port, onListen() {} },
+      bareHandler(upstream, { bearer: null, ready: () => true }),
+    );
+    return;
+  }
+  const shared = new SharedArrayBuffer(8);
+  for (let i = 0; i < workers; i++) {
+    const worker = new Worker(import.meta.url, {
+      type: "module",
+      name: WORKER_NAME,
+    });
+    const init: WorkerInit = {
+      hostname: values.host,
+      port,
+      upstream,
+      workers,
+      shared,
+    };
+    worker.postMessage(init);
+  }
+}
+
+if ((globalThis as { name?: string }).name === WORKER_NAME) {
+  (self as unknown as Worker).onmessage = (event: MessageEvent<WorkerInit>) =>
+    serveWorker(event.data);
+} else if (import.meta.main) {
+  main(Deno.args);
+}

@@ -1,0 +1,266 @@
+/**
+ * The pieces every benchmark script starts: tools (wrk, nginx), the fake
+ * upstream (nginx + bench/upstream.ts), a secrets file, and the command line
+ * of flow-proxy itself.
+ *
+ * @module
+ */
+import { fileURLToPath } from "node:url";
+import { nginxArgs, upstreamConfig, writeConfig } from "./nginx.ts";
+import { BASE_PATH, CHAT_PATH } from "./payloads.ts";
+import {
+  freePort,
+  type ProcessSet,
+  type Spawned,
+  waitForHttp,
+} from "./procs.ts";
+import { write } from "./report.ts";
+
+/** The repository root, with a trailing slash. */
+export const ROOT = fileURLToPath(new URL("../..", import.meta.url));
+
+/** Paths of the external tools. */
+export interface Tools {
+  wrk: string;
+  nginx: string;
+}
+
+/** Writes a progress line. */
+export function log(message: string): void {
+  write(`[bench] ${message}\n`);
+}
+
+/** stdout + stderr of a command, trimmed; "" when it cannot run. */
+export async function commandText(
+  cmd: string,
+  args: string[],
+): Promise<string> {
+  try {
+    const out = await new Deno.Command(cmd, {
+      args,
+      stdout: "piped",
+      stderr: "piped",
+    }).output();
+    const dec = new TextDecoder();
+    return (dec.decode(out.stdout) + dec.decode(out.stderr)).trim();
+  } catch {
+    return "";
+  }
+}
+
+/** Path of an executable on PATH or in the sbin directories, or null. */
+export function findBinary(name: string): string | null {
+  const dirs = (Deno.env.get("PATH") ?? "").split(":").concat([
+    "/usr/sbin",
+    "/usr/local/sbin",
+    "/sbin",
+  ]);
+  for (const dir of dirs) {
+    if (!dir) continue;
+    try {
+      const info = Deno.statSync(`${dir}/${name}`);
+      if (info.isFile && ((info.mode ?? 0o111) & 0o111)) {
+        return `${dir}/${name}`;
+      }
+    } catch {
+      // Not here.
+    }
+  }
+  return null;
+}
+
+async function aptInstall(packages: string[]): Promise<void> {
+  const env = { DEBIAN_FRONTEND: "noninteractive" };
+  const install = () =>
+    new Deno.Command("apt-get", {
+      args: ["install", "-y", "-q", ...packages],
+      env,
+      stdout: "null",
+      stderr: "piped",
+    }).output();
+  let out = await install();
+  if (!out.success) {
+    // A fresh container has no package lists yet.
+    await new Deno.Command("apt-get", {
+      args: ["update", "-q"],
+      env,
+      stdout: "null",
+      stderr: "null",
+    }).output();
+    out = await install();
+  }
+  if (!out.success) {
+    throw new Error(
+      `Cannot install ${packages.join(" ")} with apt-get: ${
+        new TextDecoder().decode(out.stderr).trim()
+      }`,
+    );
+  }
+}
+
+/** Finds wrk and nginx, installing them with apt-get as root when `install` allows. */
+export async function findTools(install: boolean): Promise<Tools> {
+  let wrk = findBinary("wrk");
+  let nginx = findBinary("nginx");
+  const missing = () =>
+    [wrk === null ? "wrk" : "", nginx === null ? "nginx" : ""].filter(Boolean);
+  if (
+    missing().length > 0 && install && Deno.uid() === 0 &&
+    findBinary("apt-get") !== null
+  ) {
+    log(`installing ${missing().join(" ")} with apt-get`);
+    await aptInstall(missing());
+    wrk = findBinary("wrk");
+    nginx = findBinary("nginx");
+  }
+  const absent = missing();
+  if (absent.length > 0) {
+    throw new Error(
+      `Cannot find ${absent.join(" and ")}: install ${
+        absent.length > 1 ? "them" : "it"
+      } (Debian/Ubuntu: apt-get install ${
+        absent.join(" ")
+      }), or run the benchmark as root without --no-install`,
+    );
+  }
+  return { wrk: wrk!, nginx: nginx! };
+}
+
+/** Writes three credential sets shaped like real ones (no template placeholders), mode 0600. */
+export function writeSecretsFile(dir: string): string {
+  const random = (n: number) => {
+    const bytes = crypto.getRandomValues(new Uint8Array(n));
+    return Array.from(bytes, (b) => b.toString(16).padStart(2, "0")).join("");
+  };
+  const entries = ["primary-1", "primary-2", "backup"].map((name) => ({
+    name,
+    clientId: crypto.randomUUID(),
+    clientSecret: random(24),
+    tenant: "cit",
+    agent: "flow-proxy-bench",
+    appToAccess: "llm-api",
+  }));
+  const path = `${dir}/secrets.json`;
+  Deno.writeTextFileSync(path, JSON.stringify(entries, null, 2));
+  Deno.chmodSync(path, 0o600);
+  return path;
+}
+
+/** This process's environment without flow-proxy's own variables, for children. */
+export function childEnv(): Record<string, string> {
+  const env = Deno.env.toObject();
+  for (const name of Object.keys(env)) {
+    if (name.startsWith("FLOW_PROXY_")) delete env[name];
+  }
+  delete env.CREDENTIALS_DIRECTORY;
+  delete env.STATE_DIRECTORY;
+  return env;
+}
+
+/** The running fake upstream. */
+export interface Upstream {
+  /** Base URL, `http://127.0.0.1:<port>/flow-llm-proxy`. */
+  base: string;
+  port: number;
+  /** The nginx master (workers are its children). */
+  nginx: Spawned;
+  /** bench/upstream.ts, behind nginx for SSE and downloads. */
+  stream: Spawned;
+  /** `nginx -V`, reused for other nginx configs. */
+  buildInfo: string;
+}
+
+/** Starts bench/upstream.ts and the upstream nginx, and waits until both answer. */
+export async function startUpstream(
+  procs: ProcessSet,
+  tmp: string,
+  nginxBin: string,
+): Promise<Upstream> {
+  const buildInfo = await commandText(nginxBin, ["-V"]);
+  const streamPort = freePort();
+  const port = freePort();
+  const stream = procs.spawn(
+    [
+      Deno.execPath(),
+      "run",
+      "-A",
+      "bench/upstream.ts",
+      "--port",
+      String(streamPort),
+    ],
+    { name: "stream-upstream", logDir: tmp, cwd: ROOT, env: childEnv() },
+  );
+  const prefix = `${tmp}/nginx-upstream`;
+  const conf = writeConfig(
+    prefix,
+    upstreamConfig({
+      prefix,
+      port,
+      streamPort,
+      workers: navigator.hardwareConcurrency,
+      buildInfo,
+    }),
+  );
+  const nginx = procs.spawn([nginxBin, ...nginxArgs(prefix, conf)], {
+    name: "nginx-upstream",
+    logDir: tmp,
+  });
+  const base = `http://127.0.0.1:${port}${BASE_PATH}`;
+  await waitForHttp(`http://127.0.0.1:${streamPort}/v1/messages?events=3`, {
+    timeoutMs: 60_000,
+    process: stream,
+    status: 200,
+  });
+  await waitForHttp(`${base}${CHAT_PATH}`, {
+    timeoutMs: 30_000,
+    process: nginx,
+    status: 200,
+  });
+  return { base, port, nginx, stream, buildInfo };
+}
+
+/** Options of {@linkcode flowProxyArgs}. */
+export interface FlowProxyArgs {
+  port: number;
+  upstream: string;
+  secretsFile: string;
+  /** Directory for the SQLite request log and an empty env file. */
+  dir: string;
+  /** Web Workers; 0 = `--no-threaded`. */
+  workers: number;
+  /** Flags placed before `main.ts` (e.g. `--inspect`). */
+  denoFlags?: string[];
+}
+
+/** `deno run … main.ts serve …` with default features; run it with `cwd: ROOT`. */
+export function flowProxyArgs(options: FlowProxyArgs): string[] {
+  const name = options.workers === 0 ? "main" : String(options.workers);
+  const emptyEnv = `${options.dir}/empty.env`;
+  Deno.writeTextFileSync(emptyEnv, "");
+  return [
+    Deno.execPath(),
+    "run",
+    "-A",
+    ...(options.denoFlags ?? []),
+    "main.ts",
+    "serve",
+    "--host",
+    "127.0.0.1",
+    "--port",
+    String(options.port),
+    "--upstream",
+    options.upstream,
+    ...(options.workers === 0
+      ? ["--no-threaded"]
+      : ["--num-workers", String(options.workers)]),
+    "--secrets-file",
+    options.secretsFile,
+    "--db",
+    `${options.dir}/flow-${name}.db`,
+    // An empty env file, so a developer's .env cannot change what is measured.
+    "--env-file",
+    emptyEnv,
+    "--shutdown-timeout",
+    "2s",
+  ];
+}
