@@ -1,0 +1,109 @@
+/**
+ * The benchmark runs end to end on a tiny load. No timing is asserted: only
+ * that every target was measured and answered correctly.
+ */
+import assert from "node:assert/strict";
+import { fileURLToPath } from "node:url";
+
+const REPO = fileURLToPath(new URL("../", import.meta.url));
+const TARGETS = [
+  "direct to upstream",
+  "nginx `proxy_pass`, keepalive",
+  "bare Deno proxy, 1 isolate",
+  "bare Deno proxy, 2 workers + Atomics + JWT",
+  "flow-proxy, 1 worker",
+  "flow-proxy, 2 workers",
+];
+
+/** The rows of the first markdown table under `heading`. */
+function tableRows(report: string, heading: string): string[][] {
+  const start = report.indexOf(heading);
+  assert.ok(start >= 0, `Report has no "${heading}" section:\n${report}`);
+  const lines = report.slice(start).split("\n");
+  const first = lines.findIndex((l) => l.startsWith("|"));
+  const rows: string[][] = [];
+  for (const line of lines.slice(first + 2)) {
+    if (!line.startsWith("|")) break;
+    rows.push(line.slice(1, -1).split(" | ").map((c) => c.trim()));
+  }
+  return rows;
+}
+
+function findTool(name: string): boolean {
+  const dirs = (Deno.env.get("PATH") ?? "").split(":").concat(["/usr/sbin"]);
+  return dirs.some((dir) => {
+    try {
+      return Deno.statSync(`${dir}/${name}`).isFile;
+    } catch {
+      return false;
+    }
+  });
+}
+
+Deno.test("bench/run.ts --quick measures every target end to end", async () => {
+  const missing = ["wrk", "nginx"].filter((t) => !findTool(t));
+  assert.deepEqual(
+    missing,
+    [],
+    `The benchmark smoke test needs wrk and nginx: apt-get install ${
+      missing.join(" ")
+    }`,
+  );
+  const results = await Deno.makeTempDir({ prefix: "bench-smoke-" });
+  try {
+    const out = await new Deno.Command(Deno.execPath(), {
+      args: [
+        "run",
+        "-A",
+        "bench/run.ts",
+        "--quick",
+        "--no-install",
+        "--sse-requests",
+        "5",
+        "--results-dir",
+        results,
+      ],
+      cwd: REPO,
+      stdout: "piped",
+      stderr: "piped",
+      signal: AbortSignal.timeout(170_000),
+    }).output();
+    const stdout = new TextDecoder().decode(out.stdout);
+    const stderr = new TextDecoder().decode(out.stderr);
+    assert.equal(out.code, 0, `bench/run.ts failed:\n${stdout}\n${stderr}`);
+
+    const files = [...Deno.readDirSync(results)].map((e) => e.name);
+    assert.equal(files.length, 1, `Expected one report, got ${files}`);
+    const report = Deno.readTextFileSync(`${results}/${files[0]}`);
+    assert.ok(stdout.includes(report.trim()), "The report is printed too");
+
+    const summary = tableRows(report, "### Summary");
+    for (const target of TARGETS) {
+      const row = summary.find((r) => r[0].startsWith(target));
+      assert.ok(row, `No summary row for "${target}":\n${report}`);
+      const rps = Number(row[1]);
+      assert.ok(
+        rps > 0,
+        `RPS of "${target}" is not a positive number: ${row[1]}`,
+      );
+    }
+    const detail = tableRows(report, "### Latency detail");
+    for (const target of TARGETS) {
+      const row = detail.find((r) => r[0].startsWith(target))!;
+      const [errors, requests] = row[row.length - 1].split(" / ").map(Number);
+      assert.ok(requests > 0, `No requests counted for "${target}"`);
+      assert.equal(errors, 0, `"${target}" had failed requests: ${row.at(-1)}`);
+    }
+    const streaming = tableRows(report, "### Streaming");
+    assert.ok(
+      streaming.some((r) => r[0] === "flow-proxy, 2 workers"),
+      "Streaming was measured through flow-proxy",
+    );
+    assert.ok(
+      !report.includes("INCOMPLETE"),
+      `A streamed response was cut short:\n${report}`,
+    );
+  } finally {
+    await Deno.remove(results, { recursive: true });
+  }
+});
