@@ -9,7 +9,7 @@ import { keysCommand } from "./src/cli/keys.ts";
 import { EXIT, serveCommand } from "./src/cli/serve.ts";
 import { SecretsError } from "./src/config/secrets.ts";
 import { UsageError } from "./src/config/settings.ts";
-import { fatal, stderr, stdout } from "./src/observe/log.ts";
+import { fatal, flushLogs, stderr, stdout } from "./src/observe/log.ts";
 import { VERSION } from "./src/version.ts";
 
 const USAGE = `Usage: flow-proxy <command> [options]
@@ -67,7 +67,9 @@ async function main(args: string[]): Promise<number> {
 
 if (import.meta.main) {
   try {
-    Deno.exit(await main(Deno.args));
+    const code = await main(Deno.args);
+    flushLogs();
+    Deno.exit(code);
   } catch (err) {
     if (err instanceof UsageError) usageError(err.message, Deno.args[0]);
     if (err instanceof SecretsError) fatal(err.message, EXIT.FAILURE);

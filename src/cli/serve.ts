@@ -17,6 +17,7 @@ import {
   closeLogging,
   flushLogs,
   getLog,
+  LOG_FLUSH_MS,
   registerSecrets,
   setupLogging,
   stderr,
@@ -44,6 +45,7 @@ export async function serveCommand(args: string[]): Promise<number> {
     level: settings.logLevel,
     file: settings.logFile,
     thread: "main",
+    flushMs: LOG_FLUSH_MS,
   });
   const log = getLog("supervisor");
 

@@ -31,13 +31,39 @@ export interface DeadlineOptions {
   now?: () => number;
 }
 
-interface Entry {
+/** One watched call; a class, so a request allocates one object, not closures. */
+class Entry implements Watch {
   start: number;
   last: number;
-  headers: boolean;
-  checking: boolean;
-  expired: DeadlineReason | null;
+  headers = false;
+  checking = false;
+  expired: DeadlineReason | null = null;
   abort: (reason: DeadlineReason) => void;
+  #watcher: DeadlineWatcher;
+
+  constructor(
+    watcher: DeadlineWatcher,
+    now: number,
+    abort: (reason: DeadlineReason) => void,
+  ) {
+    this.#watcher = watcher;
+    this.start = now;
+    this.last = now;
+    this.abort = abort;
+  }
+
+  headersReceived(): void {
+    this.headers = true;
+    this.last = this.#watcher.now();
+  }
+
+  touch(): void {
+    this.last = this.#watcher.now();
+  }
+
+  done(): void {
+    this.#watcher.forget(this);
+  }
 }
 
 /** Watches the deadlines of every upstream call of this thread. */
@@ -72,38 +98,24 @@ export class DeadlineWatcher {
   /** Starts watching one call; `abort` is called at most once, with the reason. */
   watch(abort: (reason: DeadlineReason) => void): Watch {
     const now = this.#now();
-    const entry: Entry = {
-      start: now,
-      last: now,
-      headers: false,
-      checking: false,
-      expired: null,
-      abort,
-    };
+    const entry = new Entry(this, now, abort);
     this.#entries.add(entry);
     if (this.#timer === undefined) {
       this.#timer = setInterval(() => this.sweep(), this.#interval);
       Deno.unrefTimer(this.#timer as unknown as number);
     }
-    const entries = this.#entries;
-    const clock = this.#now;
-    const stop = () => this.#stop();
-    return {
-      headersReceived() {
-        entry.headers = true;
-        entry.last = clock();
-      },
-      touch() {
-        entry.last = clock();
-      },
-      done() {
-        entries.delete(entry);
-        if (entries.size === 0) stop();
-      },
-      get expired() {
-        return entry.expired;
-      },
-    };
+    return entry;
+  }
+
+  /** The clock, for entries. */
+  now(): number {
+    return this.#now();
+  }
+
+  /** Forgets one call (its `done()`). */
+  forget(entry: Entry): void {
+    this.#entries.delete(entry);
+    if (this.#entries.size === 0) this.#stop();
   }
 
   /** Checks every deadline now (the timer calls this; tests may too). */

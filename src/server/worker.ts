@@ -7,6 +7,7 @@
 import {
   flushLogs,
   getLog,
+  LOG_FLUSH_MS,
   registerSecrets,
   setupLogging,
 } from "../observe/log.ts";
@@ -51,6 +52,7 @@ self.onmessage = async (event: MessageEvent<ToWorker>) => {
         level: settings.logLevel,
         file: settings.logFile,
         thread: `worker-${message.workerId}`,
+        flushMs: LOG_FLUSH_MS,
       });
       registerSecrets(message.credentials.map((c) => c.clientSecret));
       const logger = getLog("proxy");
