@@ -128,7 +128,7 @@ Deno.test("serve proxies OpenAI and Anthropic requests, JSON and SSE, with a ver
   await t.step(
     "no clientSecret and no JWT in any log line, even at DEBUG",
     async () => {
-      const logs = proxy.logs();
+      const logs = await proxy.settledLogs();
       assert.match(logs, /Using configuration 'cred-\d'/);
       for (const c of creds) {
         assert.ok(
@@ -318,7 +318,7 @@ Deno.test("serve spreads 300 requests over 4 workers and 30 connections exactly 
   assert.deepEqual([...counts.values()].sort(), [100, 100, 100]);
   // Every worker served some of them: the counter really is shared.
   const workers = new Set(
-    proxy.logs().match(/\[worker-\d\] Using configuration/g),
+    (await proxy.settledLogs()).match(/\[worker-\d\] Using configuration/g),
   );
   assert.ok(workers.size >= 2, `only ${workers.size} worker(s) served`);
 });

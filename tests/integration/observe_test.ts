@@ -89,7 +89,9 @@ Deno.test("metrics are one view over all workers and pass promtool", async () =>
   } finally {
     for (const c of clients) c.close();
   }
-  const workers = new Set(proxy.logs().match(/\[worker-\d\] Using/g));
+  const workers = new Set(
+    (await proxy.settledLogs()).match(/\[worker-\d\] Using/g),
+  );
   assert.equal(workers.size, 2, "both workers served");
   // Whichever worker answers the scrape, the numbers are the sum over both.
   for (let i = 0; i < 4; i++) {

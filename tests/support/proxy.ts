@@ -48,6 +48,11 @@ export interface ProxyProcess {
   child: Deno.ChildProcess;
   /** Everything written to stderr so far. */
   logs(): string;
+  /**
+   * Stderr once the proxy has written its pending lines (serving threads
+   * gather lines for a few ms): waits until nothing new came for 100 ms.
+   */
+  settledLogs(): Promise<string>;
   /** Everything written to stdout so far. */
   output(): string;
   /** Resolves when `text` appears in stderr (bounded by `timeoutMs`). */
@@ -168,6 +173,14 @@ export async function startProxy(
     port,
     child,
     logs: () => stderrText,
+    async settledLogs() {
+      let seen = -1;
+      for (let i = 0; i < 50 && seen !== stderrText.length; i++) {
+        seen = stderrText.length;
+        await new Promise((r) => setTimeout(r, 100));
+      }
+      return stderrText;
+    },
     output: () => stdoutText,
     waitForLog,
     stop,
