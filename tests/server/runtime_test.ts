@@ -1,0 +1,48 @@
+import assert from "node:assert/strict";
+import { resolveSettings } from "../../src/config/settings.ts";
+import { getLog } from "../../src/observe/log.ts";
+import { startRuntime } from "../../src/server/runtime.ts";
+import { CONTROL, createSharedState } from "../../src/server/shared_state.ts";
+import { freePort, testCredentials } from "../support/proxy.ts";
+
+Deno.test("startRuntime: /healthz answers 503 until every worker listens", async () => {
+  const port = freePort();
+  const parsed = resolveSettings([
+    "--port",
+    String(port),
+    "--no-threaded",
+    "--no-db",
+    "--upstream",
+    "http://127.0.0.1:9/flow-llm-proxy",
+  ], { env: {} });
+  assert.ok(!parsed.help);
+  const state = createSharedState();
+  const runtime = await startRuntime({
+    settings: parsed.settings,
+    state,
+    credentials: testCredentials(2).map((c, index) => ({ ...c, index })),
+    secretsGeneration: 1,
+    workersExpected: 2,
+    logger: getLog("runtime-test"),
+    onRecord: () => {},
+  });
+  try {
+    const health = async () => {
+      const res = await fetch(`http://127.0.0.1:${port}/healthz`);
+      return { status: res.status, body: await res.json() };
+    };
+    // This thread listens; the second worker does not yet.
+    const starting = await health();
+    assert.equal(starting.status, 503);
+    assert.equal(starting.body.status, "starting");
+    assert.deepEqual(starting.body.workers, { ready: 1, expected: 2 });
+
+    Atomics.add(state.control, CONTROL.WORKERS_READY, 1);
+    const ready = await health();
+    assert.equal(ready.status, 200);
+    assert.equal(ready.body.status, "ok");
+    assert.equal(ready.body.credentials.usable, 2);
+  } finally {
+    await runtime.shutdown();
+  }
+});
