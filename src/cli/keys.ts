@@ -4,9 +4,10 @@
  * seconds. Exit 0 on success, 1 on failure, 2 on a usage error.
  */
 import { parseArgs } from "node:util";
-import { join, resolve } from "node:path";
+import { resolve } from "node:path";
 import {
   cleanParseArgsMessage,
+  defaultDbPath,
   loadEnvironment,
   UsageError,
 } from "../config/settings.ts";
@@ -188,11 +189,7 @@ function databasePath(
   );
   if (flag !== undefined) return resolve(io.cwd, flag);
   if (env.FLOW_PROXY_DB) return resolve(io.cwd, env.FLOW_PROXY_DB);
-  const stateDirectory = env.STATE_DIRECTORY?.split(":")[0];
-  if (stateDirectory) {
-    return join(resolve(io.cwd, stateDirectory), "flow-proxy.db");
-  }
-  return join(io.cwd, "flow-proxy.db");
+  return defaultDbPath(env, io.cwd);
 }
 
 function createInput(

@@ -3,9 +3,10 @@
  * request log, by credential, by model and by UTC day.
  */
 import { parseArgs } from "node:util";
-import { join, resolve } from "node:path";
+import { resolve } from "node:path";
 import {
   cleanParseArgsMessage,
+  defaultDbPath,
   describeIoError,
   loadEnvironment,
   UsageError,
@@ -166,9 +167,7 @@ function parseUsageArgs(args: string[], io: CommandIo): UsageRequest | "help" {
   let db = values.db;
   if (db === undefined) {
     const { env } = loadEnvironment(undefined, { env: io.env, cwd: io.cwd });
-    const stateDir = env.STATE_DIRECTORY?.split(":")[0];
-    db = env.FLOW_PROXY_DB ||
-      (stateDir ? join(stateDir, "flow-proxy.db") : "flow-proxy.db");
+    db = env.FLOW_PROXY_DB || defaultDbPath(env, io.cwd);
   }
   return {
     db: resolve(io.cwd, db),

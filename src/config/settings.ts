@@ -5,7 +5,7 @@
  * precedence all come from that table, so a new option is one new row.
  */
 import { parseArgs, parseEnv } from "node:util";
-import { join } from "node:path";
+import { join, resolve } from "node:path";
 
 /** Log levels accepted by `--log-level`, in increasing severity. */
 export const LOG_LEVELS = ["DEBUG", "INFO", "WARNING", "ERROR"] as const;
@@ -455,13 +455,23 @@ export function defaultSecretsFile(
   return "secrets.json";
 }
 
+/** Default database: `$STATE_DIRECTORY/flow-proxy.db` (systemd), else `flow-proxy.db` in `cwd`. */
+export function defaultDbPath(
+  env: Record<string, string | undefined>,
+  cwd: string,
+): string {
+  const stateDir = env.STATE_DIRECTORY?.split(":")[0];
+  return stateDir
+    ? join(resolve(cwd, stateDir), "flow-proxy.db")
+    : join(cwd, "flow-proxy.db");
+}
+
 function defaults(
   env: Record<string, string | undefined>,
   cwd: string,
   cpus?: number,
 ): Settings {
   const secretsFile = defaultSecretsFile(env);
-  const stateDir = env.STATE_DIRECTORY?.split(":")[0];
   return {
     host: "127.0.0.1",
     port: 8899,
@@ -483,9 +493,7 @@ function defaults(
     backoffMax: 300_000,
     cooldownDefault: 30_000,
     watchSecrets: true,
-    dbPath: stateDir
-      ? join(stateDir, "flow-proxy.db")
-      : join(cwd, "flow-proxy.db"),
+    dbPath: defaultDbPath(env, cwd),
     logQueueSize: 10_000,
     clickhouseUrl: null,
     clickhouseDatabase: "default",
