@@ -36,3 +36,27 @@ export async function signAll(
     ),
   };
 }
+
+/**
+ * What a serving thread needs of the credentials: names and ready-made
+ * tokens. Workers get this, never a clientSecret.
+ */
+export interface SignedCredentials {
+  names: string[];
+  /** `null` where the token could not be made. */
+  tokens: (string | null)[];
+  /** Why a token could not be made, by index; null where it was. */
+  errors: (string | null)[];
+}
+
+/** Signs every credential once, for every thread to share. */
+export async function signCredentials(
+  credentials: readonly Credential[],
+): Promise<SignedCredentials> {
+  const { tokens, errors } = await signAll(credentials);
+  return {
+    names: credentials.map((c) => c.name),
+    tokens,
+    errors: errors.map((e) => e?.message ?? null),
+  };
+}

@@ -41,6 +41,13 @@ export async function serveCommand(args: string[]): Promise<number> {
     return EXIT.OK;
   }
   const settings = parsed.settings;
+  try {
+    parseCidrs(settings.allowIp);
+  } catch (err) {
+    throw new UsageError(
+      `--allow-ip: ${err instanceof Error ? err.message : String(err)}`,
+    );
+  }
   setupLogging({
     level: settings.logLevel,
     file: settings.logFile,
@@ -53,21 +60,13 @@ export async function serveCommand(args: string[]): Promise<number> {
     onWarning: (w) => log.warn(w.message),
   });
   registerSecrets(credentials.map((c) => c.clientSecret));
-  checkPortFree(settings);
-
-  try {
-    parseCidrs(settings.allowIp);
-  } catch (err) {
-    throw new UsageError(
-      `--allow-ip: ${err instanceof Error ? err.message : String(err)}`,
-    );
-  }
   const refusal = mustRefuseToStart(
     settings.host,
     countKeys(settings.dbPath),
     settings,
   );
   if (refusal) throw new Error(refusal);
+  checkPortFree(settings);
 
   const state = createSharedState();
   const metrics = new Metrics(state.metrics);

@@ -1,5 +1,5 @@
 /** Messages between the supervisor (main thread) and its workers. */
-import type { Credential } from "../config/secrets.ts";
+import type { SignedCredentials } from "../auth/jwt.ts";
 import type { RequestRecord } from "../observe/record.ts";
 import type { WireSettings } from "./runtime.ts";
 
@@ -10,11 +10,11 @@ export type ToWorker =
     workerId: number;
     buffer: SharedArrayBuffer;
     settings: WireSettings;
-    credentials: Credential[];
+    credentials: SignedCredentials;
     secretsGeneration: number;
     workersExpected: number;
   }
-  | { type: "credentials"; credentials: Credential[]; generation: number }
+  | { type: "credentials"; credentials: SignedCredentials; generation: number }
   | { type: "shutdown" }
   /** Test hook: throw an uncaught error so the supervisor's restart can be seen. */
   | { type: "crash" };

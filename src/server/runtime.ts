@@ -4,8 +4,7 @@
  */
 import type { Logger } from "@logtape/logtape";
 import { Balancer } from "../auth/balancer.ts";
-import { signAll } from "../auth/jwt.ts";
-import type { Credential } from "../config/secrets.ts";
+import type { SignedCredentials } from "../auth/jwt.ts";
 import type { Settings } from "../config/settings.ts";
 import type { RequestRecord } from "../observe/record.ts";
 import { createHandler, type ProxyHandler } from "../proxy/handler.ts";
@@ -48,7 +47,8 @@ export function fromWire(wire: WireSettings): Settings {
 export interface RuntimeOptions {
   settings: Settings;
   state: SharedState;
-  credentials: Credential[];
+  /** Names and tokens, signed by the supervisor. */
+  credentials: SignedCredentials;
   secretsGeneration: number;
   /** Workers that must listen before `/healthz` answers 200. */
   workersExpected: number;
@@ -62,24 +62,23 @@ export interface Runtime {
   /** Address actually listened on. */
   addr: Deno.NetAddr;
   /** Uses new credentials from now on; in-flight requests keep theirs. */
-  reload(credentials: Credential[], generation: number): Promise<void>;
+  reload(credentials: SignedCredentials, generation: number): void;
   /** Stops accepting, lets in-flight requests finish, then resolves. */
   shutdown(): Promise<void>;
   /** Resolves when the server has stopped. */
   finished: Promise<void>;
 }
 
-async function makeBalancer(
+function makeBalancer(
   state: SharedState,
-  credentials: Credential[],
+  credentials: SignedCredentials,
   generation: number,
   settings: Settings,
   logger: Logger,
-): Promise<Balancer> {
-  const { tokens, errors } = await signAll(credentials);
+): Balancer {
   const balancer = new Balancer(state, {
-    names: credentials.map((c) => c.name),
-    tokens,
+    names: credentials.names,
+    tokens: credentials.tokens,
     generation,
   }, {
     backoffBase: settings.backoffBase,
@@ -87,15 +86,15 @@ async function makeBalancer(
     probeLease: settings.connectTimeout + settings.headersTimeout,
     logger,
   });
-  errors.forEach((err, index) => {
-    if (err === null) return;
+  credentials.errors.forEach((error, index) => {
+    if (error === null) return;
     const pick = {
       index,
-      name: credentials[index].name,
+      name: credentials.names[index],
       probe: false,
       generation,
     };
-    balancer.failed(pick, `its token cannot be made: ${err.message}`);
+    balancer.failed(pick, `its token cannot be made: ${error}`);
   });
   return balancer;
 }
@@ -103,7 +102,7 @@ async function makeBalancer(
 /** Starts serving on this thread; resolves once it listens. */
 export async function startRuntime(options: RuntimeOptions): Promise<Runtime> {
   const { settings, state, logger } = options;
-  let balancer = await makeBalancer(
+  let balancer = makeBalancer(
     state,
     options.credentials,
     options.secretsGeneration,
@@ -252,8 +251,8 @@ export async function startRuntime(options: RuntimeOptions): Promise<Runtime> {
 
   return {
     addr,
-    async reload(credentials, generation) {
-      balancer = await makeBalancer(
+    reload(credentials, generation) {
+      balancer = makeBalancer(
         state,
         credentials,
         generation,

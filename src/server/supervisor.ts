@@ -5,6 +5,7 @@
  */
 import type { Logger } from "@logtape/logtape";
 import { resetHealth } from "../auth/balancer.ts";
+import { signCredentials, type SignedCredentials } from "../auth/jwt.ts";
 import {
   type Credential,
   loadSecrets,
@@ -46,6 +47,7 @@ export class Supervisor {
   readonly state: SharedState;
   #settings: Settings;
   #credentials: Credential[];
+  #signed: SignedCredentials | null = null;
   #generation = 1;
   #log: Logger;
   #onRecords: (records: RequestRecord[]) => void;
@@ -83,11 +85,12 @@ export class Supervisor {
   /** Starts every serving thread; resolves once all listen, rejects if one cannot. */
   async start(): Promise<void> {
     const s = this.#settings;
+    this.#signed = await signCredentials(this.#credentials);
     if (!s.threaded) {
       this.#runtime = await startRuntime({
         settings: s,
         state: this.state,
-        credentials: this.#credentials,
+        credentials: this.#signed,
         secretsGeneration: this.#generation,
         workersExpected: 1,
         logger: this.#log,
@@ -125,7 +128,7 @@ export class Supervisor {
       workerId: id,
       buffer: this.state.buffer,
       settings: toWire(this.#settings),
-      credentials: this.#credentials,
+      credentials: this.#signed!,
       secretsGeneration: this.#generation,
       workersExpected: this.#settings.numWorkers,
     });
@@ -218,7 +221,9 @@ export class Supervisor {
     }
     this.#lastSecretsText = text;
     registerSecrets(credentials.map((c) => c.clientSecret));
+    const signed = await signCredentials(credentials);
     this.#credentials = credentials;
+    this.#signed = signed;
     this.#generation++;
     resetHealth(this.state);
     Atomics.store(
@@ -227,12 +232,12 @@ export class Supervisor {
       this.#generation,
     );
     if (this.#runtime) {
-      await this.#runtime.reload(credentials, this.#generation);
+      this.#runtime.reload(signed, this.#generation);
     }
     for (const slot of this.#workers) {
       this.#post(slot, {
         type: "credentials",
-        credentials,
+        credentials: signed,
         generation: this.#generation,
       });
     }

@@ -8,7 +8,6 @@ import {
   flushLogs,
   getLog,
   LOG_FLUSH_MS,
-  registerSecrets,
   setupLogging,
 } from "../observe/log.ts";
 import type { RequestRecord } from "../observe/record.ts";
@@ -54,7 +53,6 @@ self.onmessage = async (event: MessageEvent<ToWorker>) => {
         thread: `worker-${message.workerId}`,
         flushMs: LOG_FLUSH_MS,
       });
-      registerSecrets(message.credentials.map((c) => c.clientSecret));
       const logger = getLog("proxy");
       try {
         runtime = await startRuntime({
@@ -85,8 +83,7 @@ self.onmessage = async (event: MessageEvent<ToWorker>) => {
       return;
     }
     case "credentials":
-      registerSecrets(message.credentials.map((c) => c.clientSecret));
-      await runtime?.reload(message.credentials, message.generation);
+      runtime?.reload(message.credentials, message.generation);
       return;
     case "shutdown":
       await runtime?.shutdown();

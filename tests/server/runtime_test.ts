@@ -1,4 +1,5 @@
 import assert from "node:assert/strict";
+import { signCredentials } from "../../src/auth/jwt.ts";
 import { resolveSettings } from "../../src/config/settings.ts";
 import { getLog } from "../../src/observe/log.ts";
 import { startRuntime } from "../../src/server/runtime.ts";
@@ -20,7 +21,9 @@ Deno.test("startRuntime: /healthz answers 503 until every worker listens", async
   const runtime = await startRuntime({
     settings: parsed.settings,
     state,
-    credentials: testCredentials(2).map((c, index) => ({ ...c, index })),
+    credentials: await signCredentials(
+      testCredentials(2).map((c, index) => ({ ...c, index })),
+    ),
     secretsGeneration: 1,
     workersExpected: 2,
     logger: getLog("runtime-test"),
