@@ -1,7 +1,6 @@
 /**
  * `flow-proxy serve`: settings → secrets → port check → supervisor → signals.
  */
-import { dirname, resolve } from "node:path";
 import { mustRefuseToStart } from "../auth/access.ts";
 import { openKeyStore } from "../auth/client_keys.ts";
 import { parseCidrs } from "../auth/ip_filter.ts";
@@ -225,31 +224,35 @@ function banner(s: Settings, credentials: number): string {
   ].join("\n");
 }
 
-/** Calls `onChange` (debounced) when `file` is written or replaced. */
+/** How often the secrets file's metadata is checked for a change. */
+const SECRETS_POLL_MS = 1000;
+
+/**
+ * Calls `onChange` when `file` is written or replaced, by polling its
+ * metadata. Not `Deno.watchFs`: watching the directory made this process lose
+ * its SQLite locks on a database in the same directory (POSIX locks drop when
+ * any descriptor of the file is closed), and another process could then
+ * delete the write-ahead log under it. `stat` opens nothing.
+ */
 function watchFile(file: string, onChange: () => void): { close(): void } {
-  const target = resolve(file);
-  let watcher: Deno.FsWatcher;
-  try {
-    watcher = Deno.watchFs(dirname(target), { recursive: false });
-  } catch {
-    return { close() {} };
-  }
-  let timer: ReturnType<typeof setTimeout> | undefined;
-  (async () => {
+  let last: string | null = null;
+  let checking = false;
+  const check = async () => {
+    if (checking) return;
+    checking = true;
     try {
-      for await (const event of watcher) {
-        if (!event.paths.some((p) => resolve(p) === target)) continue;
-        clearTimeout(timer);
-        timer = setTimeout(onChange, 200);
-      }
+      const info = await Deno.stat(file);
+      const stamp = `${info.mtime?.getTime()}:${info.size}:${info.ino}`;
+      if (last !== null && stamp !== last) onChange();
+      last = stamp;
     } catch {
-      // The watcher was closed.
+      // Missing for a moment while an editor replaces it; the next check sees it.
+    } finally {
+      checking = false;
     }
-  })();
-  return {
-    close() {
-      clearTimeout(timer);
-      watcher.close();
-    },
   };
+  check();
+  const timer = setInterval(check, SECRETS_POLL_MS);
+  Deno.unrefTimer(timer as unknown as number);
+  return { close: () => clearInterval(timer) };
 }

@@ -485,7 +485,7 @@ export function createHandler(options: HandlerOptions): ProxyHandler {
     if (upstreamBody === null || req.method === "HEAD") {
       watch.done();
       upstreamBody?.cancel().catch(() => {});
-      ctx.finish(status, null);
+      ctx.finish(status, passedError(status));
       return new Response(null, {
         status,
         statusText: res.statusText,
@@ -545,7 +545,7 @@ export function createHandler(options: HandlerOptions): ProxyHandler {
           }
           watch.done();
           ctrl.close();
-          finish(status, null);
+          finish(status, passedError(status));
           return;
         }
         const value = chunk.value;
@@ -605,7 +605,7 @@ export function createHandler(options: HandlerOptions): ProxyHandler {
     record.bytesOut = bytes.byteLength;
     tap.write(bytes);
     applyUsage(record, tap.finish());
-    ctx.finish(res.status, null);
+    ctx.finish(res.status, passedError(res.status));
     return new Response(bytes, {
       status: res.status,
       statusText: res.statusText,
@@ -629,6 +629,11 @@ export function createHandler(options: HandlerOptions): ProxyHandler {
   handler.close = () => deadlines.close();
   Object.defineProperty(handler, "watching", { get: () => deadlines.size });
   return handler;
+}
+
+/** The record's error for an upstream answer passed through: 5xx are upstream errors. */
+function passedError(status: number): string | null {
+  return status >= 500 ? "upstream_5xx" : null;
 }
 
 /** Copies what the usage tap found into the record. */

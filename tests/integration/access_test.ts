@@ -120,6 +120,7 @@ Deno.test("client keys: enforced once one exists, live create and revoke, never 
     },
   );
 
+  let fresh = "";
   await t.step(
     "a key revoked with the CLI stops working within seconds",
     async () => {
@@ -137,7 +138,7 @@ Deno.test("client keys: enforced once one exists, live create and revoke, never 
   await t.step(
     "a key created with the CLI works within seconds in every worker",
     async () => {
-      const fresh = await createKey(db, "fresh");
+      fresh = await createKey(db, "fresh");
       await eventually(async () => {
         const statuses = await Promise.all(
           Array.from({ length: 4 }, async () => {
@@ -156,6 +157,35 @@ Deno.test("client keys: enforced once one exists, live create and revoke, never 
         );
         return statuses.every((s) => s === 200);
       }, "fresh key accepted");
+    },
+  );
+
+  await t.step(
+    "other processes reading the database while serve runs lose nothing",
+    async () => {
+      // The database sits beside secrets.json, the default layout. Each CLI
+      // run opens and closes it; serve must keep its locks and its records.
+      for (let i = 0; i < 3; i++) {
+        const out = await runCli(["usage", "--db", db, "--json"]);
+        assert.equal(out.code, 0, out.stderr);
+      }
+      const out = await runCli(["keys", "revoke", "fresh", "--db", db]);
+      assert.equal(out.code, 0, out.stderr);
+      await eventually(
+        async () =>
+          (await call(proxy.url, { authorization: `Bearer ${fresh}` }))
+            .status === 401,
+        "second revocation",
+      );
+      const list = await runCli(["keys", "list", "--db", db, "--json"]);
+      const states = JSON.parse(list.stdout).map((
+        k: { name: string; status: string },
+      ) => `${k.name}:${k.status}`);
+      assert.deepEqual(states.sort(), ["ci:revoked", "fresh:revoked"]);
+      const check = await new Deno.Command("sqlite3", {
+        args: [db, "PRAGMA integrity_check;"],
+      }).output();
+      assert.equal(new TextDecoder().decode(check.stdout).trim(), "ok");
     },
   );
 
