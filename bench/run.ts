@@ -705,7 +705,7 @@ function renderReport(
   soakResult: SoakResult | null,
 ): string {
   const parts: string[] = [];
-  parts.push(`## flow-proxy benchmark, ${machine.date}\n`);
+  parts.push(`## flow-proxy benchmark, ${machine.date}\n\n`);
   parts.push(
     [
       `- Machine: ${machine.cpu}, ${machine.cores} cores, ${machine.memory}; \`${machine.uname}\``,
@@ -861,7 +861,7 @@ function renderReport(
       ["RSS 5 s after the load", `${mib(soakResult.idleRss)} MiB`],
       ["SQLite request log size", `${mib(soakResult.dbBytes)} MiB`],
       ["RSS per slice (MiB)", soakResult.series.map((v) => mib(v)).join(", ")],
-    ]));
+    ], 2));
     parts.push(
       `\n- ${
         mark(Math.abs(growth) <= 0.1)
