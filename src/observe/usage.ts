@@ -107,6 +107,22 @@ export class UsageTap {
     }
   }
 
+  /**
+   * Taps a whole body at once, without copying it: the caller calls
+   * {@linkcode finish} before the bytes go anywhere else.
+   */
+  writeWhole(body: Uint8Array): void {
+    if (
+      this.#kind === "json" && this.#json === null && this.#result === null &&
+      body.byteLength <= this.#maxBytes
+    ) {
+      this.#json = body;
+      this.#jsonLength = body.byteLength;
+      return;
+    }
+    this.write(body);
+  }
+
   /** Looks at one forwarded chunk; never throws, never keeps `chunk`. */
   write(chunk: Uint8Array): void {
     if (this.#result !== null || chunk.byteLength === 0) return;

@@ -433,6 +433,7 @@ export function createHandler(options: HandlerOptions): ProxyHandler {
       return await respond(req, res, watch, controller, {
         record,
         clientSignal: req.signal,
+        completed: info.completed ?? Promise.resolve(),
         started,
         finish,
         extraHeaders,
@@ -463,6 +464,8 @@ export function createHandler(options: HandlerOptions): ProxyHandler {
     record: RequestRecord;
     /** The client's request signal: aborted when the client left. */
     clientSignal: AbortSignal;
+    /** Settles when the response was delivered (rejects if it was not). */
+    completed: Promise<void>;
     started: number;
     finish: (status: number, error: string | null) => void;
     extraHeaders: [string, string][];
@@ -500,6 +503,9 @@ export function createHandler(options: HandlerOptions): ProxyHandler {
     const length = Number(res.headers.get("content-length") ?? Infinity);
     if (!isSse && length <= WHOLE_BODY_LIMIT) {
       return await respondWhole(res, watch, tap, headers, ctx);
+    }
+    if (kind === "other" && Number.isFinite(length)) {
+      return passThrough(res, upstreamBody, length, watch, headers, ctx);
     }
     const reader = upstreamBody.getReader();
     function finish(status: number, error: string | null): void {
@@ -603,10 +609,42 @@ export function createHandler(options: HandlerOptions): ProxyHandler {
     }
     watch.done();
     record.bytesOut = bytes.byteLength;
-    tap.write(bytes);
+    tap.writeWhole(bytes);
     applyUsage(record, tap.finish());
     ctx.finish(res.status, passedError(res.status));
     return new Response(bytes, {
+      status: res.status,
+      statusText: res.statusText,
+      headers,
+    });
+  }
+
+  /**
+   * A large body of declared length that is neither JSON nor an event stream
+   * (a file, an image) carries no usage: Deno sends it from the upstream's
+   * socket to the client's without JavaScript per chunk. The record is
+   * finished when the response has been delivered; its first byte is taken
+   * as the headers' arrival.
+   */
+  function passThrough(
+    res: Response,
+    body: ReadableStream<Uint8Array>,
+    length: number,
+    watch: Watch,
+    headers: Headers,
+    ctx: RespondContext,
+  ): Response {
+    watch.done();
+    const { record } = ctx;
+    record.ttftMs = Math.round((performance.now() - ctx.started) * 1000) / 1000;
+    ctx.completed.then(
+      () => {
+        record.bytesOut = length;
+        ctx.finish(res.status, passedError(res.status));
+      },
+      () => ctx.finish(res.status, "client_cancel"),
+    );
+    return new Response(body, {
       status: res.status,
       statusText: res.statusText,
       headers,

@@ -114,12 +114,15 @@ export class DeadlineWatcher {
 
   /** Forgets one call (its `done()`). */
   forget(entry: Entry): void {
+    // The timer stops at the next sweep that finds nothing to watch, not
+    // here: one request at a time would otherwise set and clear an interval
+    // per request.
     this.#entries.delete(entry);
-    if (this.#entries.size === 0) this.#stop();
   }
 
   /** Checks every deadline now (the timer calls this; tests may too). */
   sweep(): void {
+    if (this.#entries.size === 0) return this.#stop();
     const now = this.#now();
     const { connectTimeout, headersTimeout, idleTimeout, connectCheck } =
       this.#options;

@@ -232,7 +232,7 @@ async function withIntervalCount(
 
 Deno.test("DeadlineWatcher tracks calls and stops its timer when idle", async (t) => {
   await t.step(
-    "one timer for many calls; done() of the last stops it",
+    "one timer for many calls; the first sweep after the last done() stops it",
     async () => {
       await withIntervalCount((active) => {
         const { watcher, watch } = setup();
@@ -250,6 +250,8 @@ Deno.test("DeadlineWatcher tracks calls and stops its timer when idle", async (t
         assert.equal(active(), 1);
         c.done();
         assert.equal(watcher.size, 0);
+        assert.equal(active(), 1, "kept until a sweep finds nothing to watch");
+        watcher.sweep();
         assert.equal(active(), 0, "timer stopped");
       });
     },
@@ -261,6 +263,7 @@ Deno.test("DeadlineWatcher tracks calls and stops its timer when idle", async (t
       await withIntervalCount((active) => {
         const { watcher, watch, aborts, clock } = setup();
         watch().done();
+        watcher.sweep();
         assert.equal(active(), 0);
         const w = watch();
         assert.equal(active(), 1);
