@@ -642,7 +642,11 @@ export function createHandler(options: HandlerOptions): ProxyHandler {
         record.bytesOut = length;
         ctx.finish(res.status, passedError(res.status));
       },
-      () => ctx.finish(res.status, "client_cancel"),
+      () =>
+        ctx.finish(
+          res.status,
+          ctx.clientSignal.aborted ? "client_cancel" : "stream_error",
+        ),
     );
     return new Response(body, {
       status: res.status,

@@ -223,6 +223,8 @@ Deno.test("serve streams a 5 MiB upload and a 2 MiB binary download byte-identic
     await sha256(bytes),
     await sha256(patternBytes(0, 2 * 1024 * 1024)),
   );
+  // Passed through untouched, the download is still logged once delivered.
+  await proxy.waitForLog(/for GET \/download: 200 in [\d.]+ ms/);
 });
 
 Deno.test("serve cancels the upstream request when the client disconnects", async () => {
