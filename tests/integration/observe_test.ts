@@ -71,7 +71,7 @@ Deno.test("metrics are one view over all workers and pass promtool", async () =>
   });
   // Separate connections, so the kernel spreads them over both workers.
   const clients = Array.from(
-    { length: 8 },
+    { length: 16 },
     () => Deno.createHttpClient({ poolMaxIdlePerHost: 1 }),
   );
   try {
@@ -98,27 +98,27 @@ Deno.test("metrics are one view over all workers and pass promtool", async () =>
     const text = await scrape(proxy.url);
     assert.equal(
       sample(text, "flow_proxy_requests_total", { route: "chat" }),
-      40,
+      80,
     );
     assert.equal(
       sample(text, "flow_proxy_tokens_total", {
         model: "gpt-4o",
         direction: "in",
       }),
-      40 * 7,
+      80 * 7,
     );
     assert.equal(
       sample(text, "flow_proxy_tokens_total", {
         model: "gpt-4o",
         direction: "out",
       }),
-      40 * 3,
+      80 * 3,
     );
     assert.equal(
       sample(text, "flow_proxy_request_duration_seconds_count", {
         route: "chat",
       }),
-      40,
+      80,
     );
   }
   const check = await promtool(["check", "metrics"], await scrape(proxy.url));
