@@ -101,3 +101,78 @@ Deno.test("README's configuration table lists every serve option and variable", 
     }
   }
 });
+
+/** Splits a shell line into words, honouring single and double quotes. */
+function shellWords(line: string): string[] | null {
+  if (/[|<>;`]|\$\(|&&/.test(line)) return null;
+  const words: string[] = [];
+  let word = "";
+  let quote: string | null = null;
+  let inWord = false;
+  for (const c of line) {
+    if (quote) {
+      if (c === quote) quote = null;
+      else word += c;
+    } else if (c === "'" || c === '"') {
+      quote = c;
+      inWord = true;
+    } else if (/\s/.test(c)) {
+      if (inWord) words.push(word);
+      word = "";
+      inWord = false;
+    } else {
+      word += c;
+      inWord = true;
+    }
+  }
+  if (quote) return null;
+  if (inWord) words.push(word);
+  return words;
+}
+
+Deno.test("every flow-proxy command in the docs runs without a usage error", async () => {
+  const dir = Deno.makeTempDirSync({ prefix: "flow-proxy-docs-" });
+  Deno.copyFileSync(`${REPO}secrets.json.template`, `${dir}/secrets.json`);
+  Deno.chmodSync(`${dir}/secrets.json`, 0o600);
+  const env = { FLOW_PROXY_DB: `${dir}/flow-proxy.db` };
+  let ran = 0;
+  try {
+    for (const file of markdownFiles()) {
+      const text = Deno.readTextFileSync(file);
+      for (const line of commandLines(text)) {
+        const words = shellWords(line);
+        if (!words || words.length === 0) continue;
+        const [command] = words;
+        if (!["serve", "check-secrets", "usage", "keys"].includes(command)) {
+          continue;
+        }
+        if (
+          words.some((w) =>
+            /^<.*>$/.test(w) || w.startsWith("[") || w === "..."
+          )
+        ) continue;
+        // serve would run: a secrets file that cannot be read ends it right
+        // after the flags were accepted (exit 1), while a bad flag exits 2.
+        const args = command === "serve"
+          ? [...words, "--secrets-file", `${dir}/missing/secrets.json`]
+          : words;
+        const out = await runCli(args, { cwd: dir, env });
+        // A file the page names does not exist here; the flags were accepted.
+        const missingFile = /^error: Cannot read .* file /.test(out.stderr);
+        if (out.code === 2 && !missingFile) {
+          // Only an example of a usage error may be one, and then the page
+          // shows that very error line.
+          const shown = out.stderr.split("\n")[0];
+          assert.ok(
+            text.includes(shown),
+            `${file}: "flow-proxy ${line}" is a usage error the page does not show: ${shown}`,
+          );
+        }
+        ran++;
+      }
+    }
+  } finally {
+    Deno.removeSync(dir, { recursive: true });
+  }
+  assert.ok(ran >= 10, `only ${ran} commands ran`);
+});
