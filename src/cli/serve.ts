@@ -12,6 +12,7 @@ import {
   UsageError,
 } from "../config/settings.ts";
 import { Metrics } from "../observe/metrics.ts";
+import { ClientMetrics } from "../observe/client_metrics.ts";
 import {
   closeLogging,
   flushLogs,
@@ -69,13 +70,17 @@ export async function serveCommand(args: string[]): Promise<number> {
 
   const state = createSharedState();
   const metrics = new Metrics(state.metrics);
+  const clientMetrics = new ClientMetrics(state.clients);
   const queue = openRecordQueue(settings, metrics);
   const supervisor = new Supervisor({
     state,
     settings,
     credentials,
     logger: getLog("proxy"),
-    onRecords: queue ? (records) => queue.push(records) : undefined,
+    onRecords(records) {
+      clientMetrics.observe(records);
+      queue?.push(records);
+    },
   });
   supervisor.rememberSecretsText(await Deno.readTextFile(settings.secretsFile));
   await supervisor.start();

@@ -14,6 +14,7 @@ import { parseCidrs } from "../auth/ip_filter.ts";
 import { RateLimiter } from "../auth/rate_limit.ts";
 import { createAdminApi } from "../admin/admin_api.ts";
 import { Metrics } from "../observe/metrics.ts";
+import { ClientMetrics } from "../observe/client_metrics.ts";
 import { VERSION } from "../version.ts";
 import { CONTROL, type SharedState } from "./shared_state.ts";
 
@@ -111,6 +112,7 @@ export async function startRuntime(options: RuntimeOptions): Promise<Runtime> {
   );
   const startedAt = Date.now();
   const metrics = new Metrics(state.metrics);
+  const clientMetrics = new ClientMetrics(state.clients);
   const workersReady = () => Atomics.load(state.control, CONTROL.WORKERS_READY);
 
   // Client keys live in the request-log database; every thread polls it, so
@@ -182,7 +184,7 @@ export async function startRuntime(options: RuntimeOptions): Promise<Runtime> {
         workersReady: workersReady(),
         workersExpected: options.workersExpected,
         version: VERSION,
-      }),
+      }) + clientMetrics.render(),
     health() {
       const ready = workersReady();
       const credentials = balancer.health();

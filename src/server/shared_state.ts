@@ -9,6 +9,7 @@
  *            times     BigInt64[MAX_CREDENTIALS × TIME_FIELDS]  retry-at, probe lease (epoch ms)
  *            metrics   bytes owned by src/observe/metrics.ts
  *            limits    bytes owned by src/auth/rate_limit.ts
+ *            clients   bytes owned by src/observe/client_metrics.ts
  * ```
  * Every access goes through `Atomics`, so a write in one worker is seen by
  * all the others at once.
@@ -48,6 +49,8 @@ export const TIME_FIELDS = 2;
 export const METRICS_BYTES = 256 * 1024;
 /** Bytes reserved for client-key rate limits (see src/auth/rate_limit.ts). */
 export const LIMITS_BYTES = 64 * 1024;
+/** Bytes reserved for per-client-key metrics (see src/observe/client_metrics.ts). */
+export const CLIENTS_BYTES = 8 * 1024;
 
 const CONTROL_BYTES = CONTROL_SLOTS * 4;
 const COUNTERS_OFFSET = align8(CONTROL_BYTES);
@@ -58,7 +61,8 @@ const TIMES_OFFSET = align8(HEALTH_OFFSET + HEALTH_BYTES);
 const TIMES_BYTES = MAX_CREDENTIALS * TIME_FIELDS * 8;
 const METRICS_OFFSET = align8(TIMES_OFFSET + TIMES_BYTES);
 const LIMITS_OFFSET = align8(METRICS_OFFSET + METRICS_BYTES);
-const TOTAL_BYTES = align8(LIMITS_OFFSET + LIMITS_BYTES);
+const CLIENTS_OFFSET = align8(LIMITS_OFFSET + LIMITS_BYTES);
+const TOTAL_BYTES = align8(CLIENTS_OFFSET + CLIENTS_BYTES);
 
 /** A byte range of the shared buffer handed to the module that owns it. */
 export interface Region {
@@ -76,6 +80,7 @@ export interface SharedState {
   times: BigInt64Array;
   metrics: Region;
   limits: Region;
+  clients: Region;
 }
 
 /** Allocates a zeroed shared buffer with the layout above (supervisor only). */
@@ -106,6 +111,11 @@ export function mapSharedState(buffer: SharedArrayBuffer): SharedState {
     ),
     metrics: { buffer, byteOffset: METRICS_OFFSET, byteLength: METRICS_BYTES },
     limits: { buffer, byteOffset: LIMITS_OFFSET, byteLength: LIMITS_BYTES },
+    clients: {
+      buffer,
+      byteOffset: CLIENTS_OFFSET,
+      byteLength: CLIENTS_BYTES,
+    },
   };
 }
 

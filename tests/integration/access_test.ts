@@ -121,6 +121,23 @@ Deno.test("client keys: enforced once one exists, live create and revoke, never 
   );
 
   let fresh = "";
+  await t.step("metrics carry the key's name", async () => {
+    // Records reach the supervisor in batches: wait (bounded) for them.
+    await eventually(async () => {
+      const text = await (await fetch(`${proxy.url}/metrics`)).text();
+      const m = text.match(
+        /^flow_proxy_client_requests_total\{client="ci"\} (\d+)$/m,
+      );
+      return m !== null && Number(m[1]) >= 2;
+    }, "client metrics for ci");
+    const text = await (await fetch(`${proxy.url}/metrics`)).text();
+    assert.match(
+      text,
+      /^flow_proxy_client_tokens_total\{client="ci",direction="in"\} \d+$/m,
+    );
+    assert.ok(!text.includes(key));
+  });
+
   await t.step(
     "a key revoked with the CLI stops working within seconds",
     async () => {
