@@ -1,7 +1,7 @@
 /** Messages between the supervisor (main thread) and its workers. */
 import type { SignedCredentials } from "../auth/jwt.ts";
 import type { RequestRecord } from "../observe/record.ts";
-import type { WireSettings } from "./runtime.ts";
+import type { WireSettings } from "./wire.ts";
 
 /** Supervisor → worker. */
 export type ToWorker =

@@ -15,7 +15,8 @@ import type { Settings } from "../config/settings.ts";
 import { registerSecrets } from "../observe/log.ts";
 import type { RequestRecord } from "../observe/record.ts";
 import type { FromWorker, ToWorker } from "./messages.ts";
-import { type Runtime, startRuntime, toWire } from "./runtime.ts";
+import { type Runtime, startRuntime } from "./runtime.ts";
+import { toWire } from "./wire.ts";
 import {
   CONTROL,
   createSharedState,

@@ -12,7 +12,8 @@ import {
 } from "../observe/log.ts";
 import type { RequestRecord } from "../observe/record.ts";
 import type { FromWorker, ToWorker } from "./messages.ts";
-import { fromWire, type Runtime, startRuntime } from "./runtime.ts";
+import { type Runtime, startRuntime } from "./runtime.ts";
+import { fromWire } from "./wire.ts";
 import { mapSharedState } from "./shared_state.ts";
 
 const BATCH_SIZE = 64;
