@@ -232,14 +232,7 @@ export class Balancer {
     const now = this.#now();
     if (pick.probe) {
       const failures = Atomics.add(this.#health, slot + HEALTH.FAILURES, 1) + 1;
-      const wait = this.#backoff(failures);
-      Atomics.store(
-        this.#times,
-        i * TIME_FIELDS + TIMES.RETRY_AT,
-        BigInt(now + wait),
-      );
-      Atomics.store(this.#times, i * TIME_FIELDS + TIMES.PROBE_LEASE, 0n);
-      this.#bump();
+      const wait = this.#scheduleRetry(i, failures, now);
       this.#log?.warn(
         `Configuration '${pick.name}' still failing (${reason}); next retry in ${
           seconds(wait)
@@ -260,14 +253,7 @@ export class Balancer {
       return; // another worker marked it first
     }
     Atomics.store(this.#health, slot + HEALTH.FAILURES, 1);
-    const wait = this.#backoff(1);
-    Atomics.store(
-      this.#times,
-      i * TIME_FIELDS + TIMES.RETRY_AT,
-      BigInt(now + wait),
-    );
-    Atomics.store(this.#times, i * TIME_FIELDS + TIMES.PROBE_LEASE, 0n);
-    this.#bump();
+    this.#scheduleRetry(i, 1, now);
     this.#log?.warn(
       `Configuration '${pick.name}' marked as failed (${reason}). Remaining: ${this.usableCount()}/${this.size}`,
     );
@@ -363,6 +349,16 @@ export class Balancer {
     return pick.generation !== this.#generation ||
       this.#generation !==
         Atomics.load(this.#control, CONTROL.SECRETS_GENERATION);
+  }
+
+  /** Sets when a failed credential is probed next; returns the wait in ms. */
+  #scheduleRetry(index: number, failures: number, now: number): number {
+    const wait = this.#backoff(failures);
+    const base = index * TIME_FIELDS;
+    Atomics.store(this.#times, base + TIMES.RETRY_AT, BigInt(now + wait));
+    Atomics.store(this.#times, base + TIMES.PROBE_LEASE, 0n);
+    this.#bump();
+    return wait;
   }
 
   #backoff(failures: number): number {
