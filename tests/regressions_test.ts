@@ -85,7 +85,13 @@ Deno.test("createHandler() counts bytesIn of a chunked upload too large to keep"
     { names: ["a"], tokens: ["t"], generation: 1 },
     OPTS,
   );
-  const log = { info() {}, warn() {}, error() {}, debug() {} };
+  const log = {
+    info() {},
+    warn() {},
+    error() {},
+    debug() {},
+    isEnabledFor: () => true,
+  };
   const records: { bytesIn: number }[] = [];
   const handler = createHandler({
     upstream: new URL("http://127.0.0.1:9/x"),
@@ -116,6 +122,54 @@ Deno.test("createHandler() counts bytesIn of a chunked upload too large to keep"
     );
     await res.text();
     assert.equal(records[0].bytesIn, 50);
+  } finally {
+    handler.close();
+  }
+});
+
+Deno.test("createHandler() builds no request log line below the active level", async () => {
+  const { createHandler } = await import("../src/proxy/handler.ts");
+  const b = new Balancer(
+    createSharedState(),
+    { names: ["a"], tokens: ["t"], generation: 1 },
+    OPTS,
+  );
+  const asked: string[] = [];
+  const fail = () => {
+    throw new Error("a line was logged below the active level");
+  };
+  const log = {
+    info: fail,
+    warn: fail,
+    error: fail,
+    debug: fail,
+    isEnabledFor: (level: string) => (asked.push(level), false),
+  };
+  let recorded = 0;
+  const handler = createHandler({
+    upstream: new URL("http://127.0.0.1:9/x"),
+    balancer: () => b,
+    retryBodyLimit: 10,
+    maxBodySize: 1000,
+    maxAttempts: 1,
+    connectTimeout: 1000,
+    headersTimeout: 1000,
+    idleTimeout: 1000,
+    cooldownDefault: 1000,
+    logger: log as never,
+    health: () => ({ healthy: true, body: {} }),
+    onRecord: () => recorded++,
+    connectCheck: null,
+    fetch: (() => Promise.resolve(new Response("ok"))) as typeof fetch,
+  });
+  try {
+    const res = await handler(
+      new Request("http://127.0.0.1:8899/v1/models"),
+      {} as Deno.ServeHandlerInfo,
+    );
+    assert.equal(await res.text(), "ok");
+    assert.equal(recorded, 1, "the record is still made");
+    assert.deepEqual(asked, ["info"]);
   } finally {
     handler.close();
   }

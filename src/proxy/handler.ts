@@ -242,6 +242,9 @@ export function createHandler(options: HandlerOptions): ProxyHandler {
         1000;
       observer?.finished(record, credentialIndex);
       onRecord?.(record);
+      const warn = status >= 500 || error !== null;
+      // Below the active level the line is not even built.
+      if (!log.isEnabledFor(warn ? "warning" : "info")) return;
       const who = record.credential === null
         ? "no configuration"
         : `configuration '${record.credential}'`;
@@ -252,7 +255,7 @@ export function createHandler(options: HandlerOptions): ProxyHandler {
       } ms [${t.id}]${
         record.client === null ? "" : ` client '${record.client}'`
       }`;
-      if (status >= 500 || error) log.warn(line);
+      if (warn) log.warn(line);
       else log.info(line);
     }
     function proxyError(

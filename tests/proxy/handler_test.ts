@@ -50,6 +50,7 @@ function collectLogs(): { logger: Logger; lines: LogLine[] } {
     info: record("info"),
     warn: record("warn"),
     warning: record("warning"),
+    isEnabledFor: () => true,
     error: record("error"),
     fatal: record("fatal"),
     trace: record("trace"),
