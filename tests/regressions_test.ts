@@ -4,7 +4,13 @@
  */
 import assert from "node:assert/strict";
 import { Balancer, resetHealth } from "../src/auth/balancer.ts";
-import { findModel, retryAfterMs } from "../src/proxy/handler.ts";
+import type { RequestRecord } from "../src/observe/record.ts";
+import {
+  createHandler,
+  findModel,
+  type ProxyHandler,
+  retryAfterMs,
+} from "../src/proxy/handler.ts";
 import {
   CONTROL,
   COUNTERS,
@@ -77,23 +83,18 @@ Deno.test("findModel() takes the top-level model, not a nested one", () => {
   assert.equal(findModel(new TextEncoder().encode(body)), "gpt-4o");
 });
 
-Deno.test("createHandler() counts bytesIn of a chunked upload too large to keep", async () => {
-  const { createHandler } = await import("../src/proxy/handler.ts");
-  const state = createSharedState();
+/** A one-credential handler with an injected fetch, logger and record sink. */
+function smallHandler(options: {
+  logger: unknown;
+  fetch: typeof fetch;
+  onRecord: (record: RequestRecord) => void;
+}): ProxyHandler {
   const b = new Balancer(
-    state,
+    createSharedState(),
     { names: ["a"], tokens: ["t"], generation: 1 },
     OPTS,
   );
-  const log = {
-    info() {},
-    warn() {},
-    error() {},
-    debug() {},
-    isEnabledFor: () => true,
-  };
-  const records: { bytesIn: number }[] = [];
-  const handler = createHandler({
+  return createHandler({
     upstream: new URL("http://127.0.0.1:9/x"),
     balancer: () => b,
     retryBodyLimit: 10,
@@ -103,10 +104,25 @@ Deno.test("createHandler() counts bytesIn of a chunked upload too large to keep"
     headersTimeout: 1000,
     idleTimeout: 1000,
     cooldownDefault: 1000,
-    logger: log as never,
+    logger: options.logger as never,
     health: () => ({ healthy: true, body: {} }),
-    onRecord: (r) => records.push({ bytesIn: r.bytesIn }),
+    onRecord: options.onRecord,
     connectCheck: null,
+    fetch: options.fetch,
+  });
+}
+
+Deno.test("createHandler() counts bytesIn of a chunked upload too large to keep", async () => {
+  const records: { bytesIn: number }[] = [];
+  const handler = smallHandler({
+    logger: {
+      info() {},
+      warn() {},
+      error() {},
+      debug() {},
+      isEnabledFor: () => true,
+    },
+    onRecord: (r) => records.push({ bytesIn: r.bytesIn }),
     fetch: (async (_u: unknown, init?: RequestInit) => {
       await new Response(init?.body).arrayBuffer();
       return new Response("ok");
@@ -128,38 +144,20 @@ Deno.test("createHandler() counts bytesIn of a chunked upload too large to keep"
 });
 
 Deno.test("createHandler() builds no request log line below the active level", async () => {
-  const { createHandler } = await import("../src/proxy/handler.ts");
-  const b = new Balancer(
-    createSharedState(),
-    { names: ["a"], tokens: ["t"], generation: 1 },
-    OPTS,
-  );
   const asked: string[] = [];
   const fail = () => {
     throw new Error("a line was logged below the active level");
   };
-  const log = {
-    info: fail,
-    warn: fail,
-    error: fail,
-    debug: fail,
-    isEnabledFor: (level: string) => (asked.push(level), false),
-  };
   let recorded = 0;
-  const handler = createHandler({
-    upstream: new URL("http://127.0.0.1:9/x"),
-    balancer: () => b,
-    retryBodyLimit: 10,
-    maxBodySize: 1000,
-    maxAttempts: 1,
-    connectTimeout: 1000,
-    headersTimeout: 1000,
-    idleTimeout: 1000,
-    cooldownDefault: 1000,
-    logger: log as never,
-    health: () => ({ healthy: true, body: {} }),
+  const handler = smallHandler({
+    logger: {
+      info: fail,
+      warn: fail,
+      error: fail,
+      debug: fail,
+      isEnabledFor: (level: string) => (asked.push(level), false),
+    },
     onRecord: () => recorded++,
-    connectCheck: null,
     fetch: (() => Promise.resolve(new Response("ok"))) as typeof fetch,
   });
   try {
