@@ -208,11 +208,21 @@ export function createAccessControl(options: AccessOptions): AccessControl {
     );
   }
 
+  // What early() found for a request it let through, so the full check does
+  // not verify the same key (and address) a second time.
+  const earlier = new WeakMap<Request, KeyRecord | null>();
+
   const checkAccess = function checkAccess(req, info, model): AccessResult {
     const t = now();
-    const identified = identify(req, info, t);
-    if ("ok" in identified) return identified;
-    const record = identified.record;
+    let record: KeyRecord | null;
+    if (earlier.has(req)) {
+      record = earlier.get(req)!;
+      earlier.delete(req);
+    } else {
+      const identified = identify(req, info, t);
+      if ("ok" in identified) return identified;
+      record = identified.record;
+    }
     if (record === null) return { ok: true, client: null, headers: NO_HEADERS };
 
     const modelRefusal = checkModel(req, record, model);
@@ -244,7 +254,9 @@ export function createAccessControl(options: AccessOptions): AccessControl {
 
   checkAccess.early = function early(req, info): AccessResult | null {
     const identified = identify(req, info, now());
-    return "ok" in identified ? identified : null;
+    if ("ok" in identified) return identified;
+    earlier.set(req, identified.record);
+    return null;
   };
   return checkAccess;
 }

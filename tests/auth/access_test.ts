@@ -667,3 +667,27 @@ Deno.test("mustRefuseToStart() refuses a non-loopback host without keys", async 
     );
   });
 });
+
+Deno.test("createAccessControl() verifies a key once when early() already did", () => {
+  let verified = 0;
+  const counting = {
+    get size() {
+      return FIXTURE.verifier.size;
+    },
+    verify(key: string, now: number) {
+      verified++;
+      return FIXTURE.verifier.verify(key, now);
+    },
+  } as unknown as KeyVerifier;
+  const check = access({ keys: counting });
+  const req = request(bearer(FIXTURE.keys.gptOnly));
+  assert.equal(check.early(req, V4), null);
+  assertAllowed(check(req, V4, "gpt-4o"), "gpt-only");
+  assert.equal(verified, 1);
+  // A request early() never saw is checked in full.
+  assertAllowed(
+    check(request(bearer(FIXTURE.keys.gptOnly)), V4, "gpt-4o"),
+    "gpt-only",
+  );
+  assert.equal(verified, 2);
+});
