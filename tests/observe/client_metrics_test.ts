@@ -4,30 +4,11 @@ import {
   MAX_CLIENTS,
 } from "../../src/observe/client_metrics.ts";
 import type { RequestRecord } from "../../src/observe/record.ts";
+import { makeRecord } from "./metrics_records.ts";
 import { createSharedState } from "../../src/server/shared_state.ts";
 
 function record(client: string | null, status = 200): RequestRecord {
-  return {
-    id: "r",
-    ts: 0,
-    client,
-    credential: "c",
-    method: "POST",
-    path: "/v1/chat/completions",
-    model: "m",
-    status,
-    durationMs: 1,
-    ttftMs: null,
-    bytesIn: 0,
-    bytesOut: 0,
-    tokensIn: 5,
-    tokensOut: 2,
-    cacheReadTokens: null,
-    cacheWriteTokens: null,
-    error: null,
-    attempts: 1,
-    stream: false,
-  };
+  return makeRecord({ client, status, tokensIn: 5, tokensOut: 2 });
 }
 
 Deno.test("ClientMetrics counts by key name, seen from another mapping of the buffer", async (t) => {
