@@ -229,6 +229,7 @@ export function createHandler(options: HandlerOptions): ProxyHandler {
       stream: false,
     };
     observer?.started();
+    const link = new ClientLink(req);
     let credentialIndex: number | null = null;
     let bodyPlan: BodyPlan | null = null;
     let finished = false;
@@ -299,7 +300,7 @@ export function createHandler(options: HandlerOptions): ProxyHandler {
           `Request body is larger than ${options.maxBodySize} bytes`,
         );
       }
-      if (req.signal.aborted) {
+      if (await link.left()) {
         finish(0, "client_cancel");
         return new Response(null, { status: 499 });
       }
@@ -348,17 +349,16 @@ export function createHandler(options: HandlerOptions): ProxyHandler {
 
       const controller = new AbortController();
       let expired: DeadlineReason | null = null;
+      // The client's leaving aborts this attempt's controller, which the
+      // deadlines abort too: one signal for the fetch. The client is watched
+      // only once the call turns out slow (see ClientLink).
+      link.attach(controller);
       const watch = deadlines.watch((reason) => {
         expired = reason;
         controller.abort(
           new DOMException(`Upstream ${reason} timeout`, "TimeoutError"),
         );
-      });
-      // The client's disconnect aborts this attempt's controller, which the
-      // deadlines abort too: one signal for the fetch.
-      const onClientAbort = () => controller.abort(req.signal.reason);
-      if (req.signal.aborted) onClientAbort();
-      else req.signal.addEventListener("abort", onClientAbort, { once: true });
+      }, link.watch);
       const signal = controller.signal;
       let res: Response;
       try {
@@ -372,7 +372,7 @@ export function createHandler(options: HandlerOptions): ProxyHandler {
       } catch (err) {
         watch.done();
         if (pick.probe) balancer.release(pick);
-        if (req.signal.aborted) {
+        if (link.gone) {
           finish(0, "client_cancel");
           return new Response(null, { status: 499 });
         }
@@ -435,8 +435,8 @@ export function createHandler(options: HandlerOptions): ProxyHandler {
       }
       return await respond(req, res, watch, controller, {
         record,
-        clientSignal: req.signal,
-        completed: info.completed ?? Promise.resolve(),
+        link,
+        info,
         started,
         finish,
         extraHeaders,
@@ -465,10 +465,10 @@ export function createHandler(options: HandlerOptions): ProxyHandler {
 
   interface RespondContext {
     record: RequestRecord;
-    /** The client's request signal: aborted when the client left. */
-    clientSignal: AbortSignal;
-    /** Settles when the response was delivered (rejects if it was not). */
-    completed: Promise<void>;
+    /** The client's connection: `gone` once it left (while watched). */
+    link: ClientLink;
+    /** Its `completed` settles when the response was delivered (rejects if not). */
+    info: Deno.ServeHandlerInfo;
     started: number;
     finish: (status: number, error: string | null) => void;
     extraHeaders: [string, string][];
@@ -526,6 +526,11 @@ export function createHandler(options: HandlerOptions): ProxyHandler {
       err: unknown,
     ): void {
       watch.done();
+      if (ctx.link.gone) {
+        // The client left; the response is being cancelled as well.
+        finish(status, "client_cancel");
+        return ctrl.close();
+      }
       const timedOut = watch.expired === "idle";
       const message = timedOut
         ? `The upstream sent nothing for ${options.idleTimeout} ms`
@@ -594,7 +599,7 @@ export function createHandler(options: HandlerOptions): ProxyHandler {
     } catch (err) {
       watch.done();
       const timedOut = watch.expired === "idle";
-      const clientGone = !timedOut && ctx.clientSignal.aborted;
+      const clientGone = !timedOut && ctx.link.gone;
       applyUsage(record, tap.finish());
       if (clientGone) {
         ctx.finish(0, "client_cancel");
@@ -640,7 +645,10 @@ export function createHandler(options: HandlerOptions): ProxyHandler {
     watch.done();
     const { record } = ctx;
     record.ttftMs = Math.round((performance.now() - ctx.started) * 1000) / 1000;
-    ctx.completed.then(
+    // A long download: watching the client costs nothing in comparison, and
+    // tells a client that left from a failed transfer.
+    ctx.link.watch();
+    (ctx.info.completed ?? Promise.resolve()).then(
       () => {
         record.bytesOut = length;
         ctx.finish(res.status, passedError(res.status));
@@ -648,7 +656,7 @@ export function createHandler(options: HandlerOptions): ProxyHandler {
       () =>
         ctx.finish(
           res.status,
-          ctx.clientSignal.aborted ? "client_cancel" : "stream_error",
+          ctx.link.gone ? "client_cancel" : "stream_error",
         ),
     );
     return new Response(body, {
@@ -692,6 +700,65 @@ function applyUsage(record: RequestRecord, usage: Usage): void {
 }
 
 class PayloadTooLarge extends Error {}
+
+/** How long {@linkcode ClientLink.left} waits for Deno to report a client that left. */
+const CLIENT_LEFT_WAIT_MS = 50;
+
+/**
+ * The client's connection, as far as the proxy needs it: a client that left
+ * aborts the current upstream attempt. Reading `Request.signal` of
+ * `Deno.serve` starts an async operation per request that costs about a tenth
+ * of a bare proxy's CPU time, so it is read only for calls that outlive
+ * CLIENT_WATCH_AFTER_MS (the deadline watcher calls `watch`), for downloads
+ * passed through, and after a failed read. Deno reports a client that left
+ * before the signal was read as soon as it is.
+ */
+class ClientLink {
+  /** True once the client left (as far as it was watched). */
+  gone = false;
+  #req: Request;
+  #controller: AbortController | null = null;
+  #watching = false;
+
+  constructor(req: Request) {
+    this.#req = req;
+  }
+
+  /** The attempt whose upstream call the client's leaving aborts. */
+  attach(controller: AbortController): void {
+    this.#controller = controller;
+    if (this.gone) controller.abort(this.#req.signal.reason);
+  }
+
+  /** Starts watching the client (once); bound, for the deadline watcher. */
+  watch = (): void => {
+    if (this.#watching) return;
+    this.#watching = true;
+    const signal = this.#req.signal;
+    const left = () => {
+      this.gone = true;
+      this.#controller?.abort(signal.reason);
+    };
+    if (signal.aborted) left();
+    else signal.addEventListener("abort", left, { once: true });
+  };
+
+  /** After a failed read: whether the client left (waits briefly to know). */
+  left(): Promise<boolean> {
+    this.watch();
+    if (this.gone) return Promise.resolve(true);
+    const signal = this.#req.signal;
+    return new Promise((resolve) => {
+      const done = () => {
+        clearTimeout(timer);
+        signal.removeEventListener("abort", done);
+        resolve(this.gone || signal.aborted);
+      };
+      const timer = setTimeout(done, CLIENT_LEFT_WAIT_MS);
+      signal.addEventListener("abort", done, { once: true });
+    });
+  }
+}
 
 /** How the request body is sent, and whether it can be sent again. */
 interface BodyPlan {

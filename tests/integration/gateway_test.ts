@@ -258,6 +258,42 @@ Deno.test("serve cancels the upstream request when the client disconnects", asyn
   await proxy.waitForLog("client_cancel");
 });
 
+Deno.test("serve aborts the upstream call when the client leaves before any answer", async () => {
+  const creds = testCredentials(1);
+  await using upstream = MockUpstream.start({
+    credentials: creds,
+    behave: () => ({ kind: "hang" }),
+  });
+  await using proxy = await startProxy({
+    upstream: upstream.url,
+    secretsFile: writeSecrets(creds),
+  });
+  const controller = new AbortController();
+  const response = fetch(`${proxy.url}/v1/chat/completions`, {
+    method: "POST",
+    body: '{"model":"m"}',
+    signal: controller.signal,
+  });
+  const aborted = upstream.nextCancel();
+  // Leave while the upstream call is pending: both the quick case (before the
+  // proxy watches the client) and the watched one must end the upstream call.
+  for (let i = 0; i < 400 && upstream.requests.length === 0; i++) {
+    await new Promise((resolve) => setTimeout(resolve, 5));
+  }
+  assert.equal(upstream.requests.length, 1, "the upstream saw the request");
+  controller.abort();
+  await assert.rejects(response);
+  let timer: ReturnType<typeof setTimeout> | undefined;
+  const late = new Promise<"late">((resolve) =>
+    timer = setTimeout(() => resolve("late"), 5000)
+  );
+  const outcome = await Promise.race([aborted, late]);
+  clearTimeout(timer);
+  assert.notEqual(outcome, "late", "the upstream call was not aborted");
+  assert.equal(upstream.abortedHangs, 1);
+  await proxy.waitForLog(/client_cancel/);
+});
+
 Deno.test("serve answers 502 upstream_unreachable quickly when the upstream is down", async (t) => {
   const creds = testCredentials(2);
   const dead = Deno.listen({ hostname: "127.0.0.1", port: 0 });

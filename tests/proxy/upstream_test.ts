@@ -1,13 +1,14 @@
 import assert from "node:assert/strict";
 import {
+  CLIENT_WATCH_AFTER_MS,
   type DeadlineOptions,
   type DeadlineReason,
   DeadlineWatcher,
   tcpConnectCheck,
 } from "../../src/proxy/upstream.ts";
 
-// Long timeouts keep the real interval (1 s) from firing during a test; the
-// fake clock only moves when a test moves it, and tests call sweep() by hand.
+// The fake clock only moves when a test moves it, and tests call sweep() by
+// hand; the real interval (100 ms) sweeping in between changes nothing.
 const CONNECT = 10_000;
 const HEADERS = 60_000;
 const IDLE = 30_000;
@@ -83,6 +84,27 @@ Deno.test("DeadlineWatcher idle deadline starts at headers and is reset by touch
   assert.deepEqual(aborts, ["idle"]);
   assert.equal(w.expired, "idle");
   w.done();
+});
+
+Deno.test("DeadlineWatcher calls slow() once, only for a call that outlives CLIENT_WATCH_AFTER_MS", () => {
+  const { clock, watcher } = setup();
+  const calls: string[] = [];
+  const quick = watcher.watch(() => {}, () => calls.push("quick"));
+  const long = watcher.watch(() => {}, () => calls.push("long"));
+  const without = watcher.watch(() => {});
+  clock.set(CLIENT_WATCH_AFTER_MS - 1);
+  watcher.sweep();
+  assert.deepEqual(calls, [], "too early");
+  quick.done();
+  clock.set(CLIENT_WATCH_AFTER_MS);
+  watcher.sweep();
+  assert.deepEqual(calls, ["long"], "a finished call is not watched");
+  clock.set(CLIENT_WATCH_AFTER_MS * 5);
+  watcher.sweep();
+  assert.deepEqual(calls, ["long"], "at most once");
+  long.done();
+  without.done();
+  watcher.close();
 });
 
 Deno.test("DeadlineWatcher runs the connect check only after the connect timeout", async (t) => {

@@ -71,6 +71,8 @@ export class MockUpstream {
   behave: (req: SeenRequest) => Behaviour | undefined;
   /** Requests whose response stream was cancelled by the proxy. */
   cancelled = 0;
+  /** `hang` requests the proxy aborted before any answer. */
+  abortedHangs = 0;
   #server: Deno.HttpServer<Deno.NetAddr>;
   #closing = Promise.withResolvers<void>();
   #credentials: MockCredential[];
@@ -101,7 +103,7 @@ export class MockUpstream {
     return this.#server.addr.port;
   }
 
-  /** Resolves when the next cancellation of a response stream happens. */
+  /** Resolves when the proxy next cancels a response stream or aborts a `hang`. */
   nextCancel(): Promise<void> {
     return new Promise((resolve) => this.#cancelWaiters.push(resolve));
   }
@@ -193,6 +195,10 @@ export class MockUpstream {
         );
       case "hang":
         await Promise.race([this.#closing.promise, abortPromise(req.signal)]);
+        if (req.signal.aborted) {
+          this.abortedHangs++;
+          for (const w of this.#cancelWaiters.splice(0)) w();
+        }
         return new Response("closing", { status: 503 });
       case "sse":
         return this.#sse(behaviour);
