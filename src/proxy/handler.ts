@@ -312,7 +312,7 @@ export function createHandler(options: HandlerOptions): ProxyHandler {
     record.model = body.model;
     bodyPlan = body;
 
-    const extraHeaders: [string, string][] = [];
+    let extraHeaders: [string, string][] = [];
     if (options.access) {
       const decision = options.access(req, info, body.model);
       record.client = decision.client;
@@ -320,7 +320,7 @@ export function createHandler(options: HandlerOptions): ProxyHandler {
         await body.discard();
         return refuse(decision);
       }
-      extraHeaders.push(...decision.headers);
+      extraHeaders = decision.headers;
     }
 
     const balancer = options.balancer();
@@ -483,8 +483,11 @@ export function createHandler(options: HandlerOptions): ProxyHandler {
     controller: AbortController,
     ctx: RespondContext,
   ): Promise<Response> {
-    const headers = clientResponseHeaders(res.headers, ctx.id);
-    for (const [name, value] of ctx.extraHeaders) headers.set(name, value);
+    const headers = clientResponseHeaders(
+      res.headers,
+      ctx.id,
+      ctx.extraHeaders,
+    );
     const { record } = ctx;
     const status = res.status;
     const upstreamBody = res.body;
@@ -589,7 +592,7 @@ export function createHandler(options: HandlerOptions): ProxyHandler {
     res: Response,
     watch: Watch,
     tap: UsageTap,
-    headers: Headers,
+    headers: [string, string][],
     ctx: RespondContext,
   ): Promise<Response> {
     const { record } = ctx;
@@ -639,7 +642,7 @@ export function createHandler(options: HandlerOptions): ProxyHandler {
     body: ReadableStream<Uint8Array>,
     length: number,
     watch: Watch,
-    headers: Headers,
+    headers: [string, string][],
     ctx: RespondContext,
   ): Response {
     watch.done();

@@ -38,37 +38,54 @@ function connectionTokens(headers: Headers): Set<string> | null {
   return new Set(value.toLowerCase().split(",").map((s) => s.trim()));
 }
 
-/** Headers for the upstream request: the client's, filtered, plus the Flow token and request id. */
+/**
+ * Headers for the upstream request: the client's, filtered, plus the Flow
+ * token and request id. A list, not a `Headers`: `fetch` checks each header
+ * once as it reads the list, where a `Headers` would be checked twice.
+ */
 export function upstreamRequestHeaders(
   client: Headers,
   bearer: string,
   id: string,
-): Headers {
-  const out = new Headers();
+): [string, string][] {
   const listed = connectionTokens(client);
-  for (const [name, value] of client) {
-    if (DROP_FROM_CLIENT.has(name) || listed?.has(name)) continue;
-    out.append(name, value);
+  const out: [string, string][] = [];
+  for (const entry of client) {
+    const name = entry[0];
+    if (
+      DROP_FROM_CLIENT.has(name) || name === "x-request-id" ||
+      listed?.has(name)
+    ) continue;
+    out.push(entry);
   }
-  out.set("authorization", bearer);
-  out.set("x-request-id", id);
+  out.push(["authorization", bearer], ["x-request-id", id]);
   // Deno's fetch decodes what it asked for; asking for identity keeps the
   // bytes and the upstream's Content-Encoding in agreement.
-  out.set("accept-encoding", "identity");
+  out.push(["accept-encoding", "identity"]);
   return out;
 }
 
 /**
- * Headers for the client's response. The upstream was asked for identity, so
- * the bytes are passed as they came and `Content-Encoding` still describes them.
+ * Headers for the client's response, as a list (see upstreamRequestHeaders).
+ * The upstream was asked for identity, so the bytes are passed as they came
+ * and `Content-Encoding` still describes them. `extra` headers (rate-limit
+ * state) replace the upstream's of the same name.
  */
-export function clientResponseHeaders(upstream: Headers, id: string): Headers {
-  const out = new Headers();
+export function clientResponseHeaders(
+  upstream: Headers,
+  id: string,
+  extra: [string, string][] = [],
+): [string, string][] {
   const listed = connectionTokens(upstream);
-  for (const [name, value] of upstream) {
-    if (HOP_BY_HOP.has(name) || listed?.has(name)) continue;
-    out.append(name, value);
+  const out: [string, string][] = [];
+  for (const entry of upstream) {
+    const name = entry[0];
+    if (
+      HOP_BY_HOP.has(name) || name === "x-request-id" || listed?.has(name) ||
+      (extra.length > 0 && extra.some((e) => e[0] === name))
+    ) continue;
+    out.push(entry);
   }
-  out.set("x-request-id", id);
+  out.push(["x-request-id", id], ...extra);
   return out;
 }

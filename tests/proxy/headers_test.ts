@@ -31,7 +31,7 @@ Deno.test("upstreamRequestHeaders drops hop-by-hop headers, host and client cred
     "x-custom": "kept",
     "user-agent": "test/1.0",
   });
-  const out = upstreamRequestHeaders(client, BEARER, "req-1");
+  const out = new Headers(upstreamRequestHeaders(client, BEARER, "req-1"));
 
   const dropped = [
     "host",
@@ -106,7 +106,7 @@ Deno.test("upstreamRequestHeaders honours Connection tokens in any case and spac
     "x-b": "2",
     "x-c": "3",
   });
-  const out = upstreamRequestHeaders(client, BEARER, "id");
+  const out = new Headers(upstreamRequestHeaders(client, BEARER, "id"));
   assert.equal(out.get("x-a"), null);
   assert.equal(out.get("x-b"), null);
   assert.equal(out.get("x-c"), "3");
@@ -115,7 +115,9 @@ Deno.test("upstreamRequestHeaders honours Connection tokens in any case and spac
 Deno.test("upstreamRequestHeaders overrides a client's x-request-id with the chosen id", () => {
   const client = new Headers({ "x-request-id": "client-id" });
   assert.equal(
-    upstreamRequestHeaders(client, BEARER, "chosen").get("x-request-id"),
+    new Headers(upstreamRequestHeaders(client, BEARER, "chosen")).get(
+      "x-request-id",
+    ),
     "chosen",
   );
 });
@@ -124,7 +126,7 @@ Deno.test("upstreamRequestHeaders keeps repeated headers", () => {
   const client = new Headers();
   client.append("x-multi", "a");
   client.append("x-multi", "b");
-  const out = upstreamRequestHeaders(client, BEARER, "id");
+  const out = new Headers(upstreamRequestHeaders(client, BEARER, "id"));
   assert.equal(out.get("x-multi"), "a, b");
 });
 
@@ -184,7 +186,7 @@ Deno.test("clientResponseHeaders drops hop-by-hop headers and sets x-request-id"
     "x-request-id": "upstream-id",
     "openai-processing-ms": "12",
   });
-  const out = clientResponseHeaders(upstream, "ours");
+  const out = new Headers(clientResponseHeaders(upstream, "ours"));
   for (
     const name of [
       "connection",
@@ -207,8 +209,20 @@ Deno.test("clientResponseHeaders keeps every set-cookie", () => {
   const upstream = new Headers();
   upstream.append("set-cookie", "a=1");
   upstream.append("set-cookie", "b=2");
-  assert.deepEqual(clientResponseHeaders(upstream, "id").getSetCookie(), [
-    "a=1",
-    "b=2",
-  ]);
+  assert.deepEqual(
+    new Headers(clientResponseHeaders(upstream, "id")).getSetCookie(),
+    ["a=1", "b=2"],
+  );
+});
+
+Deno.test("clientResponseHeaders: the proxy's extra headers replace the upstream's", () => {
+  const upstream = new Headers({
+    "x-ratelimit-remaining": "999",
+    "content-type": "application/json",
+  });
+  const out = new Headers(
+    clientResponseHeaders(upstream, "id", [["x-ratelimit-remaining", "4"]]),
+  );
+  assert.equal(out.get("x-ratelimit-remaining"), "4");
+  assert.equal(out.get("content-type"), "application/json");
 });
