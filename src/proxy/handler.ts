@@ -796,8 +796,10 @@ async function planBody(
   keepLimit: number,
   maxSize: number,
 ): Promise<BodyPlan> {
-  const stream = req.body;
-  if (stream === null) return NO_BODY;
+  // Deno.serve gives GET and HEAD no body. Reading `req.body` would wrap a
+  // small body that Deno already holds in a stream, and the read would then
+  // go through that stream: a body of declared length is read directly.
+  if (req.method === "GET" || req.method === "HEAD") return NO_BODY;
   const declared = req.headers.get("content-length");
   const length = declared === null ? null : Number(declared);
   if (length !== null && length > maxSize) throw new PayloadTooLarge();
@@ -807,6 +809,8 @@ async function planBody(
     const bytes = new Uint8Array(await req.arrayBuffer());
     return keptBody(bytes, isJson);
   }
+  const stream = req.body;
+  if (stream === null) return NO_BODY;
   const reader = stream.getReader();
   const chunks: Uint8Array[] = [];
   let kept = 0;

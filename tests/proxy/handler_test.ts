@@ -458,6 +458,29 @@ Deno.test("createHandler answers 413 for a body over maxBodySize", async (t) => 
   });
 });
 
+Deno.test("createHandler reads a body of declared length without req.body", async () => {
+  // Reading req.body would wrap the bytes Deno already holds in a stream.
+  using s = setup();
+  const text = JSON.stringify({ model: "m", n: 1 });
+  const req = post("/v1/chat/completions", text, {
+    "content-length": String(text.length),
+  });
+  let touched = 0;
+  const original = req.body;
+  Object.defineProperty(req, "body", {
+    get() {
+      touched++;
+      return original;
+    },
+  });
+  const res = await s.handler(req, INFO);
+  assert.equal(res.status, 200);
+  await res.body?.cancel();
+  assert.equal(touched, 0);
+  assert.equal(new TextDecoder().decode(s.calls[0].body!), text);
+  assert.equal(s.records[0].model, "m");
+});
+
 Deno.test("createHandler replays a 401 on the next credential with the same body", async (t) => {
   for (const status of [401, 403]) {
     await t.step(`upstream ${status}`, async () => {
