@@ -14,7 +14,7 @@ import {
   type ProxyErrorType,
 } from "./errors.ts";
 import {
-  clientResponseHeaders,
+  copyResponseHeaders,
   requestId,
   upstreamRequestHeaders,
 } from "./headers.ts";
@@ -483,11 +483,6 @@ export function createHandler(options: HandlerOptions): ProxyHandler {
     controller: AbortController,
     ctx: RespondContext,
   ): Promise<Response> {
-    const headers = clientResponseHeaders(
-      res.headers,
-      ctx.id,
-      ctx.extraHeaders,
-    );
     const { record } = ctx;
     const status = res.status;
     const upstreamBody = res.body;
@@ -495,11 +490,7 @@ export function createHandler(options: HandlerOptions): ProxyHandler {
       watch.done();
       upstreamBody?.cancel().catch(() => {});
       ctx.finish(status, passedError(status));
-      return new Response(null, {
-        status,
-        statusText: res.statusText,
-        headers,
-      });
+      return relay(res, null, ctx);
     }
     const kind = responseKind(res.headers.get("content-type"));
     const isSse = kind === "sse";
@@ -508,10 +499,10 @@ export function createHandler(options: HandlerOptions): ProxyHandler {
     const tap = new UsageTap({ kind, startedAt: ctx.started });
     const length = Number(res.headers.get("content-length") ?? Infinity);
     if (!isSse && length <= WHOLE_BODY_LIMIT) {
-      return await respondWhole(res, watch, tap, headers, ctx);
+      return await respondWhole(res, watch, tap, ctx);
     }
     if (kind === "other" && Number.isFinite(length)) {
-      return passThrough(res, upstreamBody, length, watch, headers, ctx);
+      return passThrough(res, upstreamBody, length, watch, ctx);
     }
     const reader = upstreamBody.getReader();
     function finish(status: number, error: string | null): void {
@@ -579,7 +570,7 @@ export function createHandler(options: HandlerOptions): ProxyHandler {
         finish(status, "client_cancel");
       },
     }, { highWaterMark: 0 });
-    return new Response(body, { status, statusText: res.statusText, headers });
+    return relay(res, body, ctx);
   }
 
   /**
@@ -592,7 +583,6 @@ export function createHandler(options: HandlerOptions): ProxyHandler {
     res: Response,
     watch: Watch,
     tap: UsageTap,
-    headers: [string, string][],
     ctx: RespondContext,
   ): Promise<Response> {
     const { record } = ctx;
@@ -623,11 +613,7 @@ export function createHandler(options: HandlerOptions): ProxyHandler {
     tap.writeWhole(bytes);
     applyUsage(record, tap.finish());
     ctx.finish(res.status, passedError(res.status));
-    return new Response(bytes, {
-      status: res.status,
-      statusText: res.statusText,
-      headers,
-    });
+    return relay(res, bytes, ctx);
   }
 
   /**
@@ -642,7 +628,6 @@ export function createHandler(options: HandlerOptions): ProxyHandler {
     body: ReadableStream<Uint8Array>,
     length: number,
     watch: Watch,
-    headers: [string, string][],
     ctx: RespondContext,
   ): Response {
     watch.done();
@@ -662,11 +647,21 @@ export function createHandler(options: HandlerOptions): ProxyHandler {
           ctx.link.gone ? "client_cancel" : "stream_error",
         ),
     );
-    return new Response(body, {
+    return relay(res, body, ctx);
+  }
+
+  /** The client's response: the upstream's status and headers, and `body`. */
+  function relay(
+    res: Response,
+    body: BodyInit | null,
+    ctx: RespondContext,
+  ): Response {
+    const out = new Response(body, {
       status: res.status,
       statusText: res.statusText,
-      headers,
     });
+    copyResponseHeaders(res.headers, out.headers, ctx.id, ctx.extraHeaders);
+    return out;
   }
 
   function fail(

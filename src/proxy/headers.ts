@@ -66,26 +66,27 @@ export function upstreamRequestHeaders(
 }
 
 /**
- * Headers for the client's response, as a list (see upstreamRequestHeaders).
- * The upstream was asked for identity, so the bytes are passed as they came
- * and `Content-Encoding` still describes them. `extra` headers (rate-limit
+ * Fills the client's response headers (`into`, the new Response's own):
+ * appending to a Response built without headers costs half of what building
+ * one from a list does, which Deno converts and checks pair by pair. The
+ * upstream was asked for identity, so the bytes are passed as they came and
+ * `Content-Encoding` still describes them. `extra` headers (rate-limit
  * state) replace the upstream's of the same name.
  */
-export function clientResponseHeaders(
+export function copyResponseHeaders(
   upstream: Headers,
+  into: Headers,
   id: string,
   extra: [string, string][] = [],
-): [string, string][] {
+): void {
   const listed = connectionTokens(upstream);
-  const out: [string, string][] = [];
-  for (const entry of upstream) {
-    const name = entry[0];
+  for (const [name, value] of upstream) {
     if (
       HOP_BY_HOP.has(name) || name === "x-request-id" || listed?.has(name) ||
       (extra.length > 0 && extra.some((e) => e[0] === name))
     ) continue;
-    out.push(entry);
+    into.append(name, value);
   }
-  out.push(["x-request-id", id], ...extra);
-  return out;
+  into.append("x-request-id", id);
+  for (const [name, value] of extra) into.append(name, value);
 }

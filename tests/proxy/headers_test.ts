@@ -1,6 +1,6 @@
 import assert from "node:assert/strict";
 import {
-  clientResponseHeaders,
+  copyResponseHeaders,
   requestId,
   upstreamRequestHeaders,
 } from "../../src/proxy/headers.ts";
@@ -173,7 +173,7 @@ Deno.test("requestId keeps a sane client id and replaces anything else with a UU
   });
 });
 
-Deno.test("clientResponseHeaders drops hop-by-hop headers and sets x-request-id", () => {
+Deno.test("copyResponseHeaders drops hop-by-hop headers and sets x-request-id", () => {
   const upstream = new Headers({
     "connection": "close, x-upstream-hop",
     "keep-alive": "timeout=5",
@@ -186,7 +186,8 @@ Deno.test("clientResponseHeaders drops hop-by-hop headers and sets x-request-id"
     "x-request-id": "upstream-id",
     "openai-processing-ms": "12",
   });
-  const out = new Headers(clientResponseHeaders(upstream, "ours"));
+  const out = new Headers();
+  copyResponseHeaders(upstream, out, "ours");
   for (
     const name of [
       "connection",
@@ -205,24 +206,22 @@ Deno.test("clientResponseHeaders drops hop-by-hop headers and sets x-request-id"
   assert.equal(out.get("x-request-id"), "ours");
 });
 
-Deno.test("clientResponseHeaders keeps every set-cookie", () => {
+Deno.test("copyResponseHeaders keeps every set-cookie", () => {
   const upstream = new Headers();
   upstream.append("set-cookie", "a=1");
   upstream.append("set-cookie", "b=2");
-  assert.deepEqual(
-    new Headers(clientResponseHeaders(upstream, "id")).getSetCookie(),
-    ["a=1", "b=2"],
-  );
+  const out = new Headers();
+  copyResponseHeaders(upstream, out, "id");
+  assert.deepEqual(out.getSetCookie(), ["a=1", "b=2"]);
 });
 
-Deno.test("clientResponseHeaders: the proxy's extra headers replace the upstream's", () => {
+Deno.test("copyResponseHeaders: the proxy's extra headers replace the upstream's", () => {
   const upstream = new Headers({
     "x-ratelimit-remaining": "999",
     "content-type": "application/json",
   });
-  const out = new Headers(
-    clientResponseHeaders(upstream, "id", [["x-ratelimit-remaining", "4"]]),
-  );
+  const out = new Headers();
+  copyResponseHeaders(upstream, out, "id", [["x-ratelimit-remaining", "4"]]);
   assert.equal(out.get("x-ratelimit-remaining"), "4");
   assert.equal(out.get("content-type"), "application/json");
 });
