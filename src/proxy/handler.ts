@@ -504,6 +504,26 @@ export function createHandler(options: HandlerOptions): ProxyHandler {
     if (kind === "other" && Number.isFinite(length)) {
       return passThrough(res, upstreamBody, length, watch, ctx);
     }
+    return respondStream(res, upstreamBody, watch, controller, tap, ctx);
+  }
+
+  /**
+   * An event stream, or a body of unknown or large length that may carry
+   * usage: forwarded chunk by chunk through the usage tap, with the idle
+   * deadline between chunks. (Its own function: the closures below are
+   * allocated only for the responses that need them.)
+   */
+  function respondStream(
+    res: Response,
+    upstreamBody: ReadableStream<Uint8Array>,
+    watch: Watch,
+    controller: AbortController,
+    tap: UsageTap,
+    ctx: RespondContext,
+  ): Response {
+    const { record } = ctx;
+    const status = res.status;
+    const isSse = record.stream;
     const reader = upstreamBody.getReader();
     function finish(status: number, error: string | null): void {
       applyUsage(record, tap.finish());
