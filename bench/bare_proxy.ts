@@ -6,6 +6,14 @@
  * `Atomics` counter in a SharedArrayBuffer picks one of 3 fixed JWTs per
  * request, the least a gateway of this design has to do.
  *
+ * With `--contract` (1 isolate), it also does the least that flow-proxy's
+ * contract makes any implementation do, and nothing else: keep the request
+ * body in memory (failover must be able to send it again), give the upstream
+ * call its own abort signal (deadlines, and a client that leaves cancels it),
+ * and read a JSON response body in JavaScript (token usage is in it) before
+ * sending it on; event streams and downloads pass through untouched. The gap between the two bare proxies is the contract's
+ * floor; the gap above it is flow-proxy's own.
+ *
  * ```sh
  * deno run -A --unstable-net bench/bare_proxy.ts --port 8080 \
  *   --upstream http://127.0.0.1:9000/flow-llm-proxy --workers 2
@@ -61,9 +69,14 @@ export function fixedJwt(index: number): string {
 /** The passthrough handler; `bearer` null forwards the client's headers untouched. */
 export function bareHandler(
   upstream: string,
-  options: { bearer: (() => string) | null; ready: () => boolean },
+  options: {
+    bearer: (() => string) | null;
+    ready: () => boolean;
+    contract?: boolean;
+  },
 ): (req: Request) => Response | Promise<Response> {
   const bearer = options.bearer;
+  if (options.contract) return contractHandler(upstream, options.ready);
   return function bareProxy(req: Request) {
     const url = new URL(req.url);
     if (url.pathname === "/healthz") {
@@ -83,6 +96,55 @@ export function bareHandler(
       body: req.body,
       redirect: "manual",
     });
+  };
+}
+
+const HOP_BY_HOP = new Set(["connection", "keep-alive", "transfer-encoding"]);
+
+/** `--contract`: see the module documentation. */
+function contractHandler(
+  upstream: string,
+  ready: () => boolean,
+): (req: Request) => Promise<Response> {
+  const token = `Bearer ${fixedJwt(0)}`;
+  return async function contractProxy(req: Request) {
+    const url = new URL(req.url);
+    if (url.pathname === "/healthz") {
+      return new Response(ready() ? "ok\n" : "starting\n", {
+        status: ready() ? 200 : 503,
+      });
+    }
+    const body = req.method === "GET" || req.method === "HEAD"
+      ? null
+      : new Uint8Array(await req.arrayBuffer());
+    // The cheapest header handling measured: the request's as a list (a
+    // served request's Headers cannot change); the response's appended to a
+    // Response built without headers.
+    const headers: [string, string][] = [["authorization", token]];
+    for (const entry of req.headers) {
+      if (entry[0] !== "authorization" && entry[0] !== "host") {
+        headers.push(entry);
+      }
+    }
+    const controller = new AbortController();
+    const res = await fetch(upstream + url.pathname + url.search, {
+      method: req.method,
+      headers,
+      body,
+      redirect: "manual",
+      signal: controller.signal,
+    });
+    // Usage is read from JSON answers; streams and downloads pass through
+    // as in the plain bare proxy (this floor is about the JSON hot path).
+    const type = res.headers.get("content-type") ?? "";
+    const length = Number(res.headers.get("content-length") ?? Infinity);
+    if (!type.includes("json") || length > 1024 * 1024) return res;
+    const bytes = await res.bytes();
+    const out = new Response(bytes, { status: res.status });
+    for (const [name, value] of res.headers) {
+      if (!HOP_BY_HOP.has(name)) out.headers.append(name, value);
+    }
+    return out;
   };
 }
 
@@ -113,23 +175,31 @@ function main(args: string[]): void {
       port: { type: "string" },
       upstream: { type: "string" },
       workers: { type: "string", default: "1" },
+      contract: { type: "boolean", default: false },
     },
   });
   const port = Number(values.port);
   const workers = Number(values.workers);
   if (!values.upstream || !(port > 0 && port < 65536)) {
     throw new TypeError(
-      "Usage: bare_proxy.ts --port <port> --upstream <url> [--workers <n>] [--host <addr>]",
+      "Usage: bare_proxy.ts --port <port> --upstream <url> [--workers <n>] [--contract] [--host <addr>]",
     );
   }
   if (!(Number.isInteger(workers) && workers >= 1)) {
     throw new RangeError(`Invalid --workers: ${values.workers}`);
   }
   const upstream = values.upstream.replace(/\/+$/, "");
+  if (values.contract && workers !== 1) {
+    throw new RangeError("--contract serves on 1 isolate (--workers 1)");
+  }
   if (workers === 1) {
     Deno.serve(
       { hostname: values.host, port, onListen() {} },
-      bareHandler(upstream, { bearer: null, ready: () => true }),
+      bareHandler(upstream, {
+        bearer: null,
+        ready: () => true,
+        contract: values.contract,
+      }),
     );
     return;
   }

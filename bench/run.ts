@@ -93,7 +93,14 @@ interface Target {
   deno: boolean;
 }
 
-type TargetId = "direct" | "nginx" | "bare-1" | "bare-2" | "flow-1" | "flow-2";
+type TargetId =
+  | "direct"
+  | "nginx"
+  | "bare-1"
+  | "floor-1"
+  | "bare-2"
+  | "flow-1"
+  | "flow-2";
 
 interface Samples {
   rps: number[];
@@ -314,6 +321,32 @@ async function startTargets(
         gateway: true,
         deno: true,
       });
+      if (workers === 1) {
+        const floorPort = freePort();
+        targets.push({
+          id: "floor-1",
+          label: "bare Deno proxy + contract minimum, 1 isolate",
+          baseline: "bare-1",
+          base: `http://127.0.0.1:${floorPort}`,
+          process: procs.spawn([
+            Deno.execPath(),
+            "run",
+            "-A",
+            "--unstable-net",
+            "--unstable-no-legacy-abort",
+            "bench/bare_proxy.ts",
+            "--port",
+            String(floorPort),
+            "--upstream",
+            upstream.base,
+            "--workers",
+            "1",
+            "--contract",
+          ], { name: "floor-1", logDir: tmp, cwd: ROOT, env }),
+          gateway: true,
+          deno: true,
+        });
+      }
     }
     targets.push(flow(1));
   }
@@ -818,6 +851,25 @@ function renderReport(
       );
     }
     parts.push(`${checks.join("\n")}\n`);
+    if (targets.some((t) => t.id === "floor-1")) {
+      const vs = (key: "rps" | "addedP50At1" | "cpuUs") =>
+        fixed(m("flow-1", key) / m("floor-1", key), 2);
+      const floor = (key: "rps" | "addedP50At1" | "cpuUs") =>
+        fixed(m("floor-1", key) / m("bare-1", key), 2);
+      parts.push(
+        `\nWhere the gap comes from: the bare proxy doing only what the contract makes any implementation do (keep the request body for failover, an abort signal per upstream call, read the response for usage) runs at ${
+          floor("rps")
+        } × the bare proxy's RPS, ${
+          floor("addedP50At1")
+        } × its added p50 @1 and ${
+          floor("cpuUs")
+        } × its CPU per request. flow-proxy with 1 worker, against that floor: RPS ${
+          vs("rps")
+        } ×, added p50 @1 ${vs("addedP50At1")} ×, CPU per request ${
+          vs("cpuUs")
+        } ×.\n`,
+      );
+    }
   }
   if (stream.length > 0) {
     parts.push("\n### Streaming (memory of the gateway process)\n\n");

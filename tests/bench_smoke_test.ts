@@ -10,6 +10,7 @@ const TARGETS = [
   "direct to upstream",
   "nginx `proxy_pass`, keepalive",
   "bare Deno proxy, 1 isolate",
+  "bare Deno proxy + contract minimum, 1 isolate",
   "bare Deno proxy, 2 workers + Atomics + JWT",
   "flow-proxy, 1 worker",
   "flow-proxy, 2 workers",
@@ -94,6 +95,10 @@ Deno.test("bench/run.ts --quick measures every target end to end", async () => {
       assert.ok(requests > 0, `No requests counted for "${target}"`);
       assert.equal(errors, 0, `"${target}" had failed requests: ${row.at(-1)}`);
     }
+    assert.match(
+      report,
+      /Where the gap comes from: .* flow-proxy with 1 worker, against that floor: RPS \d/,
+    );
     const streaming = tableRows(report, "### Streaming");
     assert.ok(
       streaming.some((r) => r[0] === "flow-proxy, 2 workers"),
