@@ -6,6 +6,7 @@
 import assert from "node:assert/strict";
 import { MockUpstream, type SeenRequest } from "../support/mock_upstream.ts";
 import { startProxy, testCredentials, writeSecrets } from "../support/proxy.ts";
+import { startStack } from "../support/stack.ts";
 
 function countBy(requests: SeenRequest[]): Map<string, number> {
   const counts = new Map<string, number>();
@@ -243,16 +244,11 @@ Deno.test("a body larger than --retry-body-limit streams once and is not retried
 });
 
 Deno.test("an upstream that hangs before headers gets 504 upstream_timeout", async () => {
-  const creds = testCredentials(1);
-  await using upstream = MockUpstream.start({
-    credentials: creds,
+  await using stack = await startStack({
     behave: () => ({ kind: "hang" }),
-  });
-  await using proxy = await startProxy({
-    upstream: upstream.url,
-    secretsFile: writeSecrets(creds),
     args: ["--headers-timeout", "400ms"],
   });
+  const { proxy } = stack;
   const res = await get(`${proxy.url}/v1/messages`, {
     method: "POST",
     body: "{}",

@@ -10,6 +10,7 @@ import {
   sha256,
 } from "../support/mock_upstream.ts";
 import { startProxy, testCredentials, writeSecrets } from "../support/proxy.ts";
+import { startStack } from "../support/stack.ts";
 
 const decoder = new TextDecoder();
 
@@ -259,15 +260,10 @@ Deno.test("serve cancels the upstream request when the client disconnects", asyn
 });
 
 Deno.test("serve aborts the upstream call when the client leaves before any answer", async () => {
-  const creds = testCredentials(1);
-  await using upstream = MockUpstream.start({
-    credentials: creds,
+  await using stack = await startStack({
     behave: () => ({ kind: "hang" }),
   });
-  await using proxy = await startProxy({
-    upstream: upstream.url,
-    secretsFile: writeSecrets(creds),
-  });
+  const { upstream, proxy } = stack;
   const controller = new AbortController();
   const response = fetch(`${proxy.url}/v1/chat/completions`, {
     method: "POST",

@@ -14,6 +14,7 @@ import {
   waitHealthy,
   writeSecrets,
 } from "../support/proxy.ts";
+import { startStack } from "../support/stack.ts";
 
 Deno.test("SIGTERM lets streams in flight finish, refuses new connections, and exits 0", async () => {
   const creds = testCredentials(1);
@@ -56,16 +57,11 @@ Deno.test("SIGTERM lets streams in flight finish, refuses new connections, and e
 });
 
 Deno.test("a second SIGTERM exits at once", async () => {
-  const creds = testCredentials(1);
-  await using upstream = MockUpstream.start({
-    credentials: creds,
+  await using stack = await startStack({
     behave: () => ({ kind: "hang" }),
-  });
-  await using proxy = await startProxy({
-    upstream: upstream.url,
-    secretsFile: writeSecrets(creds),
     args: ["--shutdown-timeout", "60s"],
   });
+  const { upstream, proxy } = stack;
   const pending = fetch(`${proxy.url}/v1/models`).then((r) => r.text()).catch(
     () => "cut",
   );
