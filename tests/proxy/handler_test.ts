@@ -458,6 +458,46 @@ Deno.test("createHandler answers 413 for a body over maxBodySize", async (t) => 
   });
 });
 
+Deno.test("createHandler tells a client that left mid-upload from a broken upload", async (t) => {
+  const failing = () =>
+    new ReadableStream<Uint8Array>({
+      pull(ctrl) {
+        ctrl.error(new Error("connection reset"));
+      },
+    });
+
+  await t.step("the client is still there: 400 bad_request", async () => {
+    using s = setup();
+    const req = new Request(PROXY + "/v1/chat/completions", {
+      method: "POST",
+      body: failing(),
+    });
+    const res = await s.handler(req, INFO);
+    assert.equal(res.status, 400);
+    const body = await res.json();
+    assert.equal(body.error.type, "bad_request");
+    assert.match(body.error.message, /Cannot read the request body/);
+    assert.equal(s.calls.length, 0);
+    assert.equal(s.records[0].error, "bad_request");
+  });
+
+  await t.step("the client left: 499, recorded as client_cancel", async () => {
+    using s = setup();
+    const client = new AbortController();
+    const req = new Request(PROXY + "/v1/chat/completions", {
+      method: "POST",
+      body: failing(),
+      signal: client.signal,
+    });
+    client.abort();
+    const res = await s.handler(req, INFO);
+    assert.equal(res.status, 499);
+    assert.equal(s.calls.length, 0);
+    assert.equal(s.records[0].error, "client_cancel");
+    assert.equal(s.records[0].status, 0);
+  });
+});
+
 Deno.test("createHandler reads a body of declared length without req.body", async () => {
   // Reading req.body would wrap the bytes Deno already holds in a stream.
   using s = setup();
