@@ -3,12 +3,15 @@
  * (`--no-threaded`, so one inspector sees every request) under wrk load, and
  * records a V8 CPU profile through the inspector protocol (Deno 2.9 has no
  * `--cpu-prof`). Writes the `.cpuprofile` (open it in Chrome DevTools) and a
- * markdown summary to bench/results/.
+ * markdown summary to bench/results/. With `--heap`, samples allocations
+ * instead (collected objects included) and reports bytes per request by
+ * function and by stack: a `.heapprofile` and its summary.
  *
  * ```sh
  * deno run -A bench/profile.ts [--duration 10s] [--connections 50]
  * deno run -A bench/profile.ts --checkout /tmp/fp-exp --serve-flags=--no-db
  * deno run -A bench/profile.ts --bare     # the bare Deno proxy, for comparison
+ * deno run -A bench/profile.ts --heap     # bytes allocated per request
  * deno run -A bench/profile.ts --summarise bench/results/x.cpuprofile
  * ```
  *
@@ -20,6 +23,11 @@ import {
   renderSummary,
   summariseProfile,
 } from "./lib/cpuprofile.ts";
+import {
+  type HeapProfile,
+  renderHeapSummary,
+  summariseHeap,
+} from "./lib/heapprofile.ts";
 import { CHAT_PATH } from "./lib/payloads.ts";
 import { freePort, ProcessSet, waitForHttp } from "./lib/procs.ts";
 import { parseSeconds, write } from "./lib/report.ts";
@@ -91,6 +99,8 @@ async function profileRun(values: {
   checkout: string;
   "serve-flags": string;
   bare: boolean;
+  heap: boolean;
+  top: string;
 }): Promise<void> {
   const tools = await findTools(values.install);
   const procs = new ProcessSet();
@@ -156,13 +166,10 @@ async function profileRun(values: {
       seconds: parseSeconds(values.warmup),
     });
     const inspector = await Inspector.connect(inspectPort);
-    let profile: CpuProfile;
-    try {
-      await inspector.send("Profiler.enable");
-      await inspector.send("Profiler.setSamplingInterval", {
-        interval: Number(values.interval),
-      });
-      await inspector.send("Profiler.start");
+    const root = values.checkout.endsWith("/")
+      ? values.checkout
+      : `${values.checkout}/`;
+    const measure = async () => {
       log(`profiling ${values.duration} at ${values.connections} connections`);
       const wrk = await runWrk(`${base}${CHAT_PATH}`, {
         ...wrkOptions,
@@ -173,8 +180,45 @@ async function profileRun(values: {
           wrk.rps.toFixed(0)
         } RPS, ${wrk.errors} errors (the inspector slows it down)`,
       );
-      profile = (await inspector.send<{ profile: CpuProfile }>("Profiler.stop"))
-        .profile;
+      return wrk.requests;
+    };
+    let profile: unknown;
+    let summary: string;
+    try {
+      if (values.heap) {
+        // Collected objects included: what a request allocates is the cost.
+        await inspector.send("HeapProfiler.enable");
+        await inspector.send("HeapProfiler.startSampling", {
+          samplingInterval: 1024,
+          includeObjectsCollectedByMajorGC: true,
+          includeObjectsCollectedByMinorGC: true,
+        });
+        const requests = await measure();
+        const heap = (await inspector.send<{ profile: HeapProfile }>(
+          "HeapProfiler.stopSampling",
+        )).profile;
+        profile = heap;
+        summary = renderHeapSummary(
+          summariseHeap(heap, root),
+          requests,
+          Number(values.top),
+        );
+      } else {
+        await inspector.send("Profiler.enable");
+        await inspector.send("Profiler.setSamplingInterval", {
+          interval: Number(values.interval),
+        });
+        await inspector.send("Profiler.start");
+        await measure();
+        const cpu = (await inspector.send<{ profile: CpuProfile }>(
+          "Profiler.stop",
+        )).profile;
+        profile = cpu;
+        summary = renderSummary(
+          summariseProfile(cpu, root),
+          Number(values.top),
+        );
+      }
     } finally {
       inspector.close();
     }
@@ -183,13 +227,10 @@ async function profileRun(values: {
       /:/g,
       "-",
     );
-    const file = `${values.out}/profile-${stamp}.cpuprofile`;
+    const extension = values.heap ? "heapprofile" : "cpuprofile";
+    const file = `${values.out}/profile-${stamp}.${extension}`;
     Deno.writeTextFileSync(file, JSON.stringify(profile));
-    const root = values.checkout.endsWith("/")
-      ? values.checkout
-      : `${values.checkout}/`;
-    const summary = renderSummary(summariseProfile(profile, root));
-    Deno.writeTextFileSync(file.replace(/\.cpuprofile$/, ".md"), summary);
+    Deno.writeTextFileSync(`${file.slice(0, -extension.length)}md`, summary);
     write(`\n${summary}\n`);
     log(`profile written to ${file}`);
   } finally {
@@ -212,6 +253,7 @@ function main(args: string[]): Promise<void> {
       checkout: { type: "string", default: ROOT },
       "serve-flags": { type: "string", default: "" },
       bare: { type: "boolean", default: false },
+      heap: { type: "boolean", default: false },
       summarise: { type: "string" },
       top: { type: "string", default: "25" },
     },
