@@ -108,6 +108,22 @@ async function exists(path: string): Promise<boolean> {
   }
 }
 
+Deno.test("deno task start and dev run with the V8 flags the binary is compiled with", async () => {
+  const { flags } = await readCompilePlan();
+  const v8 = flags.filter((f) => f.startsWith("--v8-flags"));
+  assert.deepEqual(v8, ["--v8-flags=--max-semi-space-size=4"]);
+  const tasks =
+    JSON.parse(Deno.readTextFileSync(new URL("../deno.json", import.meta.url)))
+      .tasks;
+  for (const name of ["start", "dev"]) {
+    const words: string[] = tasks[name].split(/\s+/);
+    assert.ok(
+      v8.every((f) => words.includes(f)),
+      `deno task ${name} lacks ${v8.join(" ")}: "${tasks[name]}"`,
+    );
+  }
+});
+
 Deno.test("parseCompileTask() reads flags and entry point from the compile task", async (t) => {
   await t.step(
     "deno.json's task: worker included, unstable flags, no blanket permission",

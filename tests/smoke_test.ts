@@ -36,12 +36,14 @@ Deno.test("scripts/smoke.sh passes against the program", async (t) => {
   });
 
   await t.step(
-    "with exactly the permissions and unstable flags the compiled binary gets",
+    "with exactly the permissions, unstable and V8 flags the compiled binary gets",
     async () => {
       // `deno compile` cannot run here; `deno run` with the same flags is the
       // closest check that the binary is not short of a permission.
       const { flags } = await readCompilePlan();
-      const runFlags = flags.filter((f) => /^--(allow|deny|unstable)-/.test(f));
+      const runFlags = flags.filter((f) =>
+        /^--(allow|deny|unstable|v8)-/.test(f)
+      );
       assert.ok(
         !runFlags.includes("-A") &&
           runFlags.some((f) => f.startsWith("--allow-net")),

@@ -15,9 +15,18 @@ import {
   waitForHttp,
 } from "./procs.ts";
 import { write } from "./report.ts";
+import { parseCompileTask } from "../../scripts/compile_all.ts";
 
 /** The repository root, with a trailing slash. */
 export const ROOT = fileURLToPath(new URL("../..", import.meta.url));
+
+/** The `--v8-flags` of the compile task in deno.json (what the binary runs with). */
+export function shippedV8Flags(): string[] {
+  const config = JSON.parse(Deno.readTextFileSync(`${ROOT}deno.json`));
+  return parseCompileTask(config.tasks.compile).flags.filter((f) =>
+    f.startsWith("--v8-flags")
+  );
+}
 
 /** Paths of the external tools. */
 export interface Tools {
@@ -241,6 +250,9 @@ export function flowProxyArgs(options: FlowProxyArgs): string[] {
     Deno.execPath(),
     "run",
     "-A",
+    // The V8 flags the release binary is compiled with, so what is measured
+    // is what ships.
+    ...shippedV8Flags(),
     ...(options.denoFlags ?? []),
     "main.ts",
     "serve",
