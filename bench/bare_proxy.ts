@@ -11,8 +11,9 @@
  * body in memory (failover must be able to send it again), give the upstream
  * call its own abort signal (deadlines, and a client that leaves cancels it),
  * and read a JSON response body in JavaScript (token usage is in it) before
- * sending it on; event streams and downloads pass through untouched. The gap between the two bare proxies is the contract's
- * floor; the gap above it is flow-proxy's own.
+ * sending it on; event streams and downloads pass through untouched. The gap
+ * between the two bare proxies is the contract's floor; the gap above it is
+ * flow-proxy's own.
  *
  * ```sh
  * deno run -A --unstable-net bench/bare_proxy.ts --port 8080 \
