@@ -7,12 +7,11 @@
 
 FROM denoland/deno:2.9.6 AS build
 WORKDIR /src
-# Dependencies first, so a change to the source does not fetch them again.
-COPY deno.json deno.lock ./
-RUN deno install --frozen
-COPY main.ts ./
+COPY deno.json compile.lock main.ts ./
 COPY src ./src
-# The compile task carries the flags, permissions and --include of every build.
+# The compile task carries the flags, permissions and --include of every build,
+# and --lock=compile.lock --frozen: it fetches exactly the locked runtime
+# dependencies (docs/install.md, "From source").
 RUN deno task compile && mkdir /data
 
 FROM gcr.io/distroless/cc-debian12:nonroot

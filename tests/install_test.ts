@@ -643,3 +643,51 @@ Deno.test("install.sh and scripts/*.sh are shellcheck-clean", async () => {
   assert.ok(scripts.length > 0);
   assert.equal(output.code, 0, new TextDecoder().decode(output.stdout));
 });
+
+Deno.test("the compile task embeds the worker and only the npm packages flow-proxy runs", async () => {
+  // `deno compile` appends the program to a runtime binary (denort), which it
+  // downloads and this machine cannot. DENORT_BIN points it at the running
+  // `deno` instead: the output is not a working flow-proxy and is not run, but
+  // the compile step (flags, lockfile, what gets embedded) is the real one.
+  const { flags, entrypoint } = await readCompilePlan();
+  const lock = flags.find((f) => f.startsWith("--lock="))?.slice(7);
+  assert.equal(lock, "compile.lock", flags.join(" "));
+  assert.ok(flags.includes("--frozen"), flags.join(" "));
+
+  const compileLock = JSON.parse(Deno.readTextFileSync(join(ROOT, lock)));
+  const denoLock = JSON.parse(Deno.readTextFileSync(join(ROOT, "deno.lock")));
+  for (const [name, entry] of Object.entries(compileLock.npm ?? {})) {
+    assert.deepEqual(
+      entry,
+      denoLock.npm[name],
+      `${name} differs between compile.lock and deno.lock: deno task lock:compile`,
+    );
+  }
+
+  const dir = await Deno.makeTempDir({ prefix: "flow_proxy_compile_" });
+  try {
+    const output = join(dir, "flow-proxy");
+    const run = await new Deno.Command(Deno.execPath(), {
+      args: ["compile", ...flags, "--output", output, entrypoint],
+      cwd: ROOT,
+      env: { DENORT_BIN: Deno.execPath(), NO_COLOR: "1" },
+    }).output();
+    const text = new TextDecoder().decode(run.stdout) +
+      new TextDecoder().decode(run.stderr);
+    assert.equal(run.code, 0, text);
+    assert.match(text, /worker\.ts/, "the Web Worker module is not embedded");
+    assert.match(text, /jose\/6\.2\.17/);
+    assert.match(text, /@logtape\/logtape/);
+    // Test-only dependencies (the SDKs of tests/integration/sdk_test.ts) are
+    // 40 MB; deno.lock holds them, compile.lock must not.
+    assert.doesNotMatch(text, /openai|anthropic/, text);
+    const embedded = Deno.statSync(output).size -
+      Deno.statSync(Deno.execPath()).size;
+    assert.ok(
+      embedded < 10 * 1024 * 1024,
+      `the binary embeds ${embedded} bytes besides the runtime`,
+    );
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+});

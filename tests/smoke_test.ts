@@ -42,7 +42,7 @@ Deno.test("scripts/smoke.sh passes against the program", async (t) => {
       // closest check that the binary is not short of a permission.
       const { flags } = await readCompilePlan();
       const runFlags = flags.filter((f) =>
-        /^--(allow|deny|unstable|v8)-/.test(f)
+        /^--(allow-|deny-|unstable-|v8-|lock=|frozen)/.test(f)
       );
       assert.ok(
         !runFlags.includes("-A") &&
