@@ -678,6 +678,7 @@ Deno.test("the compile task embeds the worker and only the npm packages flow-pro
     assert.match(text, /worker\.ts/, "the Web Worker module is not embedded");
     assert.match(text, /jose\/6\.2\.17/);
     assert.match(text, /@logtape\/logtape/);
+    assert.match(text, /@noble\/hashes/);
     // Test-only dependencies (the SDKs of tests/integration/sdk_test.ts) are
     // 40 MB; deno.lock holds them, compile.lock must not.
     assert.doesNotMatch(text, /openai|anthropic/, text);

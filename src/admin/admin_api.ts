@@ -11,7 +11,7 @@
  * Only the admin token opens it (`Authorization: Bearer <token>`), never a
  * client key; without a configured token the whole prefix answers 404.
  */
-import { createHash, timingSafeEqual } from "node:crypto";
+import { constantTimeEqual, sha256 } from "../auth/digest.ts";
 import { errorResponse, type ProxyErrorType } from "../proxy/errors.ts";
 import { VERSION } from "../version.ts";
 import {
@@ -83,7 +83,7 @@ export function createAdminApi(
     const match = header === null ? null : /^bearer +(\S+)$/i.exec(header);
     if (!match || tokenDigest === null) return false;
     // Comparing digests keeps the comparison constant-time whatever the length presented.
-    return timingSafeEqual(sha256(match[1]), tokenDigest);
+    return constantTimeEqual(sha256(match[1]), tokenDigest);
   }
 
   async function routeKeys(req: Request, rest: string): Promise<Response> {
@@ -288,10 +288,6 @@ function concat(chunks: Uint8Array[], size: number): Uint8Array {
     offset += chunk.byteLength;
   }
   return out;
-}
-
-function sha256(text: string): Uint8Array {
-  return createHash("sha256").update(text).digest();
 }
 
 function json(status: number, body: unknown): Response {

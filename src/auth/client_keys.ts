@@ -9,8 +9,7 @@
  * may then take the same name.
  */
 import { DatabaseSync, type StatementSync } from "node:sqlite";
-import { createHash, timingSafeEqual } from "node:crypto";
-import { Buffer } from "node:buffer";
+import { constantTimeEqual, sha256, sha256Hex } from "./digest.ts";
 
 /** Prefix of every client key, so that a leaked key is recognisable. */
 export const KEY_PREFIX = "fpk_";
@@ -75,14 +74,15 @@ export function keyStatus(record: KeyRecord, now: number): KeyStatus {
 /** Makes a new random key: `fpk_` + 32 random bytes in base64url (43 characters). */
 export function generateKey(): string {
   return KEY_PREFIX +
-    Buffer.from(crypto.getRandomValues(new Uint8Array(32))).toString(
-      "base64url",
-    );
+    crypto.getRandomValues(new Uint8Array(32)).toBase64({
+      alphabet: "base64url",
+      omitPadding: true,
+    });
 }
 
 /** SHA-256 of a key, hex. */
 export function hashKey(key: string): string {
-  return createHash("sha256").update(key).digest("hex");
+  return sha256Hex(key);
 }
 
 const EXPIRY_UNITS: Record<string, number> = {
@@ -466,7 +466,7 @@ export type VerifyResult =
 
 interface VerifierEntry {
   record: KeyRecord;
-  hash: Buffer;
+  hash: Uint8Array;
 }
 
 /** The keys of one worker, in memory: verifying a key is one SHA-256 and one map lookup. */
@@ -482,7 +482,7 @@ export class KeyVerifier {
   load(snapshot: readonly StoredKey[]): void {
     const next = new Map<string, VerifierEntry>();
     for (const { hash, ...record } of snapshot) {
-      next.set(hash, { record, hash: Buffer.from(hash, "hex") });
+      next.set(hash, { record, hash: Uint8Array.fromHex(hash) });
     }
     this.#byHash = next;
   }
@@ -496,9 +496,9 @@ export class KeyVerifier {
   verify(presented: string, now: number): VerifyResult {
     // Looking up by the hash only tells an attacker about hashes of guesses,
     // never about a stored key; the compare is constant-time all the same.
-    const digest = createHash("sha256").update(presented).digest();
-    const entry = this.#byHash.get(digest.toString("hex"));
-    if (entry === undefined || !timingSafeEqual(digest, entry.hash)) {
+    const digest = sha256(presented);
+    const entry = this.#byHash.get(digest.toHex());
+    if (entry === undefined || !constantTimeEqual(digest, entry.hash)) {
       return { ok: false, reason: "unknown_key", record: null };
     }
     const status = keyStatus(entry.record, now);

@@ -17,7 +17,7 @@
  *         tats  BigInt64[SLOTS]  theoretical arrival time, epoch µs
  * ```
  */
-import { createHash } from "node:crypto";
+import { sha256 } from "./digest.ts";
 import type { Region } from "../server/shared_state.ts";
 
 /** Bytes the limiter needs in its region. */
@@ -134,8 +134,11 @@ export class RateLimiter {
   #slotOf(key: string): number {
     const cached = this.#slots.get(key);
     if (cached !== undefined) return cached;
-    const digest = createHash("sha256").update(key).digest();
-    let tag = digest.readBigInt64LE(0);
+    const digest = sha256(key);
+    let tag = new DataView(digest.buffer, digest.byteOffset, 8).getBigInt64(
+      0,
+      true,
+    );
     if (tag === 0n) tag = 1n;
     const start = Number(BigInt.asUintN(64, tag) % BigInt(LIMIT_SLOTS));
     for (let probe = 0; probe < LIMIT_SLOTS; probe++) {

@@ -1,0 +1,61 @@
+/**
+ * What the isolates load. Every module an isolate imports stays in its heap
+ * for good, and flow-proxy runs one isolate per worker plus the supervisor:
+ * the Node.js compatibility layer behind `node:crypto` cost about 2.4 MiB in
+ * each (docs/architecture.md, "Memory"), and jose is only needed where
+ * tokens are signed.
+ */
+import assert from "node:assert/strict";
+import { fileURLToPath } from "node:url";
+
+const ROOT = fileURLToPath(new URL("../..", import.meta.url));
+
+interface InfoModule {
+  specifier: string;
+  dependencies?: { code?: { specifier: string } }[];
+}
+
+/** Specifiers an entry point loads at run time: `import type` edges are erased, so not followed. */
+async function runtimeGraph(entry: string): Promise<Set<string>> {
+  const out = await new Deno.Command(Deno.execPath(), {
+    args: ["info", "--json", entry],
+    cwd: ROOT,
+  }).output();
+  assert.equal(out.code, 0, new TextDecoder().decode(out.stderr));
+  const info = JSON.parse(new TextDecoder().decode(out.stdout));
+  const redirects: Record<string, string> = info.redirects;
+  const modules = new Map<string, InfoModule>(
+    info.modules.map((m: InfoModule) => [m.specifier, m]),
+  );
+  const seen = new Set<string>();
+  const stack = info.roots.map((r: string) => redirects[r] ?? r);
+  while (stack.length > 0) {
+    const specifier = stack.pop()!;
+    if (seen.has(specifier)) continue;
+    seen.add(specifier);
+    for (const dep of modules.get(specifier)?.dependencies ?? []) {
+      if (dep.code) {
+        stack.push(redirects[dep.code.specifier] ?? dep.code.specifier);
+      }
+    }
+  }
+  return seen;
+}
+
+const HEAVY = ["node:crypto", "node:buffer", "node:stream"];
+
+Deno.test("a worker loads neither node:crypto nor jose", async () => {
+  const graph = await runtimeGraph("src/server/worker.ts");
+  assert.ok(graph.has("npm:/@logtape/logtape@2.4.2"), [...graph].join("\n"));
+  for (const name of [...HEAVY, "npm:/jose@6.2.17"]) {
+    assert.ok(!graph.has(name), `src/server/worker.ts loads ${name}`);
+  }
+});
+
+Deno.test("the supervisor loads no node:crypto", async () => {
+  const graph = await runtimeGraph("main.ts");
+  assert.ok(graph.has("npm:/jose@6.2.17"), [...graph].join("\n"));
+  for (const name of HEAVY) {
+    assert.ok(!graph.has(name), `main.ts loads ${name}`);
+  }
+});
