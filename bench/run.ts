@@ -71,6 +71,8 @@ export interface BenchOptions {
   sseEvents: number;
   /** Size of the download test, bytes. */
   downloadBytes: number;
+  /** How long the freshly started targets stay without load before idle RSS is read, s. */
+  idleSeconds: number;
   /** 0 = no soak. */
   soakSeconds: number;
   soakOnly: boolean;
@@ -117,6 +119,9 @@ interface Samples {
 }
 
 interface Resources {
+  /** RSS a second after start. */
+  startRss: number;
+  /** RSS after {@linkcode BenchOptions.idleSeconds} without load. */
   idleRss: number;
   peakRss: number;
   afterRss: number;
@@ -148,6 +153,7 @@ Options:
   --repeats <n>         Interleaved repeats (default 3)
   --warmup <d>          Load on each target before measuring (default 3s)
   --sse-requests <n>    Sequential requests for time to first SSE event (default 200)
+  --idle <d>            Time without load before idle RSS is read (default 60s)
   --soak <d>            Also run a bounded soak at 50 connections on flow-proxy (e.g. 10m)
   --soak-only           Only the soak (with --soak)
   --no-install          Never apt-get install wrk or nginx
@@ -166,6 +172,7 @@ export function parseBenchArgs(args: string[]): BenchOptions | null {
       repeats: { type: "string" },
       warmup: { type: "string" },
       "sse-requests": { type: "string" },
+      idle: { type: "string" },
       soak: { type: "string" },
       "soak-only": { type: "boolean", default: false },
       "no-install": { type: "boolean", default: false },
@@ -199,6 +206,7 @@ export function parseBenchArgs(args: string[]): BenchOptions | null {
       quick ? 20 : 200,
       "--sse-requests",
     ),
+    idleSeconds: values.idle ? parseSeconds(values.idle) : quick ? 1 : 60,
     sseEvents: quick ? 1_000 : 10_000,
     downloadBytes: (quick ? 8 : 100) * 1024 * 1024,
     soakSeconds: values.soak ? parseSeconds(values.soak) : 0,
@@ -451,7 +459,7 @@ function rotate<T>(items: T[], by: number): T[] {
 async function measure(
   ctx: Context,
   targets: Target[],
-  idleRss: Map<TargetId, number>,
+  rss: { start: Map<TargetId, number>; idle: Map<TargetId, number> },
 ): Promise<
   { samples: Map<TargetId, Samples>; resources: Map<TargetId, Resources> }
 > {
@@ -461,7 +469,8 @@ async function measure(
   for (const t of targets) {
     samples.set(t.id, emptySamples());
     resources.set(t.id, {
-      idleRss: idleRss.get(t.id) ?? NaN,
+      startRss: rss.start.get(t.id) ?? NaN,
+      idleRss: rss.idle.get(t.id) ?? NaN,
       peakRss: NaN,
       afterRss: NaN,
     });
@@ -745,7 +754,7 @@ function renderReport(
       `- flow-proxy ${machine.commit}; Deno ${machine.deno}, nginx ${machine.nginx}, ${machine.wrk}`,
       `- Method: wrk POST with a ~300-byte JSON body to \`/v1/chat/completions\` (upstream: nginx \`return 200\` with a ~400-byte completion); ${options.seconds} s per run, ${options.repeats} interleaved repeat${
         options.repeats === 1 ? "" : "s"
-      } (round-robin over targets), ${options.warmupSeconds} s warm-up; medians. Time to first SSE event: median of ${options.sseRequests} sequential streaming \`/v1/messages\` requests per repeat (first event at once, then one every ${TTFE_GAP_MS} ms). CPU per request: utime+stime of the target's process tree during the 50-connection run ÷ requests. "× bare" compares with the bare Deno proxy of the same worker count (1 isolate for nginx and direct).${
+      } (round-robin over targets), ${options.warmupSeconds} s warm-up; medians. Time to first SSE event: median of ${options.sseRequests} sequential streaming \`/v1/messages\` requests per repeat (first event at once, then one every ${TTFE_GAP_MS} ms). CPU per request: utime+stime of the target's process tree during the 50-connection run ÷ requests. RSS (whole process tree) a second after start, and idle after ${options.idleSeconds} s without load. "× bare" compares with the bare Deno proxy of the same worker count (1 isolate for nginx and direct).${
         options.quick ? "\n- **Quick run: numbers are only a smoke test.**" : ""
       }`,
       "",
@@ -771,6 +780,7 @@ function renderReport(
         gw ? signed(m(t.id, "addedTtfe"), 2) : "—",
         gw ? fixed(m(t.id, "cpuUs"), 0) : "—",
         gw && t.id !== base ? ratio(m(t.id, "cpuUs"), m(base, "cpuUs")) : "—",
+        mib(res.startRss),
         mib(res.idleRss),
         mib(res.peakRss),
       ];
@@ -785,6 +795,7 @@ function renderReport(
       "added TTFE (ms)",
       "CPU/req (µs)",
       "× bare",
+      "RSS at start (MiB)",
       "idle RSS (MiB)",
       "peak RSS (MiB)",
     ], head));
@@ -1004,12 +1015,20 @@ export async function runBench(options: BenchOptions): Promise<string> {
     if (!options.soakOnly) {
       // Idle first, then streaming on fresh processes: a buffered body
       // would stand out against a small heap, not hide in one grown by load.
-      await sleep(options.quick ? 200 : 1000);
-      const idle = new Map(
-        targets.map((t) => [t.id, memory(processTree(t.process.pid)).rss]),
-      );
+      const rssNow = () =>
+        new Map(
+          targets.map((t) => [t.id, memory(processTree(t.process.pid)).rss]),
+        );
+      const settle = options.quick ? 200 : 1000;
+      await sleep(settle);
+      const start = rssNow();
+      // V8 gives back what start-up left behind once an isolate has been
+      // quiet for a while (its memory reducer, 30-45 s here): idle is after.
+      log(`waiting ${options.idleSeconds} s without load for idle RSS`);
+      await sleep(Math.max(0, options.idleSeconds * 1000 - settle));
+      const idle = rssNow();
       stream = await streaming(options, targets);
-      measured = await measure(ctx, targets, idle);
+      measured = await measure(ctx, targets, { start, idle });
     }
     let soakResult: SoakResult | null = null;
     if (options.soakSeconds > 0) {

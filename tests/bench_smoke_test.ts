@@ -88,6 +88,15 @@ Deno.test("bench/run.ts --quick measures every target end to end", async () => {
         `RPS of "${target}" is not a positive number: ${row[1]}`,
       );
     }
+    const header = report.split("### Summary")[1].split("\n").find((l) =>
+      l.startsWith("|")
+    )!;
+    const columns = header.split("|").map((c) => c.trim()).slice(1, -1);
+    const flow2 = summary.find((r) => r[0] === "flow-proxy, 2 workers")!;
+    for (const name of ["RSS at start (MiB)", "idle RSS (MiB)"]) {
+      const value = Number(flow2[columns.indexOf(name)]);
+      assert.ok(value > 0, `${name} of flow-proxy, 2 workers: ${value}`);
+    }
     const detail = tableRows(report, "### Latency detail");
     for (const target of TARGETS) {
       const row = detail.find((r) => r[0].startsWith(target))!;
@@ -111,4 +120,12 @@ Deno.test("bench/run.ts --quick measures every target end to end", async () => {
   } finally {
     await Deno.remove(results, { recursive: true });
   }
+});
+
+Deno.test("bench/run.ts --idle sets how long targets stay unloaded before idle RSS", async () => {
+  const { parseBenchArgs } = await import("../bench/run.ts");
+  assert.equal(parseBenchArgs([])!.idleSeconds, 60);
+  assert.equal(parseBenchArgs(["--quick"])!.idleSeconds, 1);
+  assert.equal(parseBenchArgs(["--idle", "90s"])!.idleSeconds, 90);
+  assert.throws(() => parseBenchArgs(["--idle", "soon"]), TypeError);
 });
