@@ -9,9 +9,12 @@
  * deno run -A bench/compare.ts --workers 1 \
  *   --variant base=. \
  *   --variant exp=/tmp/fp-exp \
- *   --variant "quiet=.::--log-level WARNING --no-db"
+ *   --variant "quiet=.::--log-level WARNING --no-db" \
+ *   --variant "gc1=.::--v8-flags=--single-threaded-gc"
  * ```
- * A variant is `name=checkout[::extra serve flags]`. `--workers 0` serves on
+ * A variant is `name=checkout[::extra flags]`: `--v8-flags=…` go to `deno`
+ * (after the compile task's own V8 flags, which Deno appends to), every other
+ * flag to `serve`. `--workers 0` serves on
  * the main thread (`--no-threaded`); the bare proxy then has 1 isolate.
  *
  * @module
@@ -53,6 +56,8 @@ export interface Variant {
   dir: string;
   /** Extra `serve` flags. */
   flags: string[];
+  /** Extra `deno run` flags (`--v8-flags=…`). */
+  denoFlags: string[];
 }
 
 /** Parses `name=dir[::flags]`. */
@@ -63,11 +68,13 @@ export function parseVariant(text: string): Variant {
       `Invalid --variant "${text}": expected name=checkout[::flags]`,
     );
   }
-  const flags = (match[3] ?? "").trim();
+  const words = (match[3] ?? "").trim().split(/\s+/).filter(Boolean);
+  const isDeno = (w: string) => w.startsWith("--v8-flags=");
   return {
     name: match[1],
     dir: match[2] || ".",
-    flags: flags ? flags.split(/\s+/) : [],
+    flags: words.filter((w) => !isDeno(w)),
+    denoFlags: words.filter(isDeno),
   };
 }
 
@@ -145,6 +152,7 @@ async function compare(values: {
         secretsFile,
         dir,
         workers,
+        denoFlags: v.denoFlags,
       });
       rows.push({
         name: v.name,

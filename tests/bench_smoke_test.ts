@@ -129,3 +129,23 @@ Deno.test("bench/run.ts --idle sets how long targets stay unloaded before idle R
   assert.equal(parseBenchArgs(["--idle", "90s"])!.idleSeconds, 90);
   assert.throws(() => parseBenchArgs(["--idle", "soon"]), TypeError);
 });
+
+Deno.test("bench/compare.ts sends a variant's --v8-flags to deno, other flags to serve", async () => {
+  const { parseVariant } = await import("../bench/compare.ts");
+  assert.deepEqual(
+    parseVariant("exp=/tmp/x::--no-db --v8-flags=--single-threaded-gc"),
+    {
+      name: "exp",
+      dir: "/tmp/x",
+      flags: ["--no-db"],
+      denoFlags: ["--v8-flags=--single-threaded-gc"],
+    },
+  );
+  assert.deepEqual(parseVariant("base=."), {
+    name: "base",
+    dir: ".",
+    flags: [],
+    denoFlags: [],
+  });
+  assert.throws(() => parseVariant("no-equals-sign"), TypeError);
+});
