@@ -84,9 +84,9 @@ export function parseCompileTask(task: string): CompilePlan {
 }
 
 /** Reads the compile plan from the `compile` task of `deno.json` in `root`. */
-export async function readCompilePlan(root: URL = ROOT): Promise<CompilePlan> {
+export function readCompilePlan(root: URL = ROOT): CompilePlan {
   const config = JSON.parse(
-    await Deno.readTextFile(new URL("deno.json", root)),
+    Deno.readTextFileSync(new URL("deno.json", root)),
   );
   const task = config.tasks?.compile;
   if (typeof task !== "string") {
@@ -122,7 +122,7 @@ export async function buildRelease(
   const outDir = options.outDir ?? join(fileURLToPath(root), "dist");
   const compile = options.compile ?? runDeno;
   const log = options.log ?? writeStderr;
-  const plan = await readCompilePlan(root);
+  const plan = readCompilePlan(root);
   // Checked before the slow part: a release without them cannot be installed.
   for (const file of RELEASE_FILES) await Deno.stat(new URL(file, root));
   await Deno.mkdir(outDir, { recursive: true });

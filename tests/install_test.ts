@@ -108,8 +108,8 @@ async function exists(path: string): Promise<boolean> {
   }
 }
 
-Deno.test("deno task start and dev run with the V8 flags the binary is compiled with", async () => {
-  const { flags } = await readCompilePlan();
+Deno.test("deno task start and dev run with the V8 flags the binary is compiled with", () => {
+  const { flags } = readCompilePlan();
   const v8 = flags.filter((f) => f.startsWith("--v8-flags"));
   assert.deepEqual(v8, ["--v8-flags=--max-semi-space-size=4"]);
   const tasks =
@@ -128,7 +128,7 @@ Deno.test("parseCompileTask() reads flags and entry point from the compile task"
   await t.step(
     "deno.json's task: worker included, unstable flags, no blanket permission",
     async () => {
-      const plan = await readCompilePlan();
+      const plan = readCompilePlan();
       const config = JSON.parse(
         await Deno.readTextFile(join(ROOT, "deno.json")),
       );
@@ -189,7 +189,7 @@ Deno.test("buildRelease() writes every asset, its .sha256 and a SHA256SUMS that 
         );
       },
     });
-    const plan = await readCompilePlan();
+    const plan = readCompilePlan();
     assert.equal(calls.length, TARGETS.length);
     for (const [i, target] of TARGETS.entries()) {
       assert.deepEqual(calls[i], [
@@ -649,7 +649,7 @@ Deno.test("the compile task embeds the worker and only the npm packages flow-pro
   // downloads and this machine cannot. DENORT_BIN points it at the running
   // `deno` instead: the output is not a working flow-proxy and is not run, but
   // the compile step (flags, lockfile, what gets embedded) is the real one.
-  const { flags, entrypoint } = await readCompilePlan();
+  const { flags, entrypoint } = readCompilePlan();
   const lock = flags.find((f) => f.startsWith("--lock="))?.slice(7);
   assert.equal(lock, "compile.lock", flags.join(" "));
   assert.ok(flags.includes("--frozen"), flags.join(" "));

@@ -40,7 +40,7 @@ Deno.test("scripts/smoke.sh passes against the program", async (t) => {
     async () => {
       // `deno compile` cannot run here; `deno run` with the same flags is the
       // closest check that the binary is not short of a permission.
-      const { flags } = await readCompilePlan();
+      const { flags } = readCompilePlan();
       const runFlags = flags.filter((f) =>
         /^--(allow-|deny-|unstable-|v8-|lock=|frozen)/.test(f)
       );

@@ -15,17 +15,14 @@ import {
   waitForHttp,
 } from "./procs.ts";
 import { write } from "./report.ts";
-import { parseCompileTask } from "../../scripts/compile_all.ts";
+import { readCompilePlan } from "../../scripts/compile_all.ts";
 
 /** The repository root, with a trailing slash. */
 export const ROOT = fileURLToPath(new URL("../..", import.meta.url));
 
 /** The `--v8-flags` of the compile task in deno.json (what the binary runs with). */
 export function shippedV8Flags(): string[] {
-  const config = JSON.parse(Deno.readTextFileSync(`${ROOT}deno.json`));
-  return parseCompileTask(config.tasks.compile).flags.filter((f) =>
-    f.startsWith("--v8-flags")
-  );
+  return readCompilePlan().flags.filter((f) => f.startsWith("--v8-flags"));
 }
 
 /** Paths of the external tools. */
