@@ -10,6 +10,7 @@ import {
   testCredentials,
   writeSecrets,
 } from "../support/proxy.ts";
+import { startStack } from "../support/stack.ts";
 
 async function createKey(
   db: string,
@@ -293,13 +294,10 @@ Deno.test("a non-loopback host without keys refuses to start unless --allow-anon
 });
 
 Deno.test("--allow-ip refuses other addresses, also for /metrics", async () => {
-  const creds = testCredentials(1);
-  await using upstream = MockUpstream.start({ credentials: creds });
-  await using proxy = await startProxy({
-    upstream: upstream.url,
-    secretsFile: writeSecrets(creds),
+  await using stack = await startStack({
     args: ["--allow-ip", "10.0.0.0/8", "--allow-ip", "fd00::/8", "--no-db"],
   });
+  const { creds, upstream, proxy } = stack;
   const res = await call(proxy.url);
   assert.equal(res.status, 403);
   assert.equal(JSON.parse(res.body).error.type, "forbidden");
@@ -321,16 +319,16 @@ Deno.test("--allow-ip refuses other addresses, also for /metrics", async () => {
 });
 
 Deno.test("the admin API answers only to its token", async (t) => {
-  const creds = testCredentials(2);
-  await using upstream = MockUpstream.start({ credentials: creds });
-  const secretsFile = writeSecrets(creds);
   const token = "admin-token-" + crypto.randomUUID();
-  await using proxy = await startProxy({
-    upstream: upstream.url,
-    secretsFile,
-    args: ["--db", secretsFile.replace("secrets.json", "flow-proxy.db")],
+  // The database sits beside secrets.json.
+  const dir = Deno.makeTempDirSync({ prefix: "flow-proxy-test-" });
+  await using stack = await startStack({
+    credentials: 2,
+    dir,
+    args: ["--db", `${dir}/flow-proxy.db`],
     env: { FLOW_PROXY_ADMIN_TOKEN: token },
   });
+  const { creds, proxy } = stack;
   const admin = (path: string, init: RequestInit = {}, bearer = token) =>
     fetch(`${proxy.url}/_flow-proxy/admin/${path}`, {
       ...init,

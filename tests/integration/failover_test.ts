@@ -4,8 +4,8 @@
  * right error, and credentials come back after their backoff.
  */
 import assert from "node:assert/strict";
-import { MockUpstream, type SeenRequest } from "../support/mock_upstream.ts";
-import { startProxy, testCredentials, writeSecrets } from "../support/proxy.ts";
+import type { SeenRequest } from "../support/mock_upstream.ts";
+import { testCredentials } from "../support/proxy.ts";
 import { startStack } from "../support/stack.ts";
 
 function countBy(requests: SeenRequest[]): Map<string, number> {
@@ -46,14 +46,10 @@ async function health(
 Deno.test("a credential answered 401/403 fails over, leaves the rotation in every worker, and recovers after its backoff", async (t) => {
   const creds = testCredentials(3);
   let badId: string | null = creds[0].clientId;
-  await using upstream = MockUpstream.start({
+  await using stack = await startStack({
     credentials: creds,
     behave: (r) =>
       r.clientId === badId ? { kind: "status", status: 401 } : undefined,
-  });
-  await using proxy = await startProxy({
-    upstream: upstream.url,
-    secretsFile: writeSecrets(creds),
     args: [
       "--num-workers",
       "2",
@@ -63,6 +59,7 @@ Deno.test("a credential answered 401/403 fails over, leaves the rotation in ever
       "3s",
     ],
   });
+  const { upstream, proxy } = stack;
 
   await t.step(
     "the client never sees the 401 while another credential works",
@@ -123,20 +120,16 @@ Deno.test("a credential answered 401/403 fails over, leaves the rotation in ever
 });
 
 Deno.test("when every credential is refused, the last upstream answer passes through, then 503 with Retry-After", async () => {
-  const creds = testCredentials(2);
-  await using upstream = MockUpstream.start({
-    credentials: creds,
+  await using stack = await startStack({
+    credentials: 2,
     behave: () => ({
       kind: "status",
       status: 403,
       body: '{"error":{"message":"forbidden by flow"}}',
     }),
-  });
-  await using proxy = await startProxy({
-    upstream: upstream.url,
-    secretsFile: writeSecrets(creds),
     args: ["--backoff-base", "20s"],
   });
+  const { upstream, proxy } = stack;
   const first = await get(`${proxy.url}/v1/chat/completions`, {
     method: "POST",
     body: "{}",
@@ -167,17 +160,14 @@ Deno.test("when every credential is refused, the last upstream answer passes thr
 Deno.test("a 429 cools the credential for Retry-After and the request fails over", async () => {
   const creds = testCredentials(2);
   let limited = true;
-  await using upstream = MockUpstream.start({
+  await using stack = await startStack({
     credentials: creds,
     behave: (r) =>
       limited && r.clientId === creds[0].clientId
         ? { kind: "status", status: 429, headers: { "retry-after": "1" } }
         : undefined,
   });
-  await using proxy = await startProxy({
-    upstream: upstream.url,
-    secretsFile: writeSecrets(creds),
-  });
+  const { upstream, proxy } = stack;
   const res = await get(`${proxy.url}/v1/models`);
   assert.equal(res.status, 200);
   assert.deepEqual(upstream.requests.map((r) => r.clientId), [
@@ -199,16 +189,12 @@ Deno.test("a 429 cools the credential for Retry-After and the request fails over
 });
 
 Deno.test("502/503/504 from the upstream fail over without marking the credential failed", async () => {
-  const creds = testCredentials(2);
   let calls = 0;
-  await using upstream = MockUpstream.start({
-    credentials: creds,
+  await using stack = await startStack({
+    credentials: 2,
     behave: () => calls++ === 0 ? { kind: "status", status: 503 } : undefined,
   });
-  await using proxy = await startProxy({
-    upstream: upstream.url,
-    secretsFile: writeSecrets(creds),
-  });
+  const { upstream, proxy } = stack;
   const res = await get(`${proxy.url}/v1/chat/completions`, {
     method: "POST",
     body: '{"model":"m"}',
@@ -226,16 +212,12 @@ Deno.test("502/503/504 from the upstream fail over without marking the credentia
 });
 
 Deno.test("a body larger than --retry-body-limit streams once and is not retried", async () => {
-  const creds = testCredentials(2);
-  await using upstream = MockUpstream.start({
-    credentials: creds,
+  await using stack = await startStack({
+    credentials: 2,
     behave: () => ({ kind: "status", status: 503 }),
-  });
-  await using proxy = await startProxy({
-    upstream: upstream.url,
-    secretsFile: writeSecrets(creds),
     args: ["--retry-body-limit", "1KiB"],
   });
+  const { upstream, proxy } = stack;
   const body = "x".repeat(4096);
   const res = await get(`${proxy.url}/upload`, { method: "POST", body });
   assert.equal(res.status, 503);
@@ -260,22 +242,17 @@ Deno.test("an upstream that hangs before headers gets 504 upstream_timeout", asy
 });
 
 Deno.test("a stream that stalls or resets mid-way ends with a final SSE error event", async (t) => {
-  const creds = testCredentials(1);
   let mode: "stall" | "reset" = "stall";
-  await using upstream = MockUpstream.start({
-    credentials: creds,
+  await using stack = await startStack({
     behave: () => ({
       kind: "sse",
       events: ['data: {"n":1}\n\n', 'data: {"n":2}\n\n'],
       stopAfter: 1,
       then: mode,
     }),
-  });
-  await using proxy = await startProxy({
-    upstream: upstream.url,
-    secretsFile: writeSecrets(creds),
     args: ["--idle-timeout", "400ms"],
   });
+  const { proxy } = stack;
   await t.step("stall: the idle timeout ends the stream", async () => {
     const res = await get(`${proxy.url}/v1/chat/completions`, {
       method: "POST",

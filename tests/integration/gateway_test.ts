@@ -4,11 +4,7 @@
  */
 import assert from "node:assert/strict";
 import { SignJWT } from "jose";
-import {
-  MockUpstream,
-  patternBytes,
-  sha256,
-} from "../support/mock_upstream.ts";
+import { patternBytes, sha256 } from "../support/mock_upstream.ts";
 import { startProxy, testCredentials, writeSecrets } from "../support/proxy.ts";
 import { startStack } from "../support/stack.ts";
 
@@ -19,13 +15,11 @@ async function readSse(res: Response): Promise<string> {
 }
 
 Deno.test("serve proxies OpenAI and Anthropic requests, JSON and SSE, with a verified JWT", async (t) => {
-  const creds = testCredentials(2);
-  await using upstream = MockUpstream.start({ credentials: creds });
-  await using proxy = await startProxy({
-    upstream: upstream.url,
-    secretsFile: writeSecrets(creds),
+  await using stack = await startStack({
+    credentials: 2,
     args: ["--num-workers", "2", "--log-level", "DEBUG"],
   });
+  const { creds, upstream, proxy } = stack;
 
   await t.step(
     "OpenAI JSON: client credentials are replaced by the Flow JWT",
@@ -151,11 +145,9 @@ Deno.test("serve proxies OpenAI and Anthropic requests, JSON and SSE, with a ver
 });
 
 Deno.test("serve streams SSE events as the upstream writes them", async () => {
-  const creds = testCredentials(1);
   const second = Promise.withResolvers<void>();
   const encoder = new TextEncoder();
-  await using upstream = MockUpstream.start({
-    credentials: creds,
+  await using stack = await startStack({
     behave: () => ({
       kind: "respond",
       respond: () =>
@@ -172,10 +164,7 @@ Deno.test("serve streams SSE events as the upstream writes them", async () => {
         ),
     }),
   });
-  await using proxy = await startProxy({
-    upstream: upstream.url,
-    secretsFile: writeSecrets(creds),
-  });
+  const { proxy } = stack;
   const res = await fetch(`${proxy.url}/v1/chat/completions`, {
     method: "POST",
     body: "{}",
@@ -193,19 +182,14 @@ Deno.test("serve streams SSE events as the upstream writes them", async () => {
 });
 
 Deno.test("serve streams a 5 MiB upload and a 2 MiB binary download byte-identical", async () => {
-  const creds = testCredentials(1);
-  await using upstream = MockUpstream.start({
-    credentials: creds,
+  await using stack = await startStack({
     behave: (r) =>
       r.path.endsWith("/download")
         ? { kind: "bytes", size: 2 * 1024 * 1024 }
         : undefined,
-  });
-  await using proxy = await startProxy({
-    upstream: upstream.url,
-    secretsFile: writeSecrets(creds),
     args: ["--retry-body-limit", "1MiB"],
   });
+  const { proxy } = stack;
   const upload = patternBytes(3, 5 * 1024 * 1024);
   const res = await fetch(`${proxy.url}/upload`, {
     method: "POST",
@@ -229,9 +213,7 @@ Deno.test("serve streams a 5 MiB upload and a 2 MiB binary download byte-identic
 });
 
 Deno.test("serve cancels the upstream request when the client disconnects", async () => {
-  const creds = testCredentials(1);
-  await using upstream = MockUpstream.start({
-    credentials: creds,
+  await using stack = await startStack({
     behave: () => ({
       kind: "sse",
       events: ['data: {"n":1}\n\n'],
@@ -239,10 +221,7 @@ Deno.test("serve cancels the upstream request when the client disconnects", asyn
       then: "stall",
     }),
   });
-  await using proxy = await startProxy({
-    upstream: upstream.url,
-    secretsFile: writeSecrets(creds),
-  });
+  const { upstream, proxy } = stack;
   const controller = new AbortController();
   const res = await fetch(`${proxy.url}/v1/chat/completions`, {
     method: "POST",
@@ -323,13 +302,11 @@ Deno.test("serve answers 502 upstream_unreachable quickly when the upstream is d
 });
 
 Deno.test("serve spreads 300 requests over 4 workers and 30 connections exactly evenly", async () => {
-  const creds = testCredentials(3);
-  await using upstream = MockUpstream.start({ credentials: creds });
-  await using proxy = await startProxy({
-    upstream: upstream.url,
-    secretsFile: writeSecrets(creds),
+  await using stack = await startStack({
+    credentials: 3,
     args: ["--num-workers", "4", "--no-db"],
   });
+  const { upstream, proxy } = stack;
   const clients = Array.from(
     { length: 30 },
     () => Deno.createHttpClient({ poolMaxIdlePerHost: 1 }),
@@ -358,12 +335,8 @@ Deno.test("serve spreads 300 requests over 4 workers and 30 connections exactly 
 });
 
 Deno.test("serve works as a forward proxy for the upstream's host only, and refuses CONNECT", async (t) => {
-  const creds = testCredentials(1);
-  await using upstream = MockUpstream.start({ credentials: creds });
-  await using proxy = await startProxy({
-    upstream: upstream.url,
-    secretsFile: writeSecrets(creds),
-  });
+  await using stack = await startStack();
+  const { upstream, proxy } = stack;
 
   await t.step("curl -x reaches the same path on the upstream", async () => {
     const out = await new Deno.Command("curl", {

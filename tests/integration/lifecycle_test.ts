@@ -17,20 +17,15 @@ import {
 import { startStack } from "../support/stack.ts";
 
 Deno.test("SIGTERM lets streams in flight finish, refuses new connections, and exits 0", async () => {
-  const creds = testCredentials(1);
   const events = openAiEvents(
     "gpt-4o",
     Array.from({ length: 8 }, (_, i) => `w${i}`),
   );
-  await using upstream = MockUpstream.start({
-    credentials: creds,
+  await using stack = await startStack({
     behave: () => ({ kind: "sse", events, delayMs: 100 }),
-  });
-  await using proxy = await startProxy({
-    upstream: upstream.url,
-    secretsFile: writeSecrets(creds),
     args: ["--num-workers", "2", "--shutdown-timeout", "10s"],
   });
+  const { proxy } = stack;
   const streams = await Promise.all(
     Array.from(
       { length: 3 },

@@ -4,13 +4,9 @@
  */
 import assert from "node:assert/strict";
 import { DatabaseSync } from "node:sqlite";
-import { MockUpstream, openAiEvents } from "../support/mock_upstream.ts";
-import {
-  runCli,
-  startProxy,
-  testCredentials,
-  writeSecrets,
-} from "../support/proxy.ts";
+import { openAiEvents } from "../support/mock_upstream.ts";
+import { runCli } from "../support/proxy.ts";
+import { startStack } from "../support/stack.ts";
 
 const encoder = new TextEncoder();
 
@@ -62,13 +58,11 @@ async function promtool(
 }
 
 Deno.test("metrics are one view over all workers and pass promtool", async () => {
-  const creds = testCredentials(2);
-  await using upstream = MockUpstream.start({ credentials: creds });
-  await using proxy = await startProxy({
-    upstream: upstream.url,
-    secretsFile: writeSecrets(creds),
+  await using stack = await startStack({
+    credentials: 2,
     args: ["--num-workers", "2", "--no-db"],
   });
+  const { proxy } = stack;
   // Separate connections, so the kernel spreads them over both workers.
   const clients = Array.from(
     { length: 16 },
@@ -126,11 +120,14 @@ Deno.test("metrics are one view over all workers and pass promtool", async () =>
 });
 
 Deno.test("every request is recorded with usage and TTFT, and `usage` totals them", async () => {
-  const creds = testCredentials(2);
   const gate = Promise.withResolvers<void>();
   let slowFirstEvent = false;
-  await using upstream = MockUpstream.start({
-    credentials: creds,
+  // The database sits beside secrets.json.
+  const dir = Deno.makeTempDirSync({ prefix: "flow-proxy-test-" });
+  const db = `${dir}/requests.db`;
+  await using stack = await startStack({
+    credentials: 2,
+    dir,
     behave: (r) => {
       if (r.path.endsWith("/fail")) return { kind: "status", status: 500 };
       if (slowFirstEvent && r.path.endsWith("/v1/chat/completions")) {
@@ -155,14 +152,9 @@ Deno.test("every request is recorded with usage and TTFT, and `usage` totals the
       }
       return undefined;
     },
-  });
-  const secretsFile = writeSecrets(creds);
-  const db = secretsFile.replace("secrets.json", "requests.db");
-  await using proxy = await startProxy({
-    upstream: upstream.url,
-    secretsFile,
     args: ["--num-workers", "2", "--db", db],
   });
+  const { creds, proxy } = stack;
   const post = (path: string, body: unknown, id: string) =>
     fetch(`${proxy.url}${path}`, {
       method: "POST",
