@@ -103,6 +103,7 @@ const MODEL_SCAN_BYTES = 64 * 1024;
 const WHOLE_BODY_LIMIT = 1024 * 1024;
 const MODEL_KEY = /"model"\s*:\s*"((?:[^"\\]|\\.){1,200})"/g;
 const JSON_HEADERS = { "content-type": "application/json" };
+const ALLOW = "GET, POST, PUT, PATCH, DELETE, HEAD, OPTIONS";
 
 /** Builds the proxy handler; options are validated here, once. */
 export function createHandler(options: HandlerOptions): ProxyHandler {
@@ -130,7 +131,7 @@ export function createHandler(options: HandlerOptions): ProxyHandler {
     req: Request,
     info: Deno.ServeHandlerInfo,
   ): Promise<Response> {
-    const { target, forward, path } = route(req.url);
+    const { target, forward, path, refusal } = route(req.url);
     const id = requestId(req.headers);
     const family = apiFamily(path);
 
@@ -142,6 +143,9 @@ export function createHandler(options: HandlerOptions): ProxyHandler {
         id,
         { allow: "GET, POST, PUT, PATCH, DELETE, HEAD, OPTIONS" },
       );
+    }
+    if (refusal !== null) {
+      return refuseLocally(req, family, "bad_request", refusal, id);
     }
     if (!forward) {
       if (
@@ -180,6 +184,25 @@ export function createHandler(options: HandlerOptions): ProxyHandler {
       }
     }
     return await proxy(req, info, { target, path, id, family });
+  }
+
+  /** A refusal that no upstream sees: logged, and the body (if any) dropped. */
+  async function refuseLocally(
+    req: Request,
+    family: ApiFamily,
+    type: ProxyErrorType,
+    message: string,
+    id: string,
+  ): Promise<Response> {
+    log.warn(`Refused a request: ${message} [${id}]`);
+    await req.body?.cancel().catch(() => {});
+    return fail(
+      family,
+      type,
+      message,
+      id,
+      type === "method_not_allowed" ? { allow: ALLOW } : undefined,
+    );
   }
 
   function healthz(id: string): Response {

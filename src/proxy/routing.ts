@@ -11,6 +11,12 @@ export interface Route {
   forward: boolean;
   /** The path relative to the proxy, used for reserved paths and the error shape. */
   path: string;
+  /**
+   * Why the request must be refused (400), or null. Set when the resolved
+   * path leaves the upstream's base path; `target` is then the base path
+   * itself, so even a caller that ignores this never leaves it.
+   */
+  refusal: string | null;
 }
 
 const DEFAULT_PORT: Record<string, string> = { "http:": "80", "https:": "443" };
@@ -68,17 +74,89 @@ export function createRouter(upstream: URL): (url: URL | string) => Route {
     const search = href.slice(queryStart, end);
     const inBase = basePath !== "" &&
       (pathname === basePath || pathname.startsWith(basePath + "/"));
-    const upstreamPath = basePath === "" || inBase
+    let upstreamPath = basePath === "" || inBase
       ? pathname
       : basePath + pathname;
     const forward = namesUpstream(
       href.slice(0, schemeEnd - 2),
       href.slice(schemeEnd, pathStart),
     );
+    // A dot segment starts after a separator, and an encoded one needs a
+    // "%": a path with neither (nearly every request) needs no resolving.
+    if (mayHaveDotSegments(upstreamPath)) {
+      const resolved = resolveDotSegments(upstreamPath, false);
+      if (
+        !underBase(resolved, basePath) ||
+        !underBase(resolveDotSegments(upstreamPath, true), basePath)
+      ) {
+        return {
+          target: origin + basePath,
+          forward,
+          path: pathname,
+          refusal:
+            "The request path leaves the API's base path once its dot segments are resolved",
+        };
+      }
+      upstreamPath = resolved;
+    }
     return {
       target: origin + upstreamPath + search,
       forward,
-      path: inBase ? pathname.slice(basePath.length) || "/" : pathname,
+      path: upstreamPath.slice(basePath.length) || "/",
+      refusal: null,
     };
   };
+}
+
+/** Whether `path` is `base` or below it (every path is below the root). */
+function underBase(path: string, base: string): boolean {
+  return base === "" || path === base || path.startsWith(base + "/");
+}
+
+/** Cheap test: false only when `path` certainly has no dot segment, plain or encoded. */
+function mayHaveDotSegments(path: string): boolean {
+  return path.includes("/.") || path.includes("%") || path.includes("\\");
+}
+
+const ENCODED_SEPARATOR = /%2f|%5c/gi;
+
+/**
+ * Resolves `.` and `..` segments the way a WHATWG URL parser does (and so
+ * the way `fetch` will before sending): `%2e` counts as a dot, a backslash
+ * as a slash, and a `..` at the root stays there. With `strict`, `%2f` and `%5c`
+ * count as separators too, as for a server in front of the upstream that
+ * decodes them before resolving: the path must stay under the base path in
+ * both readings.
+ */
+function resolveDotSegments(path: string, strict: boolean): string {
+  const text = strict ? path.replace(ENCODED_SEPARATOR, "/") : path;
+  const segments = text.split(/[\\/]/);
+  const out: string[] = [];
+  // segments[0] is the empty string before the leading slash.
+  for (let i = 1; i < segments.length; i++) {
+    const segment = segments[i];
+    const last = i === segments.length - 1;
+    const dots = dotSegment(segment);
+    if (dots === 2) {
+      out.pop();
+      if (last) out.push("");
+    } else if (dots === 1) {
+      if (last) out.push("");
+    } else {
+      out.push(segment);
+    }
+  }
+  return "/" + out.join("/");
+}
+
+/** 1 for a single-dot segment, 2 for a double-dot one (`%2e` a dot, any case), else 0. */
+function dotSegment(segment: string): 0 | 1 | 2 {
+  if (segment.length === 0 || segment.length > 6) return 0;
+  const lower = segment.toLowerCase();
+  if (lower === "." || lower === "%2e") return 1;
+  if (
+    lower === ".." || lower === ".%2e" || lower === "%2e." ||
+    lower === "%2e%2e"
+  ) return 2;
+  return 0;
 }
