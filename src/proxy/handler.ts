@@ -103,6 +103,20 @@ const MODEL_SCAN_BYTES = 64 * 1024;
 const WHOLE_BODY_LIMIT = 1024 * 1024;
 const MODEL_KEY = /"model"\s*:\s*"((?:[^"\\]|\\.){1,200})"/g;
 const JSON_HEADERS = { "content-type": "application/json" };
+/** Methods served as they are: checked first, so they cost one lookup. */
+const COMMON_METHODS = new Set([
+  "GET",
+  "POST",
+  "HEAD",
+  "OPTIONS",
+  "PUT",
+  "PATCH",
+  "DELETE",
+]);
+/** RFC 9110's methods and PATCH: in any other case, a client's mistake. */
+const STANDARD_METHODS = new Set([...COMMON_METHODS, "CONNECT", "TRACE"]);
+/** Methods `fetch` refuses to send (any case). */
+const FORBIDDEN_METHODS = new Set(["CONNECT", "TRACE", "TRACK"]);
 const ALLOW = "GET, POST, PUT, PATCH, DELETE, HEAD, OPTIONS";
 
 /** Builds the proxy handler; options are validated here, once. */
@@ -135,14 +149,38 @@ export function createHandler(options: HandlerOptions): ProxyHandler {
     const id = requestId(req.headers);
     const family = apiFamily(path);
 
-    if (req.method === "CONNECT") {
-      return fail(
-        family,
-        "method_not_allowed",
-        "CONNECT is not supported: flow-proxy must add a credential, which a TLS tunnel cannot carry. Send plain http:// requests (reverse or forward mode)",
-        id,
-        { allow: "GET, POST, PUT, PATCH, DELETE, HEAD, OPTIONS" },
-      );
+    const method = req.method;
+    if (!COMMON_METHODS.has(method)) {
+      const upper = method.toUpperCase();
+      if (upper === "CONNECT") {
+        return fail(
+          family,
+          "method_not_allowed",
+          "CONNECT is not supported: flow-proxy must add a credential, which a TLS tunnel cannot carry. Send plain http:// requests (reverse or forward mode)",
+          id,
+          { allow: ALLOW },
+        );
+      }
+      // fetch() refuses to send these, and rewrites the case of the six it
+      // normalises: answered here, they never count as an upstream failure.
+      if (FORBIDDEN_METHODS.has(upper)) {
+        return refuseLocally(
+          req,
+          family,
+          "method_not_allowed",
+          `Method ${method} is not supported`,
+          id,
+        );
+      }
+      if (STANDARD_METHODS.has(upper)) {
+        return refuseLocally(
+          req,
+          family,
+          "bad_request",
+          `Method names are case-sensitive: send ${upper}, not ${method}`,
+          id,
+        );
+      }
     }
     if (refusal !== null) {
       return refuseLocally(req, family, "bad_request", refusal, id);
