@@ -18,6 +18,7 @@ import {
   requestId,
   upstreamRequestHeaders,
 } from "./headers.ts";
+import { sniffModel } from "./model_sniff.ts";
 import { createRouter } from "./routing.ts";
 import { responseKind, type Usage, UsageTap } from "../observe/usage.ts";
 import {
@@ -98,10 +99,8 @@ export interface ProxyHandler {
 
 const encoder = new TextEncoder();
 const ADMIN_PREFIX = "/_flow-proxy/";
-const MODEL_SCAN_BYTES = 64 * 1024;
 /** Non-SSE responses of at most this declared length are read whole (see respondWhole). */
 const WHOLE_BODY_LIMIT = 1024 * 1024;
-const MODEL_KEY = /"model"\s*:\s*"((?:[^"\\]|\\.){1,200})"/g;
 const JSON_HEADERS = { "content-type": "application/json" };
 /** Methods served as they are: checked first, so they cost one lookup. */
 const COMMON_METHODS = new Set([
@@ -372,6 +371,13 @@ export function createHandler(options: HandlerOptions): ProxyHandler {
     }
     record.model = body.model;
     bodyPlan = body;
+    if (body.ambiguousModel) {
+      await body.discard();
+      return proxyError(
+        "bad_request",
+        'The request body names "model" more than once, with different values',
+      );
+    }
 
     let extraHeaders: [string, string][] = [];
     if (options.access) {
@@ -845,7 +851,13 @@ interface BodyPlan {
   replayable: boolean;
   /** Bytes read from the client so far (all of a kept body). */
   sent(): number;
+  /**
+   * The body's top-level `model` (see src/proxy/model_sniff.ts); null for a
+   * body too large to keep, which is never read whole.
+   */
   model: string | null;
+  /** True when the body names its top-level `model` twice, differently. */
+  ambiguousModel: boolean;
   /** The body for the next attempt. */
   take(): BodyInit | null;
   /** True when a streamed body exceeded the size limit. */
@@ -858,6 +870,7 @@ const NO_BODY: BodyPlan = {
   replayable: true,
   sent: () => 0,
   model: null,
+  ambiguousModel: false,
   take: () => null,
   tooLarge: () => false,
   discard: () => Promise.resolve(),
@@ -879,11 +892,10 @@ async function planBody(
   const declared = req.headers.get("content-length");
   const length = declared === null ? null : Number(declared);
   if (length !== null && length > maxSize) throw new PayloadTooLarge();
-  const isJson = (req.headers.get("content-type") ?? "").includes("json");
 
   if (length !== null && length <= keepLimit) {
     const bytes = new Uint8Array(await req.arrayBuffer());
-    return keptBody(bytes, isJson);
+    return keptBody(bytes);
   }
   const stream = req.body;
   if (stream === null) return NO_BODY;
@@ -892,7 +904,7 @@ async function planBody(
   let kept = 0;
   while (kept <= keepLimit) {
     const { done, value } = await reader.read();
-    if (done) return keptBody(concat(chunks, kept), isJson);
+    if (done) return keptBody(concat(chunks, kept));
     chunks.push(value);
     kept += value.byteLength;
     if (kept > maxSize) {
@@ -900,10 +912,12 @@ async function planBody(
       throw new PayloadTooLarge();
     }
   }
-  // Too large to keep: stream it once, the kept prefix first.
+  // Too large to keep: stream it once, the kept prefix first. Its model is
+  // not guessed from the prefix (the rest may name another one): a key with
+  // a model allowlist is refused such a body, and the record takes the
+  // model the response names.
   let sent = kept;
   let exceeded = false;
-  const model = isJson ? findModel(chunks[0]) : null;
   const rest = new ReadableStream<Uint8Array>({
     start(ctrl) {
       for (const chunk of chunks) ctrl.enqueue(chunk);
@@ -928,7 +942,8 @@ async function planBody(
   return {
     replayable: false,
     sent: () => sent,
-    model,
+    model: null,
+    ambiguousModel: false,
     take() {
       if (taken) throw new Error("A streamed request body can be sent once");
       taken = true;
@@ -939,11 +954,17 @@ async function planBody(
   };
 }
 
-function keptBody(bytes: Uint8Array, isJson: boolean): BodyPlan {
+/**
+ * A body held whole: its model is read from all of it, whatever its content
+ * type says (the upstream parses the body as JSON either way).
+ */
+function keptBody(bytes: Uint8Array): BodyPlan {
+  const sniffed = sniffModel(bytes);
   return {
     replayable: true,
     sent: () => bytes.byteLength,
-    model: isJson ? findModel(bytes) : null,
+    model: sniffed.model,
+    ambiguousModel: sniffed.ambiguous,
     take: () => bytes as Uint8Array<ArrayBuffer>,
     tooLarge: () => false,
     discard: () => Promise.resolve(),
@@ -961,42 +982,9 @@ function concat(chunks: Uint8Array[], total: number): Uint8Array {
   return out;
 }
 
-const decoder = new TextDecoder();
-
-/** The top-level `model` of a JSON body, found without parsing the whole body. */
+/** The top-level `model` of a JSON body (see {@linkcode sniffModel}). */
 export function findModel(bytes: Uint8Array | undefined): string | null {
-  if (!bytes || bytes.byteLength === 0) return null;
-  const text = decoder.decode(
-    bytes.byteLength > MODEL_SCAN_BYTES
-      ? bytes.subarray(0, MODEL_SCAN_BYTES)
-      : bytes,
-  );
-  // Candidates come from a regex; a walk over the text between them tracks
-  // strings and nesting, so only a key of the top-level object counts.
-  let depth = 0;
-  let inString = false;
-  let pos = 0;
-  MODEL_KEY.lastIndex = 0;
-  for (let m = MODEL_KEY.exec(text); m !== null; m = MODEL_KEY.exec(text)) {
-    for (; pos < m.index; pos++) {
-      const c = text.charCodeAt(pos);
-      if (inString) {
-        if (c === 0x5c) pos++;
-        else if (c === 0x22) inString = false;
-      } else if (c === 0x22) inString = true;
-      else if (c === 0x7b || c === 0x5b) depth++;
-      else if (c === 0x7d || c === 0x5d) depth--;
-    }
-    if (!inString && depth === 1) {
-      try {
-        return JSON.parse(`"${m[1]}"`);
-      } catch {
-        return null;
-      }
-    }
-    MODEL_KEY.lastIndex = m.index + 1;
-  }
-  return null;
+  return bytes ? sniffModel(bytes).model : null;
 }
 
 /** `Retry-After` in ms: delta-seconds or an HTTP date; null when absent or bad. */

@@ -1,0 +1,171 @@
+/**
+ * A key's model allowlist against bodies and URLs built to slip past it:
+ * duplicate and escaped `model` keys, padding, bodies too large to keep. The model the allowlist
+ * checks, the model the request log records and the model the upstream runs
+ * must be the same one.
+ */
+import assert from "node:assert/strict";
+import { DatabaseSync } from "node:sqlite";
+import { runCli } from "../support/proxy.ts";
+import { startStack } from "../support/stack.ts";
+
+const PAD = "x".repeat(70 * 1024);
+
+async function createKey(db: string, name: string, models: string) {
+  const out = await runCli([
+    "keys",
+    "create",
+    "--name",
+    name,
+    "--db",
+    db,
+    "--models",
+    models,
+    "--json",
+  ]);
+  assert.equal(out.code, 0, out.stderr);
+  return JSON.parse(out.stdout).key as string;
+}
+
+/** The model the request log recorded for request `id` (bounded wait for the write). */
+async function loggedModel(db: string, id: string): Promise<string | null> {
+  for (let i = 0; i < 100; i++) {
+    const conn = new DatabaseSync(db, { readOnly: true });
+    try {
+      const row = conn.prepare("SELECT model FROM requests WHERE id = ?").get(
+        id,
+      ) as { model: string | null } | undefined;
+      if (row !== undefined) return row.model;
+    } finally {
+      conn.close();
+    }
+    await new Promise((r) => setTimeout(r, 100));
+  }
+  throw new Error(`Request ${id} never reached the request log`);
+}
+
+Deno.test("a key's model allowlist checks the model the upstream will run", async (t) => {
+  const dir = Deno.makeTempDirSync({ prefix: "flow-proxy-test-" });
+  const db = `${dir}/flow-proxy.db`;
+  const key = await createKey(db, "gpt-only", "gpt-4o");
+  await using stack = await startStack({
+    dir,
+    args: [
+      "--num-workers",
+      "1",
+      "--db",
+      db,
+      "--retry-body-limit",
+      String(128 * 1024),
+    ],
+  });
+  const { proxy, upstream } = stack;
+
+  async function post(
+    path: string,
+    body: string,
+    id = crypto.randomUUID(),
+  ) {
+    const res = await fetch(`${proxy.url}${path}`, {
+      method: "POST",
+      headers: {
+        authorization: `Bearer ${key}`,
+        "content-type": "application/json",
+        "x-request-id": id,
+      },
+      body,
+    });
+    return { status: res.status, text: await res.text(), id };
+  }
+
+  const refused: [string, string, string, number][] = [
+    [
+      "two model keys",
+      "/v1/chat/completions",
+      '{"model":"gpt-4o","model":"gpt-5"}',
+      400,
+    ],
+    [
+      "an escaped second model key",
+      "/v1/chat/completions",
+      '{"model":"gpt-4o","messages":[],"\\u006dodel":"gpt-5"}',
+      400,
+    ],
+    [
+      "70 KB of padding between two model keys",
+      "/v1/chat/completions",
+      `{"model":"gpt-4o","pad":"${PAD}","model":"gpt-5"}`,
+      400,
+    ],
+    [
+      "an escaped model key alone",
+      "/v1/chat/completions",
+      '{"\\u006dodel":"gpt-5"}',
+      403,
+    ],
+    [
+      "a body too large to keep, whose head names an allowed model",
+      "/v1/chat/completions",
+      `{"model":"gpt-4o","pad":"${PAD}${PAD}","model":"gpt-5"}`,
+      403,
+    ],
+  ];
+  for (const [label, path, body, status] of refused) {
+    await t.step(`refused: ${label}`, async () => {
+      const res = await post(path, body);
+      assert.equal(res.status, status, res.text);
+      assert.equal(upstream.requests.length, 0, "the upstream saw it");
+    });
+  }
+
+  await t.step("the same model named twice is not ambiguous", async () => {
+    const res = await post(
+      "/v1/chat/completions",
+      '{"model":"gpt-4o","messages":[],"model":"gpt-4o"}',
+    );
+    assert.equal(res.status, 200, res.text);
+  });
+
+  await t.step(
+    "a model after 70 KB of padding is read, allowed and logged",
+    async () => {
+      const res = await post(
+        "/v1/chat/completions",
+        `{"messages":[],"pad":"${PAD}","model":"gpt-4o"}`,
+      );
+      assert.equal(res.status, 200, res.text);
+      assert.ok(upstream.requests.at(-1)!.bodyLength > 70 * 1024);
+      assert.equal(await loggedModel(db, res.id), "gpt-4o");
+    },
+  );
+});
+
+Deno.test("the request log records the last top-level model, as the upstream reads it", async () => {
+  const dir = Deno.makeTempDirSync({ prefix: "flow-proxy-test-" });
+  const db = `${dir}/flow-proxy.db`;
+  await using stack = await startStack({
+    dir,
+    args: ["--num-workers", "1", "--db", db],
+    // Flow answers with the model's dated name: the log must keep the one asked for.
+    behave: () => ({
+      kind: "respond",
+      respond: () =>
+        Response.json({
+          object: "chat.completion",
+          model: "gpt-4o-mini-2024-07-18",
+          choices: [],
+          usage: { prompt_tokens: 1, completion_tokens: 1 },
+        }),
+    }),
+  });
+  const id = crypto.randomUUID();
+  const res = await fetch(`${stack.proxy.url}/v1/chat/completions`, {
+    method: "POST",
+    // Not labelled JSON: the upstream parses it as JSON all the same.
+    headers: { "content-type": "text/plain", "x-request-id": id },
+    body: `{"messages":[],"pad":"${PAD}","\\u006dodel":"gpt-4o-mini"}`,
+  });
+  assert.equal(res.status, 200);
+  await res.body?.cancel();
+  assert.equal(await loggedModel(db, id), "gpt-4o-mini");
+});
