@@ -73,6 +73,7 @@ export type AccessRefusal =
   | "expired_key"
   | "model_not_allowed"
   | "model_missing"
+  | "model_conflict"
   | "rate_limited";
 
 /** Where a request came from, as `Deno.ServeHandlerInfo` gives it. */
@@ -181,29 +182,59 @@ export function createAccessControl(options: AccessOptions): AccessControl {
     record: KeyRecord,
     model: string | null,
   ): AccessResult | null {
-    if (record.models === null) return null;
-    if (model === null) {
-      // A body we could not read a model from must not slip past the allowlist;
-      // reads (GET /v1/models) carry no model and are fine.
-      if (req.method === "GET" || req.method === "HEAD") return null;
+    const models = record.models;
+    if (models === null) return null;
+    // The upstream also takes a model from the query and from Azure- and
+    // Gemini-style paths: each one named must be allowed, and agree.
+    const named = modelsInUrl(req.url);
+    if (named === null) {
       return refuse(
         req,
-        "forbidden",
-        "model_missing",
-        `This API key may only call the models ${
-          record.models.join(", ")
-        }, and the request names none`,
+        "bad_request",
+        "model_conflict",
+        "The request path or query names a model that cannot be read",
         record.name,
       );
     }
-    if (modelAllowed(record.models, model)) return null;
+    if (model !== null) named.push(model);
+    for (const name of named) {
+      if (!modelAllowed(models, name)) {
+        return refuse(
+          req,
+          "forbidden",
+          "model_not_allowed",
+          `This API key may not use model "${name}"; allowed: ${
+            models.join(", ")
+          }`,
+          record.name,
+        );
+      }
+    }
+    for (const name of named) {
+      if (name !== named[0]) {
+        return refuse(
+          req,
+          "bad_request",
+          "model_conflict",
+          `The request names different models ("${
+            named[0]
+          }" and "${name}"): name one`,
+          record.name,
+        );
+      }
+    }
+    if (named.length > 0) return null;
+    // A body we could not read a model from must not slip past the allowlist
+    // (that includes a JSON body too large to be held whole, which is never
+    // scanned); reads (GET /v1/models) carry no model and are fine.
+    if (req.method === "GET" || req.method === "HEAD") return null;
     return refuse(
       req,
       "forbidden",
-      "model_not_allowed",
-      `This API key may not use model "${model}"; allowed: ${
-        record.models.join(", ")
-      }`,
+      "model_missing",
+      `This API key may only call the models ${
+        models.join(", ")
+      }, and no model can be read from the request (a JSON body with a top-level "model", at most --retry-body-limit bytes)`,
       record.name,
     );
   }
@@ -259,6 +290,37 @@ export function createAccessControl(options: AccessOptions): AccessControl {
     return null;
   };
   return checkAccess;
+}
+
+/** `/openai/deployments/<model>/…`, legacy `/engines/<model>/…`. */
+const DEPLOYMENT_PATH = /\/(?:deployments|engines)\/([^/]+)/g;
+/** Gemini's `/models/<model>:generateContent`, and `/models/<model>` itself. */
+const MODELS_PATH = /\/models\/([^/:]+)(?=[:/]|$)/g;
+
+/**
+ * The models a request URL names (query `model`, deployment and model path
+ * segments), percent-decoded; null when one cannot be decoded or decodes to
+ * a separator. The path is read resolved, as `fetch` will send it.
+ */
+export function modelsInUrl(url: string): string[] | null {
+  const parsed = new URL(url);
+  const names: string[] = parsed.searchParams.getAll("model");
+  const path = parsed.pathname;
+  for (const pattern of [DEPLOYMENT_PATH, MODELS_PATH]) {
+    for (const match of path.matchAll(pattern)) {
+      let name: string;
+      try {
+        name = decodeURIComponent(match[1]);
+      } catch {
+        return null;
+      }
+      // An encoded separator makes the segment mean different things to
+      // different servers: not a model name to check.
+      if (name.includes("/") || name.includes("\\")) return null;
+      names.push(name);
+    }
+  }
+  return names;
 }
 
 type Presented =

@@ -1,6 +1,7 @@
 /**
  * A key's model allowlist against bodies and URLs built to slip past it:
- * duplicate and escaped `model` keys, padding, bodies too large to keep. The model the allowlist
+ * duplicate and escaped `model` keys, padding, bodies too large to keep,
+ * and models named in the query or the path. The model the allowlist
  * checks, the model the request log records and the model the upstream runs
  * must be the same one.
  */
@@ -48,6 +49,7 @@ Deno.test("a key's model allowlist checks the model the upstream will run", asyn
   const dir = Deno.makeTempDirSync({ prefix: "flow-proxy-test-" });
   const db = `${dir}/flow-proxy.db`;
   const key = await createKey(db, "gpt-only", "gpt-4o");
+  const familyKey = await createKey(db, "gpt-family", "gpt-4o*");
   await using stack = await startStack({
     dir,
     args: [
@@ -109,6 +111,30 @@ Deno.test("a key's model allowlist checks the model the upstream will run", asyn
       `{"model":"gpt-4o","pad":"${PAD}${PAD}","model":"gpt-5"}`,
       403,
     ],
+    [
+      "a model in the query",
+      "/v1/chat/completions?model=gpt-5",
+      '{"model":"gpt-4o"}',
+      403,
+    ],
+    [
+      "an Azure deployment in the path",
+      "/openai/deployments/gpt-5/chat/completions?api-version=1",
+      '{"model":"gpt-4o"}',
+      403,
+    ],
+    [
+      "a Gemini model in the path",
+      "/v1beta/models/gpt-5:generateContent",
+      '{"model":"gpt-4o"}',
+      403,
+    ],
+    [
+      "a Gemini model in the path, percent-encoded",
+      "/v1beta/models/gpt%2D5:generateContent",
+      '{"contents":[]}',
+      403,
+    ],
   ];
   for (const [label, path, body, status] of refused) {
     await t.step(`refused: ${label}`, async () => {
@@ -117,6 +143,35 @@ Deno.test("a key's model allowlist checks the model the upstream will run", asyn
       assert.equal(upstream.requests.length, 0, "the upstream saw it");
     });
   }
+
+  await t.step("refused: a GET naming a model in its path", async () => {
+    const res = await fetch(
+      `${proxy.url}/v1beta/models/gpt-5:generateContent`,
+      { headers: { authorization: `Bearer ${key}` } },
+    );
+    assert.equal(res.status, 403, await res.text());
+    assert.equal(upstream.requests.length, 0);
+  });
+
+  await t.step(
+    "refused: body and query naming two allowed models",
+    async () => {
+      const res = await fetch(
+        `${proxy.url}/v1/chat/completions?model=gpt-4o-mini`,
+        {
+          method: "POST",
+          headers: {
+            "x-api-key": familyKey,
+            "content-type": "application/json",
+          },
+          body: '{"model":"gpt-4o","messages":[]}',
+        },
+      );
+      assert.equal(res.status, 400);
+      assert.equal((await res.json()).error.type, "bad_request");
+      assert.equal(upstream.requests.length, 0);
+    },
+  );
 
   await t.step("the same model named twice is not ambiguous", async () => {
     const res = await post(
@@ -136,6 +191,29 @@ Deno.test("a key's model allowlist checks the model the upstream will run", asyn
       assert.equal(res.status, 200, res.text);
       assert.ok(upstream.requests.at(-1)!.bodyLength > 70 * 1024);
       assert.equal(await loggedModel(db, res.id), "gpt-4o");
+    },
+  );
+
+  await t.step(
+    "models named in the path or query that are allowed pass",
+    async () => {
+      const before = upstream.requests.length;
+      const query = await post(
+        "/v1/chat/completions?model=gpt-4o",
+        '{"model":"gpt-4o","messages":[]}',
+      );
+      assert.equal(query.status, 200, query.text);
+      // The mock has no Gemini route: its 404 shows the request got there.
+      const gemini = await post(
+        "/v1beta/models/gpt-4o:generateContent",
+        '{"contents":[]}',
+      );
+      assert.equal(gemini.status, 404, gemini.text);
+      assert.equal(upstream.requests.length, before + 2);
+      assert.equal(
+        upstream.requests.at(-1)!.path,
+        "/flow-llm-proxy/v1beta/models/gpt-4o:generateContent",
+      );
     },
   );
 });
