@@ -21,7 +21,10 @@
  * ```
  * Credentials are kept by their index in secrets.json and named at render
  * time; model names are interned in a table of {@linkcode MAX_MODELS}, so
- * every label has a bounded set of values.
+ * every label has a bounded set of values. Only a name the upstream answered
+ * with may take a slot of that table (see {@linkcode ObserveOptions}): clients
+ * choose the model they ask for, and 64 junk names would otherwise push every
+ * real model into `other` for the life of the process.
  */
 import { MAX_CREDENTIALS, type Region } from "../server/shared_state.ts";
 import type { RequestRecord } from "./record.ts";
@@ -49,6 +52,20 @@ export interface RenderOptions {
   workersReady: number;
   workersExpected: number;
   version: string;
+}
+
+/** What {@linkcode Metrics.observe} knows of the upstream's answer. */
+export interface ObserveOptions {
+  /**
+   * The model the upstream's response named (its JSON or SSE `model`), or
+   * null when it named none or did not answer. When given, it is the token
+   * counters' model label, and the only name that may take a new slot, and
+   * only for a response below 400; any other name counts under a slot it
+   * already has, or as `other`. Without options (a caller that reads no
+   * response), the record's model of a request answered below 400 may take
+   * a slot.
+   */
+  answeredModel: string | null;
 }
 
 /** Counts reported by a request-log sink; see {@linkcode Metrics.logStore}. */
@@ -220,7 +237,11 @@ export class Metrics {
    * in secrets.json, or null when no credential was used; an index out of
    * range counts as null.
    */
-  observe(record: RequestRecord, credentialIndex: number | null): void {
+  observe(
+    record: RequestRecord,
+    credentialIndex: number | null,
+    options?: ObserveOptions,
+  ): void {
     const credential = credentialIndex !== null && credentialIndex >= 0 &&
         credentialIndex < MAX_CREDENTIALS
       ? credentialIndex | 0
@@ -252,9 +273,16 @@ export class Metrics {
       record.cacheReadTokens !== null ||
       record.cacheWriteTokens !== null
     ) {
+      const answered = options === undefined
+        ? record.model
+        : options.answeredModel;
+      const answeredOk = record.status >= 100 && record.status < 400 &&
+        answered !== null && answered.length > 0;
+      const model = answeredOk
+        ? this.#modelSlot(answered, true)
+        : this.#modelSlot(answered || record.model, false);
       const base = TOKENS_BASE +
-        this.#cell(credential, this.#modelSlot(record.model)) *
-          TOKEN_DIRECTIONS.length;
+        this.#cell(credential, model) * TOKEN_DIRECTIONS.length;
       addCount(big, base, record.tokensIn);
       addCount(big, base + 1, record.tokensOut);
       addCount(big, base + 2, record.cacheReadTokens);
@@ -586,25 +614,31 @@ export class Metrics {
     return TOKEN_CELLS;
   }
 
-  /** The interned slot of a model name: a table slot, MODEL_OTHER when full, MODEL_UNKNOWN for none. */
-  #modelSlot(name: string | null): number {
+  /**
+   * The slot of a model name: its table slot, MODEL_OTHER when it has none
+   * (the table is full, or `claim` is false and no answer put it there),
+   * MODEL_UNKNOWN for none.
+   */
+  #modelSlot(name: string | null, claim: boolean): number {
     if (name === null || name.length === 0) return MODEL_UNKNOWN;
     const cached = this.#modelCache.get(name);
     if (cached !== undefined) return cached;
-    const slot = this.#internModel(name);
+    const slot = this.#internModel(name, claim);
     if (slot !== MODEL_OTHER && this.#modelCache.size < MODEL_CACHE_LIMIT) {
       this.#modelCache.set(name, slot);
     }
     return slot;
   }
 
-  #internModel(name: string): number {
+  #internModel(name: string, claim: boolean): number {
     const scratch = this.#scratch;
     // encodeInto stops before a character that does not fit: truncation keeps valid UTF-8.
     const size = encoder.encodeInto(name, scratch).written;
     const int = this.#int;
     for (let m = 0; m < MAX_MODELS; m++) {
       let state = Atomics.load(int, MODEL_STATE_BASE + m);
+      // Slots fill in order: the first empty one ends the names there are.
+      if (state === MODEL_EMPTY && !claim) return MODEL_OTHER;
       if (state === MODEL_EMPTY) {
         state = Atomics.compareExchange(
           int,

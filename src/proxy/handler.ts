@@ -31,7 +31,12 @@ import {
 /** Hooks for metrics; every method is optional work on the hot path, so keep them cheap. */
 export interface HandlerObserver {
   started(): void;
-  finished(record: RequestRecord, credentialIndex: number | null): void;
+  /** `answer.answeredModel`: the model the upstream's response named, if any. */
+  finished(
+    record: RequestRecord,
+    credentialIndex: number | null,
+    answer: { answeredModel: string | null },
+  ): void;
   failover(fromIndex: number): void;
 }
 
@@ -301,7 +306,9 @@ export function createHandler(options: HandlerOptions): ProxyHandler {
       record.bytesIn = bodyPlan?.sent() ?? 0;
       record.durationMs = Math.round((performance.now() - started) * 1000) /
         1000;
-      observer?.finished(record, credentialIndex);
+      observer?.finished(record, credentialIndex, {
+        answeredModel: answeredModels.get(record) ?? null,
+      });
       onRecord?.(record);
       const warn = status >= 500 || error !== null;
       // Below the active level the line is not even built.
@@ -774,8 +781,15 @@ function passedError(status: number): string | null {
   return status >= 500 ? "upstream_5xx" : null;
 }
 
+/**
+ * The model each response named, by record: not a record field (the log
+ * keeps the model asked for), but the metrics' only trusted model label.
+ */
+const answeredModels = new WeakMap<RequestRecord, string>();
+
 /** Copies what the usage tap found into the record. */
 function applyUsage(record: RequestRecord, usage: Usage): void {
+  if (usage.model !== null) answeredModels.set(record, usage.model);
   record.ttftMs = usage.ttftMs;
   record.tokensIn = usage.tokensIn;
   record.tokensOut = usage.tokensOut;

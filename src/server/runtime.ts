@@ -146,9 +146,9 @@ export async function startRuntime(options: RuntimeOptions): Promise<Runtime> {
     admin: (req) => admin(req),
     observer: {
       started: () => metrics.inFlight(1),
-      finished(record, credentialIndex) {
+      finished(record, credentialIndex, answer) {
         metrics.inFlight(-1);
-        metrics.observe(record, credentialIndex);
+        metrics.observe(record, credentialIndex, answer);
       },
       failover: (index) => metrics.failover(index),
     },
