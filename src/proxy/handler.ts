@@ -31,11 +31,11 @@ import {
 /** Hooks for metrics; every method is optional work on the hot path, so keep them cheap. */
 export interface HandlerObserver {
   started(): void;
-  /** `answer.answeredModel`: the model the upstream's response named, if any. */
+  /** `answer.answeredModel`: the model the upstream's response named, if any (see `ObserveOptions`). */
   finished(
     record: RequestRecord,
     credentialIndex: number | null,
-    answer: { answeredModel: string | null },
+    answer?: { answeredModel: string | null },
   ): void;
   failover(fromIndex: number): void;
 }
