@@ -6,6 +6,7 @@
  */
 import { parseArgs, parseEnv } from "node:util";
 import { join, resolve } from "node:path";
+import { parseCidrs } from "../auth/ip_filter.ts";
 
 /** Log levels accepted by `--log-level`, in increasing severity. */
 export const LOG_LEVELS = ["DEBUG", "INFO", "WARNING", "ERROR"] as const;
@@ -74,7 +75,13 @@ type Kind =
   | "url"
   | "level"
   | "bool"
-  | "list";
+  | "list"
+  | "identifier";
+
+/** Longest duration a timer can hold: `setTimeout` fires at once beyond 2^31-1 ms. */
+export const MAX_DURATION_MS = 2 ** 31 - 1;
+/** Most Web Workers `--num-workers` accepts: each is a V8 isolate of its own. */
+export const MAX_WORKERS = 256;
 
 interface OptionSpec {
   /** Key in {@linkcode Settings}. */
@@ -87,6 +94,10 @@ interface OptionSpec {
   defaultText: string;
   /** Flag takes no value (a boolean switch). */
   switch?: boolean;
+  /** Smallest number accepted (counts, sizes); 1 unless stated. */
+  min?: number;
+  /** Largest number accepted (counts, sizes, durations in ms). */
+  max?: number;
 }
 
 /** The options of `serve`, in help order. */
@@ -131,6 +142,7 @@ export const SERVE_OPTIONS: readonly OptionSpec[] = [
     kind: "count",
     help: "Web Workers serving requests",
     defaultText: "number of CPU cores",
+    max: MAX_WORKERS,
   },
   {
     key: "threaded",
@@ -165,6 +177,7 @@ export const SERVE_OPTIONS: readonly OptionSpec[] = [
     kind: "size",
     help: "Keep request bodies up to this size for failover (e.g. 10MiB)",
     defaultText: "10MiB",
+    min: 0,
   },
   {
     key: "maxBodySize",
@@ -181,6 +194,7 @@ export const SERVE_OPTIONS: readonly OptionSpec[] = [
     kind: "count",
     help: "Upstream attempts per request, failover included",
     defaultText: "3",
+    max: 100,
   },
   {
     key: "connectTimeout",
@@ -263,6 +277,7 @@ export const SERVE_OPTIONS: readonly OptionSpec[] = [
     kind: "count",
     help: "Request records buffered for the log stores before dropping",
     defaultText: "10000",
+    max: 10_000_000,
   },
   {
     key: "clickhouseUrl",
@@ -276,7 +291,7 @@ export const SERVE_OPTIONS: readonly OptionSpec[] = [
     key: "clickhouseDatabase",
     flag: "clickhouse-database",
     env: "FLOW_PROXY_CLICKHOUSE_DATABASE",
-    kind: "string",
+    kind: "identifier",
     help: "ClickHouse database",
     defaultText: "default",
   },
@@ -284,7 +299,7 @@ export const SERVE_OPTIONS: readonly OptionSpec[] = [
     key: "clickhouseTable",
     flag: "clickhouse-table",
     env: "FLOW_PROXY_CLICKHOUSE_TABLE",
-    kind: "string",
+    kind: "identifier",
     help: "ClickHouse table (created if missing)",
     defaultText: "flow_proxy_requests",
   },
@@ -323,6 +338,7 @@ export const SERVE_OPTIONS: readonly OptionSpec[] = [
     help:
       "Requests per minute for keys without their own limit (0 = unlimited)",
     defaultText: "0",
+    min: 0,
   },
   {
     key: "defaultBurst",
@@ -331,6 +347,7 @@ export const SERVE_OPTIONS: readonly OptionSpec[] = [
     kind: "count",
     help: "Burst for keys without their own (0 = the RPM)",
     defaultText: "0",
+    min: 0,
   },
   {
     key: "adminToken",
@@ -381,20 +398,27 @@ export function resolveSettings(
   if (parsed.values.help) return { help: true };
 
   // `.env` never overrides the real environment (as process.loadEnvFile).
-  const { envFile, env } = loadEnvironment(
+  const { envFile, env, fileVars } = loadEnvironment(
     parsed.values["env-file"] as string | undefined,
     options,
   );
 
   const values: Record<string, unknown> = {};
+  const sources = new Map<keyof Settings, string>();
   for (const spec of SERVE_OPTIONS) {
     const flagValue = parsed.values[spec.flag];
     if (flagValue !== undefined) {
+      sources.set(spec.key, `--${spec.flag}`);
       values[spec.key] = convert(spec, flagValue, `--${spec.flag}`);
     } else if (
       spec.env && env[spec.env] !== undefined && env[spec.env] !== ""
     ) {
-      values[spec.key] = convert(spec, env[spec.env]!, spec.env);
+      // A value from the .env file says so: the user may not know it is there.
+      const source = fileVars.has(spec.env)
+        ? `${spec.env} (from ${envFile})`
+        : spec.env;
+      sources.set(spec.key, source);
+      values[spec.key] = convert(spec, env[spec.env]!, source);
     }
   }
   if (parsed.values["no-db"]) values.dbPath = null;
@@ -421,6 +445,16 @@ export function resolveSettings(
     ...values,
     envFile,
   } as Settings;
+  if (settings.backoffMax < settings.backoffBase) {
+    // The balancer needs base ≤ max; blame the one the user set.
+    const base = sources.get("backoffBase");
+    const max = sources.get("backoffMax") ?? "--backoff-max";
+    throw new UsageError(
+      base
+        ? `${base} must not be longer than ${max} (${settings.backoffMax} ms), got ${settings.backoffBase} ms`
+        : `${max} must not be shorter than --backoff-base (${settings.backoffBase} ms), got ${settings.backoffMax} ms`,
+    );
+  }
   if (settings.adminToken !== null && settings.adminToken.length < 16) {
     throw new UsageError("Admin token must be at least 16 characters long");
   }
@@ -438,10 +472,18 @@ export function resolveSettings(
 export function loadEnvironment(
   explicitEnvFile: string | undefined,
   options: ResolveOptions = {},
-): { envFile: string | null; env: Record<string, string | undefined> } {
+): {
+  envFile: string | null;
+  env: Record<string, string | undefined>;
+  /** Variables whose value came from the `.env` file (not overridden by the environment). */
+  fileVars: Set<string>;
+} {
   const processEnv = options.env ?? Deno.env.toObject();
   const file = readEnvFile(explicitEnvFile, options.cwd ?? Deno.cwd());
-  return { envFile: file.path, env: { ...file.vars, ...processEnv } };
+  const fileVars = new Set(
+    Object.keys(file.vars).filter((name) => processEnv[name] === undefined),
+  );
+  return { envFile: file.path, env: { ...file.vars, ...processEnv }, fileVars };
 }
 
 /** Default secrets file: `$CREDENTIALS_DIRECTORY/secrets.json` when it exists, else `secrets.json`. */
@@ -522,10 +564,46 @@ function parseFlags(args: string[]) {
       : { type: "string", multiple: spec.kind === "list" };
   }
   try {
-    return parseArgs({ args, options, strict: true, allowPositionals: false });
+    return parseArgs({
+      args: joinNegativeValues(args, options),
+      options,
+      strict: true,
+      allowPositionals: false,
+    });
   } catch (err) {
     throw new UsageError(cleanParseArgsMessage(err));
   }
+}
+
+/**
+ * `--port -1` as `--port=-1`. parseArgs reads a value starting with "-" as
+ * an option ("argument is ambiguous"); a negative number after an option that
+ * takes a value is meant as that value, and its validator then says what is
+ * wrong with it.
+ */
+function joinNegativeValues(
+  args: string[],
+  options: Record<string, { type: "string" | "boolean" }>,
+): string[] {
+  const out: string[] = [];
+  for (let i = 0; i < args.length; i++) {
+    const arg = args[i];
+    if (arg === "--") {
+      out.push(...args.slice(i));
+      break;
+    }
+    const next = args[i + 1];
+    if (
+      arg.startsWith("--") && options[arg.slice(2)]?.type === "string" &&
+      next !== undefined && /^-\.?\d/.test(next)
+    ) {
+      out.push(`${arg}=${next}`);
+      i++;
+    } else {
+      out.push(arg);
+    }
+  }
+  return out;
 }
 
 /** Turns node's parseArgs messages into one short line. */
@@ -543,6 +621,14 @@ export function cleanParseArgsMessage(err: unknown): string {
     /Option '(--[\w-]+)' does not take an argument/,
   );
   if (noValue) return `Option '${noValue[1]}' does not take a value`;
+  const ambiguous = message.match(
+    /Option '(?:-\w, )?(--[\w-]+)' argument is ambiguous/,
+  );
+  if (ambiguous) {
+    return `Option '${ambiguous[1]}' needs a value (write ${
+      ambiguous[1]
+    }=-… for a value that starts with "-")`;
+  }
   return message.split("\n")[0];
 }
 
@@ -558,12 +644,31 @@ function convert(spec: OptionSpec, raw: unknown, source: string): unknown {
     const items = Array.isArray(raw)
       ? raw.flatMap((v) => String(v).split(","))
       : String(raw).split(",");
-    return items.map((s) => s.trim()).filter((s) => s !== "");
+    const list = items.map((s) => s.trim()).filter((s) => s !== "");
+    if (spec.key === "allowIp") {
+      try {
+        parseCidrs(list);
+      } catch (err) {
+        throw new UsageError(
+          `${source} must be a list of IP addresses or CIDR ranges: ${
+            err instanceof Error ? err.message : String(err)
+          }`,
+        );
+      }
+    }
+    return list;
   }
   const value = String(raw);
   switch (spec.kind) {
     case "string":
       if (value === "") throw new UsageError(`${source} must not be empty`);
+      return value;
+    case "identifier":
+      if (!IDENTIFIER.test(value)) {
+        throw new UsageError(
+          `${source} must be letters, digits and underscores, not starting with a digit, got "${value}"`,
+        );
+      }
       return value;
     case "port": {
       const n = parseInteger(value);
@@ -574,21 +679,10 @@ function convert(spec: OptionSpec, raw: unknown, source: string): unknown {
       }
       return n;
     }
-    case "count": {
-      const n = parseInteger(value);
-      const min = spec.key === "defaultRpm" || spec.key === "defaultBurst"
-        ? 0
-        : 1;
-      if (n === null || n < min) {
-        const what = min === 0
-          ? "a whole number of 0 or more"
-          : "a positive whole number";
-        throw new UsageError(`${source} must be ${what}, got "${value}"`);
-      }
-      return n;
-    }
+    case "count":
+      return parseCount(value, source, spec);
     case "size":
-      return parseSize(value, source);
+      return parseSizeOption(value, source, spec);
     case "duration":
       return parseDuration(value, source);
     case "url":
@@ -596,6 +690,54 @@ function convert(spec: OptionSpec, raw: unknown, source: string): unknown {
     case "level":
       return parseLogLevel(value, source);
   }
+}
+
+/** ClickHouse database and table names, as the sink accepts them (they are quoted into SQL). */
+const IDENTIFIER = /^[A-Za-z_][A-Za-z0-9_]*$/;
+
+/** A whole number within the spec's bounds; the message says which bound. */
+function parseCount(value: string, source: string, spec: OptionSpec): number {
+  const min = spec.min ?? 1;
+  const max = spec.max ?? Number.MAX_SAFE_INTEGER;
+  const what = min === 0
+    ? "a whole number of 0 or more"
+    : "a positive whole number";
+  const trimmed = value.trim();
+  if (/^\d+$/.test(trimmed) && BigInt(trimmed) > BigInt(max)) {
+    throw new UsageError(
+      `${source} must be a whole number from ${min} to ${max}, got "${value}"`,
+    );
+  }
+  const n = parseInteger(value);
+  if (n === null || n < min) {
+    throw new UsageError(`${source} must be ${what}, got "${value}"`);
+  }
+  return n;
+}
+
+/**
+ * A size within the spec's bounds. A sign is refused here with its own
+ * message, so `--max-body-size -5` says what is wrong with it.
+ */
+function parseSizeOption(
+  value: string,
+  source: string,
+  spec: OptionSpec,
+): number {
+  const min = spec.min ?? 1;
+  const what = min === 0 ? "a size of 0 or more" : "a positive size";
+  if (/^\s*-/.test(value)) {
+    throw new UsageError(
+      `${source} must be ${what} such as 10MiB or 1048576, got "${value}"`,
+    );
+  }
+  const bytes = parseSize(value, source);
+  if (bytes < min) {
+    throw new UsageError(
+      `${source} must be ${what} such as 10MiB or 1048576, got "${value}"`,
+    );
+  }
+  return bytes;
 }
 
 function parseInteger(value: string): number | null {
@@ -646,7 +788,13 @@ export function parseSize(value: string, source: string): number {
       `${source} must be a size such as 10MiB or 1048576, got "${value}"`,
     );
   }
-  return Math.floor(Number(m[1]) * unit);
+  const bytes = Math.floor(Number(m[1]) * unit);
+  if (!Number.isSafeInteger(bytes)) {
+    throw new UsageError(
+      `${source} must be a size of at most ${Number.MAX_SAFE_INTEGER} bytes, got "${value}"`,
+    );
+  }
+  return bytes;
 }
 
 const DURATION_UNITS: Record<string, number> = {
@@ -660,16 +808,29 @@ const DURATION_UNITS: Record<string, number> = {
 
 /** Parses durations like `250ms`, `10s`, `5m`, `1h`; a bare number is seconds. */
 export function parseDuration(value: string, source: string): number {
-  const m = value.trim().match(/^(\d+(?:\.\d+)?)\s*([a-z]*)$/);
+  const text = value.trim();
+  const m = text.match(/^(\d+(?:\.\d+)?)\s*([a-z]*)$/);
   const unit = m ? DURATION_UNITS[m[2]] : undefined;
   if (!m || unit === undefined) {
+    // `-5s` is a duration, just not one a timer can wait for.
+    const negative = /^-\s*\d/.test(text) &&
+      DURATION_UNITS[text.replace(/^-\s*[\d.]+\s*/, "")] !== undefined;
     throw new UsageError(
-      `${source} must be a duration such as 500ms, 10s or 5m, got "${value}"`,
+      `${source} must be a ${
+        negative ? "positive " : ""
+      }duration such as 500ms, 10s or 5m, got "${value}"`,
     );
   }
   const ms = Math.round(Number(m[1]) * unit);
   if (ms <= 0) {
-    throw new UsageError(`${source} must be greater than zero, got "${value}"`);
+    throw new UsageError(
+      `${source} must be a positive duration such as 500ms, 10s or 5m, got "${value}"`,
+    );
+  }
+  if (ms > MAX_DURATION_MS) {
+    throw new UsageError(
+      `${source} must be a duration of at most ${MAX_DURATION_MS} ms (about 24 days), got "${value}"`,
+    );
   }
   return ms;
 }

@@ -129,7 +129,9 @@ export function createHandler(options: HandlerOptions): ProxyHandler {
     throw new RangeError("maxAttempts must be at least 1");
   }
   if (!(options.retryBodyLimit >= 0) || !(options.maxBodySize > 0)) {
-    throw new RangeError("Body limits must be positive");
+    throw new RangeError(
+      `maxBodySize must be positive and retryBodyLimit 0 or more, got ${options.maxBodySize} and ${options.retryBodyLimit}`,
+    );
   }
   const route = createRouter(options.upstream);
   const doFetch = options.fetch ?? fetch;
