@@ -4,7 +4,7 @@
 import { mustRefuseToStart } from "../auth/access.ts";
 import { openKeyStore } from "../auth/client_keys.ts";
 import { parseCidrs } from "../auth/ip_filter.ts";
-import { loadSecrets } from "../config/secrets.ts";
+import { loadSecrets, readSecretsText } from "../config/secrets.ts";
 import {
   resolveSettings,
   serveHelp,
@@ -82,7 +82,7 @@ export async function serveCommand(args: string[]): Promise<number> {
       queue?.push(records);
     },
   });
-  supervisor.rememberSecretsText(await Deno.readTextFile(settings.secretsFile));
+  supervisor.rememberSecretsText(await readSecretsText(settings.secretsFile));
   await supervisor.start();
   stderr(banner(settings, credentials.length));
   log.info(

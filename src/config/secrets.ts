@@ -3,8 +3,11 @@
  *
  * {@linkcode validateSecrets} checks text and reports every problem at once;
  * {@linkcode inspectSecretsFile} adds the file itself (readable, size, mode);
- * {@linkcode loadSecrets} is what `serve` calls. No message ever contains a
- * `clientSecret` value: issues name the entry and the field, never the value.
+ * {@linkcode loadSecrets} is what `serve` calls. All of them read the file
+ * through {@linkcode readSecretsFile}, which refuses anything but a regular
+ * file and never reads more than {@linkcode MAX_SECRETS_FILE_BYTES}, whatever
+ * `stat` says. No message ever contains a `clientSecret` value: issues name
+ * the entry and the field, never the value.
  */
 import { describeIoError } from "./settings.ts";
 import { MAX_CREDENTIALS } from "../server/shared_state.ts";
@@ -64,8 +67,15 @@ export interface LoadSecretsOptions extends InspectOptions {
 export const MISSING_FILE_HINT =
   'copy secrets.json.template to secrets.json, fill in your Flow credentials, then run "flow-proxy check-secrets"';
 
-/** Larger files are refused: 256 entries take well under this. */
+/**
+ * Larger files are refused: 256 entries take well under this (about 300
+ * bytes each). The read stops here even when `stat` reports less, as
+ * `/proc` files do and a file that is being appended to may.
+ */
 export const MAX_SECRETS_FILE_BYTES = 1024 * 1024;
+
+/** Bytes asked of the file per read. */
+const READ_CHUNK_BYTES = 64 * 1024;
 
 const REQUIRED_FIELDS = ["clientId", "clientSecret", "tenant"] as const;
 const OPTIONAL_FIELDS = ["agent", "appToAccess"] as const;
@@ -93,10 +103,14 @@ const PLACEHOLDER_PATTERNS = [
 const CONTROL_CHARS = /[\u0000-\u001f\u007f]/;
 
 /**
- * Validates the text of a secrets file. Pure; never throws for any content.
+ * Validates the content of a secrets file, as text or as the bytes read
+ * (then invalid UTF-8 is reported too). Pure; never throws for any content.
  * `file` is used as the prefix of every message.
  */
-export function validateSecrets(text: string, file: string): SecretsReport {
+export function validateSecrets(
+  content: string | Uint8Array,
+  file: string,
+): SecretsReport {
   const report: SecretsReport = {
     file,
     credentials: [],
@@ -109,6 +123,22 @@ export function validateSecrets(text: string, file: string): SecretsReport {
     field: null,
     message: `${file}: ${message}`,
   });
+
+  let text: string;
+  let badUtf8 = false;
+  if (typeof content === "string") {
+    text = content;
+  } else {
+    text = LOSSY_UTF8.decode(content);
+    const invalid = findInvalidUtf8(content);
+    if (invalid.count > 0) {
+      badUtf8 = true;
+      report.warnings.push({
+        ...fileIssue(describeInvalidUtf8(content, invalid)),
+        hint: "save the file as UTF-8",
+      });
+    }
+  }
 
   // Editors on Windows like to add a byte-order mark; JSON.parse rejects it.
   const source = text.charCodeAt(0) === 0xfeff ? text.slice(1) : text;
@@ -147,12 +177,24 @@ export function validateSecrets(text: string, file: string): SecretsReport {
     );
   }
 
+  const duplicates = findDuplicateFields(source);
   data.forEach((value, index) => {
-    const credential = validateEntry(value, index, file, report);
+    const credential = validateEntry(value, index, file, report, {
+      duplicates: duplicates.get(index) ?? [],
+      badUtf8,
+    });
     if (credential) report.credentials.push(credential);
   });
   warnDuplicateNames(report);
   return report;
+}
+
+/** What the text around an entry revealed, beyond the parsed value. */
+interface EntryContext {
+  /** Fields written more than once in this entry's object. */
+  duplicates: DuplicateField[];
+  /** The file had bytes that are not UTF-8 (decoded as U+FFFD). */
+  badUtf8: boolean;
 }
 
 function validateEntry(
@@ -160,6 +202,7 @@ function validateEntry(
   index: number,
   file: string,
   report: SecretsReport,
+  context: EntryContext,
 ): Credential | null {
   const entry = index + 1;
   if (!isPlainObject(value)) {
@@ -205,6 +248,20 @@ function validateEntry(
   }
   if (nameError) error("name", nameError);
 
+  // JSON.parse keeps the last of repeated keys; someone editing the file
+  // may well be looking at the first.
+  for (const duplicate of context.duplicates) {
+    const times = duplicate.at.length === 2
+      ? "twice"
+      : `${duplicate.at.length} times`;
+    warn(
+      duplicate.key,
+      `${JSON.stringify(duplicate.key)} appears ${times}, at ${
+        listPlaces(duplicate.at)
+      }; the last one is used`,
+    );
+  }
+
   const unknown = Object.keys(value).filter((key) =>
     !KNOWN_FIELDS.includes(key)
   );
@@ -235,6 +292,12 @@ function validateEntry(
       );
     } else if (raw.trim() === "") {
       error(field, `"${field}" must be a non-empty string`);
+    } else if (context.badUtf8 && raw.includes(REPLACEMENT)) {
+      // The value that would be sent is not the one in the file.
+      error(
+        field,
+        `"${field}" contains bytes that are not valid UTF-8 (see the warning about the file)`,
+      );
     } else {
       strings[field] = raw;
       if (raw !== raw.trim()) {
@@ -263,6 +326,11 @@ function validateEntry(
       );
     } else if (raw === "") {
       warn(field, `"${field}" is empty and is ignored`);
+    } else if (context.badUtf8 && raw.includes(REPLACEMENT)) {
+      error(
+        field,
+        `"${field}" contains bytes that are not valid UTF-8 (see the warning about the file)`,
+      );
     } else {
       optional[field] = raw;
     }
@@ -386,31 +454,16 @@ export async function inspectSecretsFile(
     return report;
   };
 
-  let info: Deno.FileInfo;
-  let text: string;
+  let read: SecretsFileContent;
   try {
-    info = await Deno.stat(path);
-    if (info.isDirectory) return fail("is a directory");
-    if (info.size > MAX_SECRETS_FILE_BYTES) {
-      return fail(
-        `too large (${info.size} bytes; at most ${MAX_SECRETS_FILE_BYTES})`,
-      );
-    }
-    text = await Deno.readTextFile(path);
+    read = await readSecretsFile(path);
   } catch (err) {
-    if (err instanceof Deno.errors.NotFound) {
-      return fail("no such file", MISSING_FILE_HINT);
-    }
-    if (err instanceof Deno.errors.PermissionDenied) {
-      return fail(
-        "permission denied",
-        "make it readable by the user that runs flow-proxy",
-      );
-    }
-    return fail(describeIoError(err));
+    if (err instanceof SecretsReadError) return fail(err.reason, err.hint);
+    throw err;
   }
+  const info = read.info;
 
-  const result = validateSecrets(text, file);
+  const result = validateSecrets(read.bytes, file);
   const modeWarning = describeLooseMode(info.mode);
   if (modeWarning) {
     result.warnings.unshift({
@@ -422,6 +475,125 @@ export async function inspectSecretsFile(
     });
   }
   return result;
+}
+
+/** What {@linkcode readSecretsFile} read: the bytes and the metadata of the open file. */
+export interface SecretsFileContent {
+  bytes: Uint8Array;
+  /** `stat` of the file that was read (not of the path, which may have changed since). */
+  info: Deno.FileInfo;
+}
+
+/** Thrown by {@linkcode readSecretsFile}: why the file was not read, without the file name. */
+export class SecretsReadError extends Error {
+  override name = "SecretsReadError";
+  /** Lower-case reason, e.g. `is a named pipe (FIFO), not a regular file`. */
+  readonly reason: string;
+  /** What to do about it, when there is an obvious next step. */
+  readonly hint?: string;
+
+  constructor(
+    reason: string,
+    options: { hint?: string; cause?: unknown } = {},
+  ) {
+    super(reason, { cause: options.cause });
+    this.reason = reason;
+    if (options.hint) this.hint = options.hint;
+  }
+}
+
+/**
+ * Reads a secrets file, the one way every caller does (`check-secrets`,
+ * `serve` at start and on reload, `$CREDENTIALS_DIRECTORY`): only a regular
+ * file, and at most {@linkcode MAX_SECRETS_FILE_BYTES} in chunks, so that
+ * `/dev/zero`, a FIFO or a file that grows while it is read cannot stall or
+ * exhaust the process. Throws {@linkcode SecretsReadError}.
+ */
+export async function readSecretsFile(
+  path: string,
+): Promise<SecretsFileContent> {
+  try {
+    // Checked before opening: opening a FIFO blocks until a writer appears.
+    refuseIrregular(await Deno.stat(path));
+    using file = await Deno.open(path, { read: true });
+    // And again on what was opened, in case the path was swapped meanwhile.
+    const info = await file.stat();
+    refuseIrregular(info);
+    if (info.size > MAX_SECRETS_FILE_BYTES) {
+      throw new SecretsReadError(
+        `too large (${info.size} bytes; at most ${MAX_SECRETS_FILE_BYTES})`,
+      );
+    }
+    return { bytes: await readAtMost(file, MAX_SECRETS_FILE_BYTES), info };
+  } catch (err) {
+    if (err instanceof SecretsReadError) throw err;
+    if (err instanceof Deno.errors.NotFound) {
+      throw new SecretsReadError("no such file", {
+        hint: MISSING_FILE_HINT,
+        cause: err,
+      });
+    }
+    if (err instanceof Deno.errors.PermissionDenied) {
+      throw new SecretsReadError("permission denied", {
+        hint: "make it readable by the user that runs flow-proxy",
+        cause: err,
+      });
+    }
+    throw new SecretsReadError(describeIoError(err), { cause: err });
+  }
+}
+
+/** The text of a secrets file, read by {@linkcode readSecretsFile}; throws `SecretsReadError`. */
+export async function readSecretsText(path: string): Promise<string> {
+  return LOSSY_UTF8.decode((await readSecretsFile(path)).bytes);
+}
+
+function refuseIrregular(info: Deno.FileInfo): void {
+  if (info.isFile) return;
+  const what = info.isDirectory
+    ? null
+    : info.isFifo
+    ? "a named pipe (FIFO)"
+    : info.isCharDevice
+    ? "a character device"
+    : info.isBlockDevice
+    ? "a block device"
+    : info.isSocket
+    ? "a socket"
+    : "something else";
+  throw new SecretsReadError(
+    what === null ? "is a directory" : `is ${what}, not a regular file`,
+  );
+}
+
+/** Reads until the end, or fails once more than `limit` bytes have come. */
+async function readAtMost(
+  file: Deno.FsFile,
+  limit: number,
+): Promise<Uint8Array> {
+  const chunks: Uint8Array[] = [];
+  let total = 0;
+  while (true) {
+    // Whole chunks, even past the limit: some files (/proc) refuse odd
+    // sizes. Memory stays below the limit plus one chunk.
+    const chunk = new Uint8Array(READ_CHUNK_BYTES);
+    const n = await file.read(chunk);
+    if (n === null) break;
+    total += n;
+    if (total > limit) {
+      throw new SecretsReadError(
+        `too large (more than ${limit} bytes, the most that is read)`,
+      );
+    }
+    chunks.push(chunk.subarray(0, n));
+  }
+  const bytes = new Uint8Array(total);
+  let offset = 0;
+  for (const chunk of chunks) {
+    bytes.set(chunk, offset);
+    offset += chunk.length;
+  }
+  return bytes;
 }
 
 function describeLooseMode(mode: number | null): string | null {
@@ -735,4 +907,195 @@ function describeChar(c: string): string {
   if (/^[!-~]$/.test(c) && !/[A-Za-z0-9]/.test(c)) return `"${c}"`;
   const code = c.codePointAt(0)!;
   return `character U+${code.toString(16).toUpperCase().padStart(4, "0")}`;
+}
+
+// ---------------------------------------------------------------------------
+// Invalid UTF-8 and repeated keys: where, never what (the file holds secrets).
+
+const LOSSY_UTF8 = new TextDecoder("utf-8");
+const REPLACEMENT = "\ufffd";
+/** Places listed in a message before "and N more". */
+const LISTED_PLACES = 3;
+
+/**
+ * Where sequences that are not UTF-8 start, as the WHATWG decoder sees them
+ * (one U+FFFD per maximal bad subpart): the first few byte offsets and the count.
+ */
+function findInvalidUtf8(
+  bytes: Uint8Array,
+): { offsets: number[]; count: number } {
+  const offsets: number[] = [];
+  let count = 0;
+  let i = 0;
+  while (i < bytes.length) {
+    const b = bytes[i];
+    if (b < 0x80) {
+      i++;
+      continue;
+    }
+    let need = 0;
+    let low = 0x80;
+    let high = 0xbf;
+    if (b >= 0xc2 && b <= 0xdf) need = 1;
+    else if (b === 0xe0) [need, low] = [2, 0xa0];
+    else if (b === 0xed) [need, high] = [2, 0x9f];
+    else if (b >= 0xe1 && b <= 0xef) need = 2;
+    else if (b === 0xf0) [need, low] = [3, 0x90];
+    else if (b === 0xf4) [need, high] = [3, 0x8f];
+    else if (b >= 0xf1 && b <= 0xf3) need = 3;
+    let j = 1;
+    for (; j <= need; j++) {
+      const c = bytes[i + j];
+      const min = j === 1 ? low : 0x80;
+      const max = j === 1 ? high : 0xbf;
+      if (c === undefined || c < min || c > max) break;
+    }
+    if (need > 0 && j > need) {
+      i += need + 1;
+    } else {
+      if (offsets.length < LISTED_PLACES) offsets.push(i);
+      count++;
+      i += need > 0 ? j : 1;
+    }
+  }
+  return { offsets, count };
+}
+
+/** `bytes that are not valid UTF-8 at line 3, column 18 …`, columns as in JSON errors. */
+function describeInvalidUtf8(
+  bytes: Uint8Array,
+  invalid: { offsets: number[]; count: number },
+): string {
+  const bom = bytes[0] === 0xef && bytes[1] === 0xbb && bytes[2] === 0xbf
+    ? 3
+    : 0;
+  const places = invalid.offsets.map((offset) => {
+    let line = 1;
+    let lineStart = bom;
+    for (let i = 0; i < offset; i++) {
+      if (bytes[i] === 0x0a) {
+        line++;
+        lineStart = i + 1;
+      }
+    }
+    const before = LOSSY_UTF8.decode(bytes.subarray(lineStart, offset));
+    return { line, column: before.length + 1 };
+  });
+  return `bytes that are not valid UTF-8 at ${
+    listPlaces(places, invalid.count)
+  }; each is read as U+FFFD`;
+}
+
+/** `line 2, column 4 and line 2, column 20`: the first few of `total`, then a count. */
+function listPlaces(places: LineColumn[], total = places.length): string {
+  const shown = places.slice(0, LISTED_PLACES).map((p) =>
+    `line ${p.line}, column ${p.column}`
+  );
+  const more = total - shown.length;
+  if (more > 0) return `${shown.join(", ")} and ${more} more`;
+  if (shown.length === 1) return shown[0];
+  return `${shown.slice(0, -1).join(", ")} and ${shown.at(-1)}`;
+}
+
+/** Line and column of offsets in `source`, by binary search over line starts. */
+function lineLocator(source: string): (offset: number) => LineColumn {
+  const starts = [0];
+  for (let i = source.indexOf("\n"); i >= 0; i = source.indexOf("\n", i + 1)) {
+    starts.push(i + 1);
+  }
+  return (offset) => {
+    let lo = 0;
+    let hi = starts.length - 1;
+    while (lo < hi) {
+      const mid = (lo + hi + 1) >> 1;
+      if (starts[mid] <= offset) lo = mid;
+      else hi = mid - 1;
+    }
+    return { line: lo + 1, column: offset - starts[lo] + 1 };
+  };
+}
+
+/** A key written more than once in one entry. */
+interface DuplicateField {
+  /** The key as JSON.parse reads it (escapes resolved). */
+  key: string;
+  /** Every place it appears, in file order. */
+  at: LineColumn[];
+}
+
+/**
+ * Keys repeated within an entry (an object directly in the top-level array),
+ * by 0-based entry index. `source` must be valid JSON (JSON.parse accepted it).
+ */
+function findDuplicateFields(source: string): Map<number, DuplicateField[]> {
+  const result = new Map<number, DuplicateField[]>();
+  const locate = lineLocator(source);
+  const n = source.length;
+  let i = 0;
+  const ws = () => {
+    while (i < n && " \t\n\r".includes(source[i])) i++;
+  };
+  const string = () => {
+    i++;
+    while (i < n && source[i] !== '"') i += source[i] === "\\" ? 2 : 1;
+    i++;
+  };
+  const value = () => {
+    const c = source[i];
+    if (c === '"') return string();
+    if (c !== "{" && c !== "[") {
+      while (i < n && !",]} \t\n\r".includes(source[i])) i++;
+      return;
+    }
+    let depth = 0;
+    do {
+      const d = source[i];
+      if (d === '"') {
+        string();
+        continue;
+      }
+      if (d === "{" || d === "[") depth++;
+      else if (d === "}" || d === "]") depth--;
+      i++;
+    } while (i < n && depth > 0);
+  };
+  const entry = (index: number) => {
+    const seen = new Map<string, LineColumn[]>();
+    i++;
+    while (true) {
+      ws();
+      if (source[i] === "}") break;
+      const start = i;
+      string();
+      const key = JSON.parse(source.slice(start, i)) as string;
+      const places = seen.get(key) ?? [];
+      places.push(locate(start));
+      seen.set(key, places);
+      ws();
+      i++; // ":"
+      ws();
+      value();
+      ws();
+      if (source[i] === ",") i++;
+    }
+    i++;
+    const repeated = [...seen].filter(([, at]) => at.length > 1);
+    if (repeated.length > 0) {
+      result.set(index, repeated.map(([key, at]) => ({ key, at })));
+    }
+  };
+
+  ws();
+  if (source[i] !== "[") return result;
+  i++;
+  for (let index = 0; i < n; index++) {
+    ws();
+    if (source[i] === "]") break;
+    if (source[i] === "{") entry(index);
+    else value();
+    ws();
+    if (source[i] !== ",") break;
+    i++;
+  }
+  return result;
 }

@@ -9,6 +9,7 @@ import { signCredentials, type SignedCredentials } from "../auth/jwt.ts";
 import {
   type Credential,
   loadSecrets,
+  readSecretsText,
   SecretsError,
 } from "../config/secrets.ts";
 import type { Settings } from "../config/settings.ts";
@@ -197,7 +198,8 @@ export class Supervisor {
     const file = this.#settings.secretsFile;
     let text: string | null = null;
     try {
-      text = await Deno.readTextFile(file);
+      // The bounded reader: a FIFO or /dev/zero must not stall a reload.
+      text = await readSecretsText(file);
     } catch {
       // loadSecrets reports it properly below.
     }
@@ -207,7 +209,9 @@ export class Supervisor {
     ) return false;
     let credentials: Credential[];
     try {
-      credentials = await loadSecrets(file);
+      credentials = await loadSecrets(file, {
+        onWarning: (w) => this.#log.warn(w.message),
+      });
     } catch (err) {
       this.#log.error(
         `Reload of ${file} (${reason}) rejected, keeping the ${this.#credentials.length} credentials in use: ${
