@@ -9,7 +9,7 @@
  * `stat` says. No message ever contains a `clientSecret` value: issues name
  * the entry and the field, never the value.
  */
-import { describeIoError } from "./settings.ts";
+import { describeIoError, refuseNonRegularFile } from "./settings.ts";
 import { MAX_CREDENTIALS } from "../server/shared_state.ts";
 
 export { MAX_CREDENTIALS };
@@ -549,21 +549,11 @@ export async function readSecretsText(path: string): Promise<string> {
 }
 
 function refuseIrregular(info: Deno.FileInfo): void {
-  if (info.isFile) return;
-  const what = info.isDirectory
-    ? null
-    : info.isFifo
-    ? "a named pipe (FIFO)"
-    : info.isCharDevice
-    ? "a character device"
-    : info.isBlockDevice
-    ? "a block device"
-    : info.isSocket
-    ? "a socket"
-    : "something else";
-  throw new SecretsReadError(
-    what === null ? "is a directory" : `is ${what}, not a regular file`,
-  );
+  try {
+    refuseNonRegularFile(info);
+  } catch (err) {
+    throw new SecretsReadError((err as TypeError).message);
+  }
 }
 
 /** Reads until the end, or fails once more than `limit` bytes have come. */

@@ -428,7 +428,7 @@ export function resolveSettings(
     env.FLOW_PROXY_ADMIN_TOKEN_FILE;
   if (adminToken === undefined && tokenFile) {
     try {
-      adminToken = Deno.readTextFileSync(tokenFile).trim();
+      adminToken = readSmallTextFileSync(tokenFile).trim();
     } catch (err) {
       throw new UsageError(
         `Cannot read admin token file "${tokenFile}": ${describeIoError(err)}`,
@@ -880,7 +880,7 @@ function readEnvFile(
   const path = explicit ?? join(cwd, ".env");
   let text: string;
   try {
-    text = Deno.readTextFileSync(path);
+    text = readSmallTextFileSync(path);
   } catch (err) {
     if (explicit === undefined && err instanceof Deno.errors.NotFound) {
       return { path: null, vars: {} };
@@ -890,6 +890,55 @@ function readEnvFile(
     );
   }
   return { path, vars: { ...parseEnv(text) } as Record<string, string> };
+}
+
+/** Largest `.env` or admin token file read; a real one is a few hundred bytes. */
+const MAX_SMALL_FILE_BYTES = 1024 * 1024;
+
+/**
+ * Reads a small text file that only a regular file may be: a FIFO would
+ * block the open, `/dev/zero` would never end. Throws `TypeError` for those
+ * and for a file over {@linkcode MAX_SMALL_FILE_BYTES}, whatever `stat` says.
+ */
+function readSmallTextFileSync(path: string): string {
+  // Checked before opening: opening a FIFO blocks until a writer appears.
+  refuseNonRegularFile(Deno.statSync(path));
+  using file = Deno.openSync(path, { read: true });
+  refuseNonRegularFile(file.statSync());
+  // Whole 64 KiB chunks, even past the limit: some files (/proc) refuse
+  // reads of odd sizes.
+  const chunk = new Uint8Array(64 * 1024);
+  const buffer = new Uint8Array(MAX_SMALL_FILE_BYTES + chunk.length);
+  let total = 0;
+  while (total <= MAX_SMALL_FILE_BYTES) {
+    const n = file.readSync(chunk);
+    if (n === null) break;
+    buffer.set(chunk.subarray(0, n), total);
+    total += n;
+  }
+  if (total > MAX_SMALL_FILE_BYTES) {
+    throw new TypeError(`too large (more than ${MAX_SMALL_FILE_BYTES} bytes)`);
+  }
+  return new TextDecoder().decode(buffer.subarray(0, total));
+}
+
+/**
+ * Throws a `TypeError` saying what `info` is when it is not a regular file,
+ * e.g. `is a named pipe (FIFO), not a regular file`.
+ */
+export function refuseNonRegularFile(info: Deno.FileInfo): void {
+  if (info.isFile) return;
+  if (info.isDirectory) throw new TypeError("is a directory");
+  const what = info.isFifo
+    ? "a named pipe (FIFO)"
+    : info.isCharDevice
+    ? "a character device"
+    : info.isBlockDevice
+    ? "a block device"
+    : info.isSocket
+    ? "a socket"
+    : "something else";
+  throw new TypeError(`is ${what}, not a regular file`);
 }
 
 function exists(path: string): boolean {
