@@ -649,10 +649,9 @@ function convert(spec: OptionSpec, raw: unknown, source: string): unknown {
       try {
         parseCidrs(list);
       } catch (err) {
+        // Worded as serve.ts has always reported it: `--allow-ip: Invalid …`.
         throw new UsageError(
-          `${source} must be a list of IP addresses or CIDR ranges: ${
-            err instanceof Error ? err.message : String(err)
-          }`,
+          `${source}: ${err instanceof Error ? err.message : String(err)}`,
         );
       }
     }

@@ -13,7 +13,7 @@ export interface InvalidCase {
   /** A switch is only checked through its variable (the flag takes no value). */
   switch: boolean;
   value: string;
-  /** Message after the source name (`--port `, `FLOW_PROXY_PORT `). */
+  /** Message after the source name and a space (or directly, when it starts with ":"). */
   phrase: string;
   /** The message ends with `, got "<value>"`. */
   quotesValue: boolean;
@@ -37,7 +37,7 @@ const EMPTY = "must not be empty";
 const IDENTIFIER =
   "must be letters, digits and underscores, not starting with a digit";
 const BOOL = "must be true or false (1/0, yes/no, on/off)";
-const CIDR = "must be a list of IP addresses or CIDR ranges: Invalid IP";
+const CIDR = ": Invalid IP range";
 
 const OVERFLOW = "99999999999999999999";
 
@@ -161,7 +161,8 @@ export const UNCOVERED_FLAGS: readonly string[] = SERVE_OPTIONS
 /** The message `source` must produce for `c`, as a whole-line pattern. */
 export function expectedMessage(c: InvalidCase, source: string): RegExp {
   const tail = c.quotesValue ? escape(`, got "${c.value}"`) : ".*";
-  return new RegExp(`^${escape(source)} ${escape(c.phrase)}${tail}$`);
+  const gap = c.phrase.startsWith(":") ? "" : " ";
+  return new RegExp(`^${escape(source)}${gap}${escape(c.phrase)}${tail}$`);
 }
 
 function escape(text: string): string {
