@@ -33,6 +33,14 @@ import { VERSION } from "../version.ts";
 /** Exit code of a clean shutdown, and of a usage error. */
 export const EXIT = { OK: 0, FAILURE: 1, USAGE: 2 } as const;
 
+/**
+ * Stop signals this close to the first one count as the same signal: a
+ * terminal's `Ctrl+C` reaches the whole process group, so under
+ * `deno task start` the proxy gets the SIGINT and, a few ms later, the task
+ * runner's forward of it. Only a signal after this window means "exit now".
+ */
+export const SIGNAL_WINDOW_MS = 1000;
+
 /** Runs `serve` until a signal stops it; returns the exit code. */
 export async function serveCommand(args: string[]): Promise<number> {
   const parsed = resolveSettings(args);
@@ -92,14 +100,18 @@ export async function serveCommand(args: string[]): Promise<number> {
   );
 
   const stopped = Promise.withResolvers<number>();
-  let stopping = false;
+  let stoppingSince: number | null = null;
   const onStop = (signal: Deno.Signal) => {
-    if (stopping) {
+    if (stoppingSince !== null) {
+      if (performance.now() - stoppingSince < SIGNAL_WINDOW_MS) {
+        log.debug(`${signal} within ${SIGNAL_WINDOW_MS} ms of the first: same`);
+        return;
+      }
       log.warn(`Second ${signal}: exiting now`);
       flushLogs();
       Deno.exit(signal === "SIGINT" ? 130 : 143);
     }
-    stopping = true;
+    stoppingSince = performance.now();
     log.info(
       `${signal} received: finishing in-flight requests (up to ${settings.shutdownTimeout} ms)`,
     );
