@@ -18,6 +18,12 @@ import { ClientMetrics } from "../observe/client_metrics.ts";
 import { VERSION } from "../version.ts";
 import { CONTROL, type SharedState } from "./shared_state.ts";
 
+/**
+ * How long a serving thread keeps answering after shutdown starts, every
+ * response with `Connection: close`, before it closes idle connections.
+ */
+export const SHUTDOWN_DRAIN_MS = 1000;
+
 /** Options of {@linkcode startRuntime}. */
 export interface RuntimeOptions {
   settings: Settings;
@@ -189,6 +195,13 @@ export async function startRuntime(options: RuntimeOptions): Promise<Runtime> {
     },
   });
 
+  // Set by shutdown(): from then on every response says `Connection: close`.
+  let draining = false;
+  const serve = (req: Request, info: Deno.ServeHandlerInfo) =>
+    draining
+      ? handler(req, info).then(withConnectionClose)
+      : handler(req, info);
+
   const listening = Promise.withResolvers<Deno.NetAddr>();
   const server = Deno.serve({
     hostname: settings.host,
@@ -213,7 +226,7 @@ export async function startRuntime(options: RuntimeOptions): Promise<Runtime> {
         },
       );
     },
-  }, handler);
+  }, serve);
   const addr = await listening.promise;
   let closed = false;
   function close(): void {
@@ -237,9 +250,38 @@ export async function startRuntime(options: RuntimeOptions): Promise<Runtime> {
       );
     },
     async shutdown() {
+      // `server.shutdown()` closes idle keep-alive connections at once, and
+      // with them any request whose bytes are in flight on one: the client
+      // sees a reset. So keep serving for a moment first, telling every
+      // client to close, and only then stop.
+      draining = true;
+      const drainMs = Math.min(SHUTDOWN_DRAIN_MS, settings.shutdownTimeout / 2);
+      logger.info(
+        `Draining connections: answering with Connection: close for ${drainMs} ms, then closing idle ones`,
+      );
+      await new Promise((resolve) => setTimeout(resolve, drainMs));
       await server.shutdown();
       close();
     },
     finished: server.finished.then(close),
   };
+}
+
+/** The same response, telling the client not to reuse the connection. */
+function withConnectionClose(res: Response): Response {
+  // 101 cannot be rebuilt, and the connection is no longer HTTP after it.
+  if (res.status === 101) return res;
+  try {
+    res.headers.set("connection", "close");
+    return res;
+  } catch {
+    // The headers of a `fetch` response are immutable.
+    const headers = new Headers(res.headers);
+    headers.set("connection", "close");
+    return new Response(res.body, {
+      status: res.status,
+      statusText: res.statusText,
+      headers,
+    });
+  }
 }
