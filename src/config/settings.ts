@@ -38,6 +38,12 @@ export interface Settings {
   headersTimeout: number;
   idleTimeout: number;
   shutdownTimeout: number;
+  /** A new client connection must send its first request headers within this. */
+  clientHeaderTimeout: number;
+  /** A client connection with no request in flight is closed after this. */
+  keepAliveTimeout: number;
+  /** Client connections open at once per serving thread. */
+  maxConnections: number;
   /** First retry of a failed credential after this long; doubles per failure. */
   backoffBase: number;
   /** Cap of the failed-credential backoff. */
@@ -227,6 +233,30 @@ export const SERVE_OPTIONS: readonly OptionSpec[] = [
     kind: "duration",
     help: "Grace period for in-flight requests on SIGTERM/SIGINT",
     defaultText: "30s",
+  },
+  {
+    key: "clientHeaderTimeout",
+    flag: "client-header-timeout",
+    env: "FLOW_PROXY_CLIENT_HEADER_TIMEOUT",
+    kind: "duration",
+    help: "A new client connection must send its request headers within this",
+    defaultText: "30s",
+  },
+  {
+    key: "keepAliveTimeout",
+    flag: "keepalive-timeout",
+    env: "FLOW_PROXY_KEEPALIVE_TIMEOUT",
+    kind: "duration",
+    help: "Close a client connection idle for this long",
+    defaultText: "75s",
+  },
+  {
+    key: "maxConnections",
+    flag: "max-connections",
+    env: "FLOW_PROXY_MAX_CONNECTIONS",
+    kind: "count",
+    help: "Client connections open at once, per worker (more are refused)",
+    defaultText: "4096",
   },
   {
     key: "backoffBase",
@@ -531,6 +561,9 @@ function defaults(
     headersTimeout: 600_000,
     idleTimeout: 300_000,
     shutdownTimeout: 30_000,
+    clientHeaderTimeout: 30_000,
+    keepAliveTimeout: 75_000,
+    maxConnections: 4096,
     backoffBase: 10_000,
     backoffMax: 300_000,
     cooldownDefault: 30_000,

@@ -17,6 +17,7 @@ import { Metrics } from "../observe/metrics.ts";
 import { ClientMetrics } from "../observe/client_metrics.ts";
 import { VERSION } from "../version.ts";
 import { CONTROL, type SharedState } from "./shared_state.ts";
+import { serveWithLimits } from "./connection_limits.ts";
 
 /**
  * How long a serving thread keeps answering after shutdown starts, every
@@ -202,32 +203,62 @@ export async function startRuntime(options: RuntimeOptions): Promise<Runtime> {
       ? handler(req, info).then(withConnectionClose)
       : handler(req, info);
 
-  const listening = Promise.withResolvers<Deno.NetAddr>();
-  const server = Deno.serve({
+  function onError(err: unknown): Response {
+    logger.error(
+      `Internal error: ${err instanceof Error ? err.message : String(err)}`,
+    );
+    return new Response(
+      JSON.stringify({
+        error: {
+          message: "Internal error",
+          type: "internal_error",
+          code: "internal_error",
+        },
+      }),
+      {
+        status: 500,
+        headers: { "content-type": "application/json" },
+      },
+    );
+  }
+  const limited = serveWithLimits({
     hostname: settings.host,
     port: settings.port,
     reusePort: settings.threaded,
-    onListen: (addr) => listening.resolve(addr as Deno.NetAddr),
-    onError(err) {
+    headerTimeout: settings.clientHeaderTimeout,
+    keepAliveTimeout: settings.keepAliveTimeout,
+    maxConnections: settings.maxConnections,
+    onError,
+    onRefused: (open) =>
+      logger.warn(
+        `Connection limit reached (${open} open, --max-connections): refusing new connections`,
+      ),
+    onAcceptError: (err) =>
       logger.error(
-        `Internal error: ${err instanceof Error ? err.message : String(err)}`,
-      );
-      return new Response(
-        JSON.stringify({
-          error: {
-            message: "Internal error",
-            type: "internal_error",
-            code: "internal_error",
-          },
-        }),
-        {
-          status: 500,
-          headers: { "content-type": "application/json" },
-        },
-      );
-    },
+        `Cannot accept a connection: ${
+          err instanceof Error ? err.message : String(err)
+        }`,
+      ),
   }, serve);
-  const addr = await listening.promise;
+  let server: { finished: Promise<void>; shutdown(): Promise<void> };
+  let addr: Deno.NetAddr;
+  if (limited) {
+    server = limited;
+    addr = limited.addr;
+  } else {
+    logger.warn(
+      "This Deno cannot serve one connection at a time: --client-header-timeout, --keepalive-timeout and --max-connections do not apply",
+    );
+    const listening = Promise.withResolvers<Deno.NetAddr>();
+    server = Deno.serve({
+      hostname: settings.host,
+      port: settings.port,
+      reusePort: settings.threaded,
+      onListen: (addr) => listening.resolve(addr as Deno.NetAddr),
+      onError,
+    }, serve);
+    addr = await listening.promise;
+  }
   let closed = false;
   function close(): void {
     if (closed) return;

@@ -1,0 +1,213 @@
+/**
+ * `Deno.serve` with the limits it lacks: a deadline for a new connection's
+ * first request headers, an idle keep-alive timeout, and a cap on open
+ * connections.
+ *
+ * Deno 2.9's HTTP/1 server has none of these (a connection that sends a
+ * header byte a second, or nothing at all, stays open for good), and the
+ * server it returns exposes no connections. So this module accepts
+ * connections itself and hands each one to the runtime's own HTTP server for
+ * a single connection (`serveHttpOnConnection`, the function `Deno.serve`
+ * is built on, reached through `Deno[Deno.internal]`): requests are still
+ * parsed and answered natively, and closing a connection is that server's
+ * graceful shutdown, which drops an idle or half-received request and lets a
+ * response being written finish first.
+ *
+ * When the runtime does not have that function, {@linkcode serveWithLimits}
+ * returns null and the caller serves with plain `Deno.serve`.
+ */
+
+/** The limits; milliseconds and a count. */
+export interface ConnectionLimits {
+  /** A new connection must complete its first request headers within this. */
+  headerTimeout: number;
+  /** A connection with no request in flight is closed after this long. */
+  keepAliveTimeout: number;
+  /** Connections open at once on this thread; more are closed at accept. */
+  maxConnections: number;
+}
+
+/** Options of {@linkcode serveWithLimits}. */
+export interface ServeWithLimitsOptions extends ConnectionLimits {
+  hostname: string;
+  port: number;
+  reusePort: boolean;
+  onError: (error: unknown) => Response | Promise<Response>;
+  /** Called (at most every 10 s) when a connection is refused for the cap. */
+  onRefused?: (open: number) => void;
+  /** Called when accepting fails for a reason other than shutdown. */
+  onAcceptError?: (error: unknown) => void;
+}
+
+/** What the runtime returns for one connection. */
+interface ConnectionServer {
+  finished: Promise<void>;
+  shutdown(): Promise<void>;
+}
+
+type ServeHttpOnConnection = (
+  conn: Deno.Conn,
+  signal: AbortSignal | undefined,
+  handler: Deno.ServeHandler<Deno.NetAddr>,
+  onError: (error: unknown) => Response | Promise<Response>,
+  onListen: () => void,
+) => ConnectionServer;
+
+interface Connection {
+  server: ConnectionServer | null;
+  /** Requests whose handler has not settled yet. */
+  active: number;
+  /** Whether a request has arrived: then the idle timeout applies. */
+  served: boolean;
+  /** When the connection opened or its last request settled. */
+  since: number;
+  closing: boolean;
+}
+
+/** A server with limits; the subset of `Deno.HttpServer` the runtime uses. */
+export interface LimitedServer {
+  addr: Deno.NetAddr;
+  finished: Promise<void>;
+  /** Stops accepting, closes idle connections, waits for the others. */
+  shutdown(): Promise<void>;
+  /** Connections open right now. */
+  readonly connections: number;
+}
+
+/** How often connections are checked against the timeouts. */
+const SWEEP_MS = 250;
+const REFUSED_LOG_MS = 10_000;
+const ACCEPT_RETRY_MS = 100;
+
+/** The runtime's per-connection server, or null when it has none. */
+export function connectionServer(): ServeHttpOnConnection | null {
+  const internal = (Deno as unknown as Record<symbol, unknown>)[
+    (Deno as unknown as { internal: symbol }).internal
+  ] as Record<string, unknown> | undefined;
+  const serve = internal?.serveHttpOnConnection;
+  return typeof serve === "function" ? serve as ServeHttpOnConnection : null;
+}
+
+/**
+ * Serves `handler` with the limits of `options`; null when the runtime cannot
+ * serve one connection at a time (then nothing was opened).
+ */
+export function serveWithLimits(
+  options: ServeWithLimitsOptions,
+  handler: Deno.ServeHandler<Deno.NetAddr>,
+): LimitedServer | null {
+  const found = connectionServer();
+  if (found === null) return null;
+  const serveConnection: ServeHttpOnConnection = found;
+  const listener = Deno.listen({
+    hostname: options.hostname,
+    port: options.port,
+    reusePort: options.reusePort,
+  });
+  const open = new Set<Connection>();
+  let lastRefusedLog = -Infinity;
+  let stopping = false;
+
+  function close(connection: Connection): void {
+    if (connection.closing || connection.server === null) return;
+    connection.closing = true;
+    // Graceful: a response being written is finished first.
+    connection.server.shutdown().catch(() => {});
+  }
+
+  const sweep = setInterval(() => {
+    const now = performance.now();
+    for (const connection of open) {
+      if (connection.active > 0) continue;
+      const limit = connection.served
+        ? options.keepAliveTimeout
+        : options.headerTimeout;
+      if (now - connection.since >= limit) close(connection);
+    }
+  }, SWEEP_MS);
+
+  function accept(conn: Deno.TcpConn): void {
+    if (open.size >= options.maxConnections) {
+      conn.close();
+      const now = performance.now();
+      if (now - lastRefusedLog >= REFUSED_LOG_MS) {
+        lastRefusedLog = now;
+        options.onRefused?.(open.size);
+      }
+      return;
+    }
+    const connection: Connection = {
+      server: null,
+      active: 0,
+      served: false,
+      since: performance.now(),
+      closing: false,
+    };
+    const settle = () => {
+      if (--connection.active === 0) connection.since = performance.now();
+    };
+    open.add(connection);
+    connection.server = serveConnection(
+      conn,
+      undefined,
+      (req, info) => {
+        connection.active++;
+        connection.served = true;
+        const response = Promise.resolve(handler(req, info));
+        response.then(settle, settle);
+        return response;
+      },
+      options.onError,
+      () => {},
+    );
+    connection.server.finished
+      // A reset by the client ends a connection too; it is not an error here.
+      .catch(() => {})
+      .finally(() => open.delete(connection));
+  }
+
+  const accepting = (async () => {
+    while (!stopping) {
+      let conn: Deno.TcpConn;
+      try {
+        conn = await listener.accept();
+      } catch (err) {
+        if (stopping || err instanceof Deno.errors.BadResource) return;
+        // Out of file descriptors, say: keep the server, try again shortly.
+        options.onAcceptError?.(err);
+        await new Promise((resolve) => setTimeout(resolve, ACCEPT_RETRY_MS));
+        continue;
+      }
+      accept(conn);
+    }
+  })();
+
+  async function shutdown(): Promise<void> {
+    if (stopping) return;
+    stopping = true;
+    clearInterval(sweep);
+    listener.close();
+    await accepting;
+    const servers = [...open].map((connection) => {
+      close(connection);
+      return connection.server!.finished.catch(() => {});
+    });
+    await Promise.all(servers);
+  }
+
+  const finished = accepting.then(async () => {
+    clearInterval(sweep);
+    await Promise.all(
+      [...open].map((c) => c.server!.finished.catch(() => {})),
+    );
+  });
+
+  return {
+    addr: listener.addr as Deno.NetAddr,
+    finished,
+    shutdown,
+    get connections() {
+      return open.size;
+    },
+  };
+}
