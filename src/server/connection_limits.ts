@@ -153,7 +153,13 @@ export function serveWithLimits(
       (req, info) => {
         connection.active++;
         connection.served = true;
-        const response = Promise.resolve(handler(req, info));
+        let response: Promise<Response>;
+        try {
+          response = Promise.resolve(handler(req, info));
+        } catch (err) {
+          // Still answered (by onError), and the count must come down.
+          response = Promise.reject(err);
+        }
         response.then(settle, settle);
         return response;
       },

@@ -210,3 +210,22 @@ Deno.test("serveWithLimits() refuses connections beyond the cap and serves again
     await server.shutdown();
   }
 });
+
+Deno.test("serveWithLimits() still closes an idle connection whose handler threw", async () => {
+  const server = start({ headerTimeout: 5000, keepAliveTimeout: 300 }, () => {
+    throw new Error("Handler failure (test)");
+  });
+  const conn = await Deno.connect({
+    hostname: "127.0.0.1",
+    port: server.addr.port,
+  });
+  try {
+    await conn.write(encoder.encode("GET / HTTP/1.1\r\nHost: x\r\n\r\n"));
+    const end = await readToClose(conn, 5000);
+    assert.ok(end !== null, "closed before the test's own timeout");
+    assert.match(end, /^HTTP\/1\.1 500 /);
+  } finally {
+    conn.close();
+    await server.shutdown();
+  }
+});
