@@ -10,6 +10,7 @@
  */
 import { DatabaseSync, type StatementSync } from "node:sqlite";
 import { constantTimeEqual, sha256, sha256Hex } from "./digest.ts";
+import { rollbackAfter } from "../observe/sqlite_file.ts";
 
 /** Prefix of every client key, so that a leaked key is recognisable. */
 export const KEY_PREFIX = "fpk_";
@@ -348,20 +349,45 @@ export class KeyStore {
     if (this.#now() - this.#lastFlush >= this.#touchFlushMs) this.flush();
   }
 
-  /** Writes the buffered last-used times now. */
+  /**
+   * Writes the buffered last-used times now. When the write fails (a locked
+   * or full database) the times stay buffered for the next flush and the
+   * error thrown is SQLite's own, never a failed ROLLBACK's.
+   */
   flush(): void {
     this.#lastFlush = this.#now();
     if (this.#pendingTouches.size === 0 || this.#closed) return;
     const pending = [...this.#pendingTouches];
     this.#pendingTouches.clear();
-    this.#db.exec("BEGIN IMMEDIATE");
     try {
-      for (const [name, when] of pending) this.#touchStatement.run(when, name);
-      this.#db.exec("COMMIT");
+      this.#db.exec("BEGIN IMMEDIATE");
+      try {
+        for (const [name, when] of pending) {
+          this.#touchStatement.run(when, name);
+        }
+        this.#db.exec("COMMIT");
+      } catch (err) {
+        throw rollbackAfter(this.#db, err);
+      }
     } catch (err) {
-      this.#db.exec("ROLLBACK");
-      throw err;
+      for (const [name, when] of pending) {
+        const newer = this.#pendingTouches.get(name);
+        if (newer === undefined || newer < when) {
+          this.#pendingTouches.set(name, when);
+        }
+      }
+      throw new Error(
+        `Cannot write the last-used times of ${pending.length} client keys: ${
+          (err as Error).message
+        }`,
+        { cause: err },
+      );
     }
+  }
+
+  /** Last-used times buffered and not written yet. */
+  get pendingTouches(): number {
+    return this.#pendingTouches.size;
   }
 
   /** Every key with its hash, for {@linkcode KeyVerifier.load}. */

@@ -10,6 +10,7 @@
 import { DatabaseSync, type StatementSync } from "node:sqlite";
 import type { RequestRecord } from "./record.ts";
 import type { RecordSink } from "./record_queue.ts";
+import { rollbackAfter } from "./sqlite_file.ts";
 
 /** Version of the `requests` schema this build writes. */
 export const REQUESTS_SCHEMA_VERSION = 1;
@@ -159,7 +160,7 @@ export class SqliteStore implements RecordSink {
       }
       db.exec("COMMIT");
     } catch (err) {
-      db.exec("ROLLBACK");
+      rollbackAfter(db, err);
       throw new Error(
         `Cannot write ${batch.length} records to request log "${this.path}": ${
           describeSqliteError(err, this.path)
@@ -197,8 +198,7 @@ function migrate(db: DatabaseSync, path: string): void {
     }
     db.exec("COMMIT");
   } catch (err) {
-    db.exec("ROLLBACK");
-    throw err;
+    throw rollbackAfter(db, err);
   }
 }
 
