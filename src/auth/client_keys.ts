@@ -10,7 +10,7 @@
  */
 import { DatabaseSync, type StatementSync } from "node:sqlite";
 import { constantTimeEqual, sha256, sha256Hex } from "./digest.ts";
-import { rollbackAfter } from "../observe/sqlite_file.ts";
+import { createPrivateFile, rollbackAfter } from "../observe/sqlite_file.ts";
 
 /** Prefix of every client key, so that a leaked key is recognisable. */
 export const KEY_PREFIX = "fpk_";
@@ -459,6 +459,7 @@ export function openKeyStore(
 ): KeyStore {
   let db: DatabaseSync;
   try {
+    createPrivateFile(path);
     db = new DatabaseSync(path);
   } catch (err) {
     throw new Error(

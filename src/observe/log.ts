@@ -155,10 +155,12 @@ export function setupLogging(options: LogOptions): void {
   writer?.close();
   let file: Deno.FsFile | null = null;
   if (options.file) {
+    // Created private: lines name clients, paths and addresses.
     file = Deno.openSync(options.file, {
       append: true,
       create: true,
       write: true,
+      mode: 0o600,
     });
   }
   const lineWriter = new LineWriter(

@@ -1,5 +1,28 @@
-/** What every SQLite connection of flow-proxy does the same way: a failed transaction keeps its own error. */
+/**
+ * What every SQLite connection of flow-proxy does the same way: the database
+ * file is created private (it holds key hashes and who called what), and a
+ * failed transaction keeps its own error.
+ */
 import type { DatabaseSync } from "node:sqlite";
+
+/** Mode of a database file flow-proxy creates; SQLite gives its -wal and -shm files the same. */
+export const DB_FILE_MODE = 0o600;
+
+/**
+ * Creates `path` empty with mode 0600 when it does not exist yet, so that
+ * SQLite (which would create it 0644 under the usual umask) opens a private
+ * file. An existing file keeps its mode; special names (`:memory:`, `file:`
+ * URIs) are left to SQLite.
+ */
+export function createPrivateFile(path: string): void {
+  if (path === "" || path === ":memory:" || path.startsWith("file:")) return;
+  try {
+    Deno.openSync(path, { createNew: true, write: true, mode: DB_FILE_MODE })
+      .close();
+  } catch {
+    // Exists already (it keeps its mode), or cannot be created: SQLite's open says why.
+  }
+}
 
 /**
  * Rolls back after `err` ended a transaction early, and returns the error to

@@ -10,7 +10,7 @@
 import { DatabaseSync, type StatementSync } from "node:sqlite";
 import type { RequestRecord } from "./record.ts";
 import type { RecordSink } from "./record_queue.ts";
-import { rollbackAfter } from "./sqlite_file.ts";
+import { createPrivateFile, rollbackAfter } from "./sqlite_file.ts";
 
 /** Version of the `requests` schema this build writes. */
 export const REQUESTS_SCHEMA_VERSION = 1;
@@ -82,6 +82,7 @@ export class SqliteStore implements RecordSink {
     this.path = path;
     let db: DatabaseSync | null = null;
     try {
+      createPrivateFile(path);
       db = new DatabaseSync(path);
       db.exec(
         `PRAGMA busy_timeout = ${
