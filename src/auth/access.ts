@@ -39,8 +39,14 @@ export interface AccessOptions {
   ipFilter: IpFilter | null;
   /** Clock, epoch ms; injectable for tests. */
   now?: () => number;
-  /** Called for each request a key is let through with (e.g. `KeyStore.touch`). */
+  /**
+   * Called for each request a key is let through with (to record its
+   * last-used time). It must not block; whatever it throws is passed to
+   * `onUseError` and the request goes on.
+   */
   onUse?: (name: string, now: number) => void;
+  /** Receives what `onUse` threw; default: ignored. */
+  onUseError?: (err: unknown) => void;
 }
 
 /**
@@ -279,7 +285,16 @@ export function createAccessControl(options: AccessOptions): AccessControl {
         );
       }
     }
-    options.onUse?.(record.name, t);
+    try {
+      options.onUse?.(record.name, t);
+    } catch (err) {
+      // Bookkeeping of a store must never fail or hold up the request it counts.
+      try {
+        options.onUseError?.(err);
+      } catch {
+        // Nothing left to tell.
+      }
+    }
     return { ok: true, client: record.name, headers };
   } as AccessControl;
 

@@ -268,10 +268,35 @@ export function createHandler(options: HandlerOptions): ProxyHandler {
     family: ApiFamily;
   }
 
+  /**
+   * Whatever a proxied request throws (an access check, a store, a bug) is
+   * answered 500 here and its record finished, so the `in_flight` gauge that
+   * `observer.started()` raised always comes down again.
+   */
   async function proxy(
     req: Request,
     info: Deno.ServeHandlerInfo,
     t: Target,
+  ): Promise<Response> {
+    const run: { finish: ((status: number, error: string) => void) | null } = {
+      finish: null,
+    };
+    try {
+      return await proxyRequest(req, info, t, run);
+    } catch (err) {
+      log.error(
+        `Internal error on ${req.method} ${t.path}: ${describe(err)} [${t.id}]`,
+      );
+      run.finish?.(500, "internal_error");
+      return fail(t.family, "internal_error", "Internal error", t.id);
+    }
+  }
+
+  async function proxyRequest(
+    req: Request,
+    info: Deno.ServeHandlerInfo,
+    t: Target,
+    run: { finish: ((status: number, error: string) => void) | null },
   ): Promise<Response> {
     const started = performance.now();
     const record: RequestRecord = {
@@ -296,6 +321,7 @@ export function createHandler(options: HandlerOptions): ProxyHandler {
       stream: false,
     };
     observer?.started();
+    run.finish = finish;
     const link = new ClientLink(req);
     let credentialIndex: number | null = null;
     let bodyPlan: BodyPlan | null = null;
