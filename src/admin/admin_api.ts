@@ -16,9 +16,9 @@ import { errorResponse, type ProxyErrorType } from "../proxy/errors.ts";
 import { VERSION } from "../version.ts";
 import {
   type CreateKeyInput,
+  type KeyRecord,
   keyRecordJson,
   keyStatus,
-  type KeyStore,
   parseExpiry,
   parseLongDuration,
 } from "../auth/client_keys.ts";
@@ -46,12 +46,26 @@ export interface AdminStatus {
   credentials: readonly object[];
 }
 
+/**
+ * The key operations the admin API needs: a `KeyStore`, or (in the server)
+ * requests to the store worker, so that no SQLite call runs on a serving thread.
+ */
+export interface AdminKeys {
+  list(): KeyRecord[] | Promise<KeyRecord[]>;
+  create(
+    input: CreateKeyInput,
+  ):
+    | { key: string; record: KeyRecord }
+    | Promise<{ key: string; record: KeyRecord }>;
+  revoke(name: string): boolean | Promise<boolean>;
+}
+
 /** Options of {@linkcode createAdminApi}. */
 export interface AdminApiOptions {
   /** The admin token; null turns the admin API off (404). */
   token: string | null;
   /** Client keys; null when there is no database (`--no-db`). */
-  keys: KeyStore | null;
+  keys: AdminKeys | null;
   /** Workers and credential health, read per `GET status`. */
   status: () => AdminStatus | Promise<AdminStatus>;
   /** The SQLite request log that `GET usage` summarises with `usageSummary`; null = none. */
@@ -99,7 +113,7 @@ export function createAdminApi(
         const t = now();
         return json(200, {
           object: "list",
-          data: store.list().map((r) => keyRecordJson(r, t)),
+          data: (await store.list()).map((r) => keyRecordJson(r, t)),
         });
       }
       if (req.method === "POST") return await createKey(req, store);
@@ -112,14 +126,17 @@ export function createAdminApi(
       return fail("bad_request", "Malformed key name in the path");
     }
     if (req.method !== "DELETE") return methodNotAllowed("DELETE");
-    if (!store.revoke(name)) {
+    if (!(await store.revoke(name))) {
       return fail("not_found", `No active key named "${name}"`);
     }
     options.onKeysChanged?.();
     return json(200, { name, revoked: true });
   }
 
-  async function createKey(req: Request, store: KeyStore): Promise<Response> {
+  async function createKey(
+    req: Request,
+    store: AdminKeys,
+  ): Promise<Response> {
     const body = await readJsonObject(req);
     if (typeof body === "string") return fail("bad_request", body);
     const unknown = Object.keys(body).filter((k) =>
@@ -154,7 +171,7 @@ export function createAdminApi(
         }
         input.expiresAt = parseExpiry(body.expires, now());
       }
-      const { key, record } = store.create(input);
+      const { key, record } = await store.create(input);
       options.onKeysChanged?.();
       return json(201, { key, ...keyRecordJson(record, now()) });
     } catch (err) {
@@ -165,7 +182,7 @@ export function createAdminApi(
   async function routeStatus(): Promise<Response> {
     const status = await options.status();
     const t = now();
-    const keys = options.keys?.list() ?? [];
+    const keys = (await options.keys?.list()) ?? [];
     return json(200, {
       "version": VERSION,
       "started_at": new Date(startedAt).toISOString(),

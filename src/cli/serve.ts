@@ -2,7 +2,6 @@
  * `flow-proxy serve`: settings → secrets → port check → supervisor → signals.
  */
 import { mustRefuseToStart } from "../auth/access.ts";
-import { openKeyStore } from "../auth/client_keys.ts";
 import { parseCidrs } from "../auth/ip_filter.ts";
 import { loadSecrets, readSecretsText } from "../config/secrets.ts";
 import {
@@ -25,7 +24,7 @@ import {
 } from "../observe/log.ts";
 import { createClickHouseSink } from "../observe/clickhouse.ts";
 import { RecordQueue, type RecordSink } from "../observe/record_queue.ts";
-import { openRequestLog } from "../observe/sqlite_store.ts";
+import { StoreClient } from "../server/store_client.ts";
 import { Supervisor } from "../server/supervisor.ts";
 import { createSharedState } from "../server/shared_state.ts";
 import { VERSION } from "../version.ts";
@@ -68,19 +67,34 @@ export async function serveCommand(args: string[]): Promise<number> {
     onWarning: (w) => log.warn(w.message),
   });
   registerSecrets(credentials.map((c) => c.clientSecret));
-  const refusal = mustRefuseToStart(
-    settings.host,
-    countKeys(settings.dbPath),
-    settings,
-  );
-  if (refusal) throw new Error(refusal);
-  checkPortFree(settings);
+  // The database is opened by the store worker only (no SQLite call on a serving thread).
+  const store = settings.dbPath === null ? null : await StoreClient.start({
+    path: settings.dbPath,
+    logLevel: settings.logLevel,
+    logFile: settings.logFile,
+    logger: getLog("store"),
+    closeTimeoutMs: Math.min(10_000, settings.shutdownTimeout),
+  });
+  // Revoked keys count: they keep enforcement on.
+  const keyCount = store?.keys.length ?? 0;
+  const refusal = mustRefuseToStart(settings.host, keyCount, settings);
+  if (refusal) {
+    await store?.close();
+    throw new Error(refusal);
+  }
+  try {
+    checkPortFree(settings);
+  } catch (err) {
+    await store?.close();
+    throw err;
+  }
 
   const state = createSharedState();
   const metrics = new Metrics(state.metrics);
   const clientMetrics = new ClientMetrics(state.clients);
-  const queue = openRecordQueue(settings, metrics);
+  const queue = openRecordQueue(settings, metrics, store);
   const supervisor = new Supervisor({
+    store,
     state,
     settings,
     credentials,
@@ -119,6 +133,7 @@ export async function serveCommand(args: string[]): Promise<number> {
       if (inTime) log.info("All in-flight requests finished; bye");
       else log.warn("Grace period over: remaining requests were cut");
       await queue?.close();
+      await store?.close();
       stopped.resolve(EXIT.OK);
     });
   };
@@ -147,25 +162,15 @@ export async function serveCommand(args: string[]): Promise<number> {
   return code;
 }
 
-/** Client keys in the database (revoked ones count too); 0 without a database. */
-function countKeys(dbPath: string | null): number {
-  if (dbPath === null) return 0;
-  const store = openKeyStore(dbPath);
-  try {
-    return store.count();
-  } finally {
-    store.close();
-  }
-}
-
 /** The request-log stores of the settings behind one bounded queue; null when all are off. */
 function openRecordQueue(
   settings: Settings,
   metrics: Metrics,
+  store: StoreClient | null,
 ): RecordQueue | null {
   const log = getLog("records");
   const sinks: RecordSink[] = [];
-  if (settings.dbPath !== null) sinks.push(openRequestLog(settings.dbPath));
+  if (store !== null) sinks.push(store.requestLog);
   if (settings.clickhouseUrl) {
     if (settings.clickhousePassword) {
       registerSecrets([settings.clickhousePassword]);

@@ -1,6 +1,8 @@
 /** Messages between the supervisor (main thread) and its workers. */
 import type { SignedCredentials } from "../auth/jwt.ts";
+import type { StoredKey } from "../auth/client_keys.ts";
 import type { RequestRecord } from "../observe/record.ts";
+import type { StoreOp } from "./store_link.ts";
 import type { WireSettings } from "./wire.ts";
 
 /** Supervisor → worker. */
@@ -13,8 +15,14 @@ export type ToWorker =
     credentials: SignedCredentials;
     secretsGeneration: number;
     workersExpected: number;
+    /** Client keys now; null without a database. */
+    keys: StoredKey[] | null;
   }
   | { type: "credentials"; credentials: SignedCredentials; generation: number }
+  /** A new set of client keys, from the store worker. */
+  | { type: "keys"; keys: StoredKey[] }
+  /** The answer to a `store-request`. */
+  | { type: "store-reply"; id: number; result?: unknown; error?: string }
   | { type: "shutdown" }
   /** Test hook: throw an uncaught error so the supervisor's restart can be seen. */
   | { type: "crash" };
@@ -23,5 +31,9 @@ export type ToWorker =
 export type FromWorker =
   | { type: "ready"; workerId: number; port: number }
   | { type: "records"; records: RequestRecord[] }
+  /** Last-used times of client keys, for the store worker. */
+  | { type: "touches"; touches: [string, number][] }
+  /** An admin request for the store worker. */
+  | { type: "store-request"; id: number; op: StoreOp }
   | { type: "fatal"; workerId: number; message: string }
   | { type: "stopped"; workerId: number };

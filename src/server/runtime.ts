@@ -9,7 +9,7 @@ import type { Settings } from "../config/settings.ts";
 import type { RequestRecord } from "../observe/record.ts";
 import { createHandler, type ProxyHandler } from "../proxy/handler.ts";
 import { createAccessControl } from "../auth/access.ts";
-import { KeyVerifier, openKeyStore, watchKeys } from "../auth/client_keys.ts";
+import { KeyVerifier, type StoredKey } from "../auth/client_keys.ts";
 import { parseCidrs } from "../auth/ip_filter.ts";
 import { RateLimiter } from "../auth/rate_limit.ts";
 import { createAdminApi } from "../admin/admin_api.ts";
@@ -18,12 +18,16 @@ import { ClientMetrics } from "../observe/client_metrics.ts";
 import { VERSION } from "../version.ts";
 import { CONTROL, type SharedState } from "./shared_state.ts";
 import { serveWithLimits } from "./connection_limits.ts";
+import type { StoreLink } from "./store_link.ts";
 
 /**
  * How long a serving thread keeps answering after shutdown starts, every
  * response with `Connection: close`, before it closes idle connections.
  */
 export const SHUTDOWN_DRAIN_MS = 1000;
+
+/** Last-used times of client keys are handed to the store at most this often. */
+const TOUCH_BATCH_MS = 500;
 
 /** Options of {@linkcode startRuntime}. */
 export interface RuntimeOptions {
@@ -37,6 +41,8 @@ export interface RuntimeOptions {
   logger: Logger;
   /** Receives each finished request's record. */
   onRecord: (record: RequestRecord) => void;
+  /** The database, by message (see store_link.ts); null without one (`--no-db`). */
+  store?: StoreLink | null;
 }
 
 /** A serving thread's handle. */
@@ -45,6 +51,8 @@ export interface Runtime {
   addr: Deno.NetAddr;
   /** Uses new credentials from now on; in-flight requests keep theirs. */
   reload(credentials: SignedCredentials, generation: number): void;
+  /** Checks client keys against `keys` from now on (sent by the store worker). */
+  loadKeys(keys: readonly StoredKey[]): void;
   /** Stops accepting, lets in-flight requests finish, then resolves. */
   shutdown(): Promise<void>;
   /** Resolves when the server has stopped. */
@@ -96,44 +104,56 @@ export async function startRuntime(options: RuntimeOptions): Promise<Runtime> {
   const clientMetrics = new ClientMetrics(state.clients);
   const workersReady = () => Atomics.load(state.control, CONTROL.WORKERS_READY);
 
-  // Client keys live in the request-log database; every thread polls it, so
-  // keys created or revoked by another process apply within a second.
-  const keyStore = settings.dbPath ? openKeyStore(settings.dbPath) : null;
-  const verifier = new KeyVerifier();
-  const keyWatch = keyStore
-    ? watchKeys(keyStore, verifier, {
-      onReload: (n) => logger.debug(`Client keys reloaded: ${n}`),
-      onError: (err) =>
-        logger.warn(
-          `Cannot read client keys: ${
-            err instanceof Error ? err.message : String(err)
-          }`,
-        ),
-    })
-    : null;
+  // Client keys live in the database, which only the store worker touches:
+  // this thread checks keys in memory and sends last-used times by message.
+  const store = options.store ?? null;
+  const verifier = new KeyVerifier(store?.keys ?? []);
+  const touches = new Map<string, number>();
+  let touchTimer: ReturnType<typeof setTimeout> | undefined;
+  function sendTouches(): void {
+    clearTimeout(touchTimer);
+    touchTimer = undefined;
+    if (touches.size === 0) return;
+    store?.touch([...touches]);
+    touches.clear();
+  }
+  function touch(name: string, when: number): void {
+    if (store === null) return;
+    if ((touches.get(name) ?? 0) < when) touches.set(name, when);
+    touchTimer ??= setTimeout(sendTouches, TOUCH_BATCH_MS);
+  }
   const ipFilter = settings.allowIp.length > 0
     ? parseCidrs(settings.allowIp)
     : null;
   const access = createAccessControl({
-    keys: keyStore ? verifier : null,
+    keys: store ? verifier : null,
     requireKey: settings.requireKey,
     limiter: new RateLimiter(state.limits),
     defaultRpm: settings.defaultRpm,
     defaultBurst: settings.defaultBurst,
     ipFilter,
-    onUse: (name, when) => keyStore?.touch(name, when),
+    onUse: touch,
+    onUseError: (err) =>
+      logger.error(
+        `Cannot record the use of a client key: ${
+          err instanceof Error ? err.message : String(err)
+        }`,
+      ),
   });
   const admin = createAdminApi({
     token: settings.adminToken,
-    keys: keyStore,
-    dbPath: settings.dbPath,
+    keys: store && {
+      list: () => store.request({ op: "list" }),
+      create: (input) => store.request({ op: "create", input }),
+      revoke: (name) => store.request({ op: "revoke", name }),
+    },
+    usage: store ? (since) => store.request({ op: "usage", since }) : undefined,
     startedAt,
     status: () => ({
       workersReady: workersReady(),
       workersExpected: options.workersExpected,
       credentials: balancer.health(),
     }),
-    onKeysChanged: () => keyWatch?.check(),
   });
 
   const handler: ProxyHandler = createHandler({
@@ -264,8 +284,7 @@ export async function startRuntime(options: RuntimeOptions): Promise<Runtime> {
     if (closed) return;
     closed = true;
     handler.close();
-    keyWatch?.close();
-    keyStore?.close();
+    sendTouches();
   }
   Atomics.add(state.control, CONTROL.WORKERS_READY, 1);
 
@@ -280,6 +299,7 @@ export async function startRuntime(options: RuntimeOptions): Promise<Runtime> {
         logger,
       );
     },
+    loadKeys: (keys) => verifier.load(keys),
     async shutdown() {
       // `server.shutdown()` closes idle keep-alive connections at once, and
       // with them any request whose bytes are in flight on one: the client

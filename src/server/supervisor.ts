@@ -17,6 +17,8 @@ import { registerSecrets } from "../observe/log.ts";
 import type { RequestRecord } from "../observe/record.ts";
 import type { FromWorker, ToWorker } from "./messages.ts";
 import { type Runtime, startRuntime } from "./runtime.ts";
+import type { StoreClient } from "./store_client.ts";
+import type { StoreLink } from "./store_link.ts";
 import { toWire } from "./wire.ts";
 import {
   CONTROL,
@@ -33,6 +35,8 @@ export interface SupervisorOptions {
   onRecords?: (records: RequestRecord[]) => void;
   /** Shared state; a new one by default (tests may pass their own). */
   state?: SharedState;
+  /** The store worker, the only thread that opens the database; null without one. */
+  store?: StoreClient | null;
 }
 
 interface WorkerSlot {
@@ -59,8 +63,17 @@ export class Supervisor {
   #firstStart: PromiseWithResolvers<void> | null = null;
   #restarts = 0;
   #lastSecretsText: string | null = null;
+  #store: StoreClient | null;
 
   constructor(options: SupervisorOptions) {
+    this.#store = options.store ?? null;
+    // Every new set of keys reaches every serving thread, in the order the store sent them.
+    this.#store?.onKeys((keys) => {
+      this.#runtime?.loadKeys(keys);
+      for (const slot of this.#workers) {
+        this.#post(slot, { type: "keys", keys: [...keys] });
+      }
+    });
     this.state = options.state ?? createSharedState();
     this.#settings = options.settings;
     this.#credentials = options.credentials;
@@ -97,6 +110,7 @@ export class Supervisor {
         workersExpected: 1,
         logger: this.#log,
         onRecord: (record) => this.#onRecords([record]),
+        store: this.#storeLink(),
       });
       this.#log.info(`Serving on the main thread (--no-threaded)`);
       return;
@@ -105,6 +119,35 @@ export class Supervisor {
     for (let id = 1; id <= s.numWorkers; id++) this.#spawn(id);
     await this.#firstStart.promise;
     this.#firstStart = null;
+  }
+
+  /** The main thread's own link to the store worker (`--no-threaded`). */
+  #storeLink(): StoreLink | null {
+    const store = this.#store;
+    if (store === null) return null;
+    return {
+      keys: store.keys,
+      touch: (touches) => store.touch(touches),
+      request: store.request,
+    };
+  }
+
+  /** Relays a worker's admin request to the store worker and the answer back. */
+  #relayStoreRequest(
+    slot: WorkerSlot,
+    message: Extract<FromWorker, { type: "store-request" }>,
+  ): void {
+    const reply = (answer: { result?: unknown; error?: string }) =>
+      this.#post(slot, { type: "store-reply", id: message.id, ...answer });
+    if (this.#store === null) {
+      reply({ error: "This server runs without a database" });
+      return;
+    }
+    this.#store.request(message.op).then(
+      (result) => reply({ result }),
+      (err) =>
+        reply({ error: err instanceof Error ? err.message : String(err) }),
+    );
   }
 
   #spawn(id: number): void {
@@ -133,6 +176,7 @@ export class Supervisor {
       credentials: this.#signed!,
       secretsGeneration: this.#generation,
       workersExpected: this.#settings.numWorkers,
+      keys: this.#store ? [...this.#store.keys] : null,
     });
   }
 
@@ -144,6 +188,12 @@ export class Supervisor {
     switch (message.type) {
       case "records":
         this.#onRecords(message.records);
+        return;
+      case "touches":
+        this.#store?.touch(message.touches);
+        return;
+      case "store-request":
+        this.#relayStoreRequest(slot, message);
         return;
       case "ready":
         slot.ready = true;

@@ -10,8 +10,10 @@ import {
   LOG_FLUSH_MS,
   setupLogging,
 } from "../observe/log.ts";
+import type { StoredKey } from "../auth/client_keys.ts";
 import type { RequestRecord } from "../observe/record.ts";
 import type { FromWorker, ToWorker } from "./messages.ts";
+import type { StoreLink, StoreOp } from "./store_link.ts";
 import { type Runtime, startRuntime } from "./runtime.ts";
 import { fromWire } from "./wire.ts";
 import { mapSharedState } from "./shared_state.ts";
@@ -43,6 +45,25 @@ function onRecord(record: RequestRecord): void {
   }
 }
 
+// Admin requests waiting for the store worker's answer, by id.
+const storeRequests = new Map<number, PromiseWithResolvers<unknown>>();
+let nextStoreRequest = 1;
+
+/** The database through the supervisor: this thread never opens it. */
+function storeLink(keys: StoredKey[]): StoreLink {
+  return {
+    keys,
+    touch: (touches) => post({ type: "touches", touches }),
+    request<O extends StoreOp>(op: O) {
+      const id = nextStoreRequest++;
+      const pending = Promise.withResolvers<unknown>();
+      storeRequests.set(id, pending);
+      post({ type: "store-request", id, op });
+      return pending.promise as ReturnType<StoreLink["request"]>;
+    },
+  } as StoreLink;
+}
+
 self.onmessage = async (event: MessageEvent<ToWorker>) => {
   const message = event.data;
   switch (message.type) {
@@ -64,6 +85,7 @@ self.onmessage = async (event: MessageEvent<ToWorker>) => {
           workersExpected: message.workersExpected,
           logger,
           onRecord,
+          store: message.keys === null ? null : storeLink(message.keys),
         });
       } catch (err) {
         post({
@@ -86,6 +108,17 @@ self.onmessage = async (event: MessageEvent<ToWorker>) => {
     case "credentials":
       runtime?.reload(message.credentials, message.generation);
       return;
+    case "keys":
+      runtime?.loadKeys(message.keys);
+      return;
+    case "store-reply": {
+      const pending = storeRequests.get(message.id);
+      storeRequests.delete(message.id);
+      if (message.error !== undefined) {
+        pending?.reject(new Error(message.error));
+      } else pending?.resolve(message.result);
+      return;
+    }
     case "shutdown":
       await runtime?.shutdown();
       flushRecords();

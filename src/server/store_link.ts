@@ -1,0 +1,69 @@
+/**
+ * How serving threads reach the database: by message, never by a SQLite call
+ * of their own. The store worker (store_worker.ts) owns every connection;
+ * serving threads keep the client keys in memory and send it last-used times
+ * and admin requests. A locked, slow or full database then delays only the
+ * store worker, never a request.
+ */
+import type {
+  CreateKeyInput,
+  KeyRecord,
+  StoredKey,
+} from "../auth/client_keys.ts";
+import type { LogLevel } from "../config/settings.ts";
+import type { RequestRecord } from "../observe/record.ts";
+import type { UsageSummary } from "../observe/sqlite_store.ts";
+
+/** A request to the store worker, and what it answers. */
+export type StoreOp =
+  | { op: "list" }
+  | { op: "create"; input: CreateKeyInput }
+  | { op: "revoke"; name: string }
+  | { op: "usage"; since: number }
+  | { op: "write"; records: RequestRecord[] };
+
+/** The answer to each {@linkcode StoreOp}. */
+export interface StoreResults {
+  list: KeyRecord[];
+  create: { key: string; record: KeyRecord };
+  revoke: boolean;
+  usage: UsageSummary;
+  write: null;
+}
+
+/** Sends a {@linkcode StoreOp} and resolves with its answer; rejects with the store's error. */
+export type StoreRequest = <O extends StoreOp>(
+  op: O,
+) => Promise<StoreResults[O["op"]]>;
+
+/** What a serving thread is given to use the database. */
+export interface StoreLink {
+  /** The client keys when the thread starts; later sets arrive through `Runtime.loadKeys`. */
+  keys: readonly StoredKey[];
+  /** Hands over last-used times (key name, epoch ms); must not block. */
+  touch(touches: [string, number][]): void;
+  /** Asks the store worker (admin API: keys, usage). */
+  request: StoreRequest;
+}
+
+/** Main thread → store worker. */
+export type ToStore =
+  | {
+    type: "init";
+    path: string;
+    logLevel: LogLevel;
+    logFile: string | null;
+    /** How often to look for key changes and a replaced file, ms. */
+    pollMs: number;
+  }
+  | { type: "request"; id: number; op: StoreOp }
+  | { type: "touch"; touches: [string, number][] }
+  | { type: "close" };
+
+/** Store worker → main thread. */
+export type FromStore =
+  | { type: "ready"; keys: StoredKey[] }
+  | { type: "fatal"; message: string }
+  | { type: "keys"; keys: StoredKey[] }
+  | { type: "reply"; id: number; result?: unknown; error?: string }
+  | { type: "closed" };

@@ -1,0 +1,183 @@
+/**
+ * The store worker: the one thread that talks to the SQLite database. It
+ * writes request records and last-used times in batches, answers the admin
+ * API's key and usage requests, and polls for keys created or revoked by
+ * another process (`flow-proxy keys`). Serving threads never wait on it: a lock held by `sqlite3` or a
+ * `VACUUM` stalls only this thread (see docs/architecture.md, "The store
+ * worker").
+ */
+/// <reference lib="deno.worker" />
+import type { Logger } from "@logtape/logtape";
+import { type KeyStore, openKeyStore } from "../auth/client_keys.ts";
+import {
+  flushLogs,
+  getLog,
+  LOG_FLUSH_MS,
+  setupLogging,
+} from "../observe/log.ts";
+import {
+  openRequestLog,
+  type SqliteStore,
+  usageSummary,
+} from "../observe/sqlite_store.ts";
+import type { FromStore, StoreOp, ToStore } from "./store_link.ts";
+
+/** The open database of the store worker, and what it watches. */
+class StoreService {
+  #path: string;
+  #log: Logger;
+  #post: (message: FromStore) => void;
+  #keys: KeyStore;
+  #requests: SqliteStore;
+  #stamp = "";
+  /** Kinds of failure logged and not yet recovered from: one line per run of failures. */
+  #failing = new Set<string>();
+
+  constructor(path: string, log: Logger, post: (message: FromStore) => void) {
+    this.#path = path;
+    this.#log = log;
+    this.#post = post;
+    this.#keys = openKeyStore(path);
+    try {
+      this.#requests = openRequestLog(path);
+    } catch (err) {
+      this.#keys.close();
+      throw err;
+    }
+  }
+
+  /** The keys now, and remembers their stamp. */
+  snapshot(): ReturnType<KeyStore["snapshot"]> {
+    this.#stamp = this.#keys.changeStamp();
+    const keys = this.#keys.snapshot();
+    return keys;
+  }
+
+  /** One look at the buffered last-used times and the keys. */
+  poll(): void {
+    this.#attempt("touches", "write the last-used times of client keys", () => {
+      this.#keys.flush();
+    });
+    this.#attempt("keys", "read client keys", () => this.#publishIfChanged());
+  }
+
+  /** Buffers last-used times; written by the next poll (or sooner, by KeyStore's own batching). */
+  touch(touches: [string, number][]): void {
+    this.#attempt("touches", "write the last-used times of client keys", () => {
+      for (const [name, when] of touches) this.#keys.touch(name, when);
+    });
+  }
+
+  /** Runs one admin or request-log operation. */
+  async run(op: StoreOp): Promise<unknown> {
+    switch (op.op) {
+      case "list":
+        return this.#keys.list();
+      case "create": {
+        const created = this.#keys.create(op.input);
+        this.#publishIfChanged();
+        return created;
+      }
+      case "revoke": {
+        const revoked = this.#keys.revoke(op.name);
+        this.#publishIfChanged();
+        return revoked;
+      }
+      case "usage":
+        return usageSummary(this.#requests, { since: op.since });
+      case "write":
+        await this.#requests.write(op.records);
+        return null;
+    }
+  }
+
+  /** Writes what is buffered and closes the database. */
+  async close(): Promise<void> {
+    try {
+      this.#keys.close();
+    } catch (err) {
+      this.#log.error(
+        `Last-used times of client keys lost at shutdown: ${describe(err)}`,
+      );
+    }
+    await this.#requests.close();
+  }
+
+  #publishIfChanged(): void {
+    if (this.#keys.changeStamp() === this.#stamp) return;
+    const keys = this.snapshot();
+    this.#post({ type: "keys", keys });
+    this.#log.debug(`Client keys reloaded: ${keys.length}`);
+  }
+
+  #attempt(kind: string, what: string, fn: () => void): void {
+    try {
+      fn();
+      if (this.#failing.delete(kind)) {
+        this.#log.info(`Database "${this.#path}": can ${what} again`);
+      }
+    } catch (err) {
+      this.#fail(kind, `Cannot ${what} (will retry)`, err);
+    }
+  }
+
+  #fail(kind: string, message: string, err: unknown): void {
+    if (this.#failing.has(kind)) return;
+    this.#failing.add(kind);
+    this.#log.warn(`${message}: ${describe(err)}`);
+  }
+}
+
+function describe(err: unknown): string {
+  return err instanceof Error ? err.message : String(err);
+}
+
+function post(message: FromStore): void {
+  self.postMessage(message);
+}
+
+let service: StoreService | null = null;
+let timer: ReturnType<typeof setInterval> | undefined;
+
+self.onmessage = async (event: MessageEvent<ToStore>) => {
+  const message = event.data;
+  switch (message.type) {
+    case "init": {
+      setupLogging({
+        level: message.logLevel,
+        file: message.logFile,
+        thread: "store",
+        flushMs: LOG_FLUSH_MS,
+      });
+      try {
+        service = new StoreService(message.path, getLog("store"), post);
+        post({ type: "ready", keys: service.snapshot() });
+      } catch (err) {
+        post({ type: "fatal", message: describe(err) });
+        return;
+      }
+      timer = setInterval(() => service?.poll(), message.pollMs);
+      return;
+    }
+    case "touch":
+      service?.touch(message.touches);
+      return;
+    case "request": {
+      try {
+        if (service === null) throw new Error("The database is not open");
+        const result = await service.run(message.op);
+        post({ type: "reply", id: message.id, result });
+      } catch (err) {
+        post({ type: "reply", id: message.id, error: describe(err) });
+      }
+      return;
+    }
+    case "close":
+      clearInterval(timer);
+      await service?.close();
+      service = null;
+      flushLogs();
+      post({ type: "closed" });
+      return;
+  }
+};
