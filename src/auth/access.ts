@@ -153,7 +153,10 @@ export function createAccessControl(options: AccessOptions): AccessControl {
       );
     }
     const keys = options.keys;
-    if (!options.requireKey && (keys === null || keys.size === 0)) {
+    if (
+      !options.requireKey &&
+      (keys === null || (keys.size === 0 && !keys.enforced))
+    ) {
       return { record: null };
     }
 

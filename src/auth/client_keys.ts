@@ -499,6 +499,7 @@ interface VerifierEntry {
 /** The keys of one worker, in memory: verifying a key is one SHA-256 and one map lookup. */
 export class KeyVerifier {
   #byHash = new Map<string, VerifierEntry>();
+  #enforced = false;
 
   /** Starts with `snapshot` (from {@linkcode KeyStore.snapshot}), or no key. */
   constructor(snapshot: readonly StoredKey[] = []) {
@@ -512,11 +513,21 @@ export class KeyVerifier {
       next.set(hash, { record, hash: Uint8Array.fromHex(hash) });
     }
     this.#byHash = next;
+    if (next.size > 0) this.#enforced = true;
   }
 
-  /** Keys known, revoked and expired included: enforcement is on when this is not 0. */
+  /** Keys known, revoked and expired included. */
   get size(): number {
     return this.#byHash.size;
+  }
+
+  /**
+   * Whether keys are enforced: once any key was loaded, for good. A database
+   * deleted or replaced by an empty one must not open the proxy, as revoking
+   * the last key does not.
+   */
+  get enforced(): boolean {
+    return this.#enforced;
   }
 
   /** Checks a presented key at time `now` (epoch ms). */

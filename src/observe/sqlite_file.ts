@@ -46,3 +46,20 @@ export function rollbackAfter(db: DatabaseSync, err: unknown): unknown {
   }
   return err;
 }
+
+/** Device and inode of a file, to notice it was deleted or replaced; null when it is missing. */
+export interface FileIdentity {
+  dev: number;
+  ino: number;
+}
+
+/** The {@linkcode FileIdentity} of `path` now; null when nothing is there. */
+export function fileIdentity(path: string): FileIdentity | null {
+  try {
+    const info = Deno.statSync(path);
+    return { dev: info.dev, ino: info.ino ?? 0 };
+  } catch (err) {
+    if (err instanceof Deno.errors.NotFound) return null;
+    throw err;
+  }
+}

@@ -2,7 +2,8 @@
  * The store worker: the one thread that talks to the SQLite database. It
  * writes request records and last-used times in batches, answers the admin
  * API's key and usage requests, and polls for keys created or revoked by
- * another process (`flow-proxy keys`). Serving threads never wait on it: a lock held by `sqlite3` or a
+ * another process (`flow-proxy keys`) and for the file being deleted or
+ * replaced. Serving threads never wait on it: a lock held by `sqlite3` or a
  * `VACUUM` stalls only this thread (see docs/architecture.md, "The store
  * worker").
  */
@@ -15,6 +16,7 @@ import {
   LOG_FLUSH_MS,
   setupLogging,
 } from "../observe/log.ts";
+import { type FileIdentity, fileIdentity } from "../observe/sqlite_file.ts";
 import {
   openRequestLog,
   type SqliteStore,
@@ -29,7 +31,10 @@ class StoreService {
   #post: (message: FromStore) => void;
   #keys: KeyStore;
   #requests: SqliteStore;
+  #identity: FileIdentity | null;
   #stamp = "";
+  #keyCount = 0;
+  #missing = false;
   /** Kinds of failure logged and not yet recovered from: one line per run of failures. */
   #failing = new Set<string>();
 
@@ -44,17 +49,21 @@ class StoreService {
       this.#keys.close();
       throw err;
     }
+    this.#identity = fileIdentity(path);
   }
 
   /** The keys now, and remembers their stamp. */
   snapshot(): ReturnType<KeyStore["snapshot"]> {
     this.#stamp = this.#keys.changeStamp();
     const keys = this.#keys.snapshot();
+    this.#keyCount = keys.length;
     return keys;
   }
 
-  /** One look at the buffered last-used times and the keys. */
+  /** One look at the file, the buffered last-used times and the keys. */
   poll(): void {
+    this.#watchFile();
+    if (this.#missing) return;
     this.#attempt("touches", "write the last-used times of client keys", () => {
       this.#keys.flush();
     });
@@ -70,6 +79,11 @@ class StoreService {
 
   /** Runs one admin or request-log operation. */
   async run(op: StoreOp): Promise<unknown> {
+    if (this.#missing) {
+      throw new Error(
+        `Database "${this.#path}" was deleted: nothing is read or written until a database is at that path again`,
+      );
+    }
     switch (op.op) {
       case "list":
         return this.#keys.list();
@@ -108,6 +122,65 @@ class StoreService {
     const keys = this.snapshot();
     this.#post({ type: "keys", keys });
     this.#log.debug(`Client keys reloaded: ${keys.length}`);
+  }
+
+  /** Notices a deleted or replaced file: SQLite would go on with the old inode, unseen by every other tool. */
+  #watchFile(): void {
+    let now: FileIdentity | null;
+    try {
+      now = fileIdentity(this.#path);
+    } catch {
+      return; // Cannot look (a permission change): keep what is open.
+    }
+    if (now === null) {
+      if (!this.#missing) {
+        this.#missing = true;
+        this.#log.error(
+          `Database "${this.#path}" was deleted while flow-proxy runs: keeping the ${this.#keyCount} client keys loaded from it, and dropping request records, until a database is at that path again (restore it, or run "flow-proxy keys create", which creates one)`,
+        );
+      }
+      return;
+    }
+    const old = this.#identity;
+    if (old !== null && now.dev === old.dev && now.ino === old.ino) return;
+    const what = this.#missing
+      ? "is back after it was deleted"
+      : `was replaced by another file (inode ${old?.ino} → ${now.ino})`;
+    let keys: KeyStore;
+    let requests: SqliteStore;
+    try {
+      keys = openKeyStore(this.#path);
+      try {
+        requests = openRequestLog(this.#path);
+      } catch (err) {
+        keys.close();
+        throw err;
+      }
+    } catch (err) {
+      this.#fail(
+        "reopen",
+        `Database "${this.#path}" ${what}, and cannot be opened`,
+        err,
+      );
+      return;
+    }
+    this.#failing.delete("reopen");
+    this.#log.error(
+      `Database "${this.#path}" ${what}: reopened it; client keys and request records now come from and go to the new file`,
+    );
+    const oldKeys = this.#keys;
+    const oldRequests = this.#requests;
+    this.#keys = keys;
+    this.#requests = requests;
+    this.#identity = now;
+    this.#missing = false;
+    this.#stamp = "";
+    try {
+      oldKeys.close();
+    } catch {
+      // Last-used times for the old file: nobody can read them any more.
+    }
+    oldRequests.close();
   }
 
   #attempt(kind: string, what: string, fn: () => void): void {

@@ -149,3 +149,26 @@ Deno.test("createHandler() answers 500 and finishes the record when an access ch
     handler.close();
   }
 });
+
+Deno.test("KeyVerifier.enforced stays true once a key was loaded, even if a later set is empty", () => {
+  const verifier = new KeyVerifier();
+  assert.equal(verifier.enforced, false);
+  verifier.load([storedKey()]);
+  verifier.load([]);
+  assert.equal(verifier.size, 0);
+  assert.equal(verifier.enforced, true);
+  const access = createAccessControl({
+    keys: verifier,
+    requireKey: false,
+    limiter: null,
+    defaultRpm: 0,
+    defaultBurst: 0,
+    ipFilter: null,
+  });
+  const verdict = access(
+    new Request("http://127.0.0.1:8899/v1/models"),
+    INFO,
+    null,
+  );
+  assert.equal(verdict.ok, false);
+});
