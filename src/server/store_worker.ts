@@ -22,7 +22,13 @@ import {
   type SqliteStore,
   usageSummary,
 } from "../observe/sqlite_store.ts";
+import type { RequestRecord } from "../observe/record.ts";
 import type { FromStore, StoreOp, ToStore } from "./store_link.ts";
+
+/** SQLite's primary result code for "database is locked". */
+const SQLITE_BUSY = 5;
+/** How long a batch of request records waits for another process's lock before it is dropped. */
+const LOCKED_WRITE_PATIENCE_MS = 30_000;
 
 /** The open database of the store worker, and what it watches. */
 class StoreService {
@@ -100,7 +106,7 @@ class StoreService {
       case "usage":
         return usageSummary(this.#requests, { since: op.since });
       case "write":
-        await this.#requests.write(op.records);
+        await this.#writeRecords(op.records);
         return null;
     }
   }
@@ -115,6 +121,24 @@ class StoreService {
       );
     }
     await this.#requests.close();
+  }
+
+  /**
+   * Writes a batch, waiting out a lock held by another process (a retention
+   * `DELETE`, a `VACUUM`) for up to {@linkcode LOCKED_WRITE_PATIENCE_MS}:
+   * meanwhile later records wait in the supervisor's bounded queue instead of
+   * being dropped after one busy timeout.
+   */
+  async #writeRecords(records: RequestRecord[]): Promise<void> {
+    const deadline = Date.now() + LOCKED_WRITE_PATIENCE_MS;
+    for (;;) {
+      try {
+        await this.#requests.write(records);
+        return;
+      } catch (err) {
+        if (!isBusy(err) || Date.now() >= deadline) throw err;
+      }
+    }
   }
 
   #publishIfChanged(): void {
@@ -199,6 +223,17 @@ class StoreService {
     this.#failing.add(kind);
     this.#log.warn(`${message}: ${describe(err)}`);
   }
+}
+
+/** Whether `err` (or its cause) is SQLITE_BUSY: another connection holds the lock. */
+function isBusy(err: unknown): boolean {
+  for (let e = err; e instanceof Error; e = e.cause) {
+    const code = (e as { errcode?: number }).errcode;
+    if (code !== undefined) return (code & 0xff) === SQLITE_BUSY;
+    // exec() errors of node:sqlite carry no errcode, only SQLite's message.
+    if (/^database is locked$/.test(e.message)) return true;
+  }
+  return false;
 }
 
 function describe(err: unknown): string {

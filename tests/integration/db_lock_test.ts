@@ -1,7 +1,8 @@
 /**
  * A write lock on the database held by another process (a `sqlite3` shell,
  * a retention `DELETE … ; VACUUM`) neither fails nor delays keyed requests:
- * only the store worker waits for it, in threaded and `--no-threaded` mode.
+ * only the store worker waits for it, in threaded and `--no-threaded` mode,
+ * and writes what it holds (last-used times, request records) once it is gone.
  */
 import assert from "node:assert/strict";
 import { join } from "node:path";
@@ -33,6 +34,19 @@ function isWriteLocked(db: string): boolean {
     return false;
   } catch (err) {
     return /database is locked/.test((err as Error).message);
+  } finally {
+    conn.close();
+  }
+}
+
+/** Rows of the request log for key "ci". */
+function loggedRequests(db: string): number {
+  const conn = new DatabaseSync(db, { readOnly: true });
+  try {
+    const row = conn.prepare(
+      "SELECT count(*) AS n FROM requests WHERE client = 'ci'",
+    ).get() as { n: number };
+    return Number(row.n);
   } finally {
     conn.close();
   }
@@ -136,15 +150,27 @@ for (
     );
 
     // Afterwards: nothing left in flight, and the last use written once the lock is gone.
+    // Every request's record too: batches wait for the lock rather than being dropped.
+    const expectedRecords = results.length + 1;
     let gauge = -1;
     let lastUsed: number | null = null;
+    let logged = 0;
     for (let i = 0; i < 100; i++) {
       gauge = await inFlight(stack.proxy.url);
       const record = (await keysJson(db)).find((k) => k.name === "ci");
       lastUsed = record?.last_used_at ? Date.parse(record.last_used_at) : null;
-      if (gauge === 0 && lastUsed !== null && lastUsed >= lastRequestAt) break;
+      logged = loggedRequests(db);
+      if (
+        gauge === 0 && lastUsed !== null && lastUsed >= lastRequestAt &&
+        logged >= expectedRecords
+      ) break;
       await new Promise((r) => setTimeout(r, 100));
     }
+    assert.equal(
+      logged,
+      expectedRecords,
+      "every request is in the request log",
+    );
     assert.equal(gauge, 0, "in_flight is back to 0");
     assert.ok(
       lastUsed !== null && lastUsed >= lastRequestAt,
