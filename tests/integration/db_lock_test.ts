@@ -99,7 +99,10 @@ for (
     assert.equal((await call()).status, 200);
 
     const locker = new Deno.Command("sqlite3", {
+      // Its own busy timeout: the store worker may be writing when it starts.
       args: [
+        "-cmd",
+        ".timeout 5000",
         db,
         "BEGIN EXCLUSIVE;",
         `.system sleep ${LOCK_SECONDS}`,

@@ -61,7 +61,10 @@ Deno.test("StoreClient.requestLog.write() waits for a lock held by sqlite3 longe
   });
   try {
     const locker = new Deno.Command("sqlite3", {
+      // Its own busy timeout: the store worker may be writing when it starts.
       args: [
+        "-cmd",
+        ".timeout 5000",
         db,
         "BEGIN EXCLUSIVE;",
         `.system sleep ${LOCK_SECONDS}`,
