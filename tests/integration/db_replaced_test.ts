@@ -55,8 +55,13 @@ async function eventuallyStatus(
 }
 
 function removeDatabase(db: string): void {
-  for (const file of [db, `${db}-wal`, `${db}-shm`]) {
-    Deno.removeSync(file, { recursive: false });
+  Deno.removeSync(db);
+  for (const file of [`${db}-wal`, `${db}-shm`]) {
+    try {
+      Deno.removeSync(file);
+    } catch (err) {
+      if (!(err instanceof Deno.errors.NotFound)) throw err;
+    }
   }
 }
 
