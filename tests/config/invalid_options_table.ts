@@ -87,6 +87,11 @@ const VALUES: Record<string, [string, string][]> = {
     ["x", POSITIVE_COUNT],
     ["101", "must be a whole number from 1 to 100"],
   ],
+  "max-connections": [
+    ["0", POSITIVE_COUNT],
+    ["-1", POSITIVE_COUNT],
+    ["x", POSITIVE_COUNT],
+  ],
   "no-watch-secrets": [["maybe", BOOL]],
   "db": [["", EMPTY]],
   "log-queue-size": [
@@ -133,6 +138,8 @@ for (
     "headers-timeout",
     "idle-timeout",
     "shutdown-timeout",
+    "client-header-timeout",
+    "keepalive-timeout",
     "backoff-base",
     "backoff-max",
     "cooldown",
