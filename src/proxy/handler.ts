@@ -8,6 +8,7 @@ import type { RequestRecord } from "../observe/record.ts";
 import {
   type ApiFamily,
   apiFamily,
+  classifyFetchError,
   ERROR_STATUS,
   errorBody,
   errorResponse,
@@ -467,7 +468,7 @@ export function createHandler(options: HandlerOptions): ProxyHandler {
         res = await doFetch(t.target, {
           method: req.method,
           headers: upstreamRequestHeaders(req.headers, bearer, t.id),
-          body: body.take(),
+          body: sendOnce(req.method, body.take()),
           redirect: "manual",
           signal,
         });
@@ -490,16 +491,25 @@ export function createHandler(options: HandlerOptions): ProxyHandler {
             `The upstream sent no response headers within ${options.headersTimeout} ms`,
           );
         }
+        // Only a request that provably never reached the upstream is sent
+        // again: an LLM call is costly and not idempotent, and a connection
+        // that closed after the body was written looks like one that closed
+        // before. The connect deadline proves nothing either: the request
+        // may have been written on a pooled connection.
+        const failure = classifyFetchError(err);
         const message = expired === "connect"
           ? `Cannot connect to the upstream within ${options.connectTimeout} ms`
-          : `Cannot reach the upstream: ${describe(err)}`;
+          : `Cannot reach the upstream: ${failure.reason}`;
         lastError = { type: "upstream_unreachable", message };
-        if (canRetry()) {
-          log.warn(
-            `Configuration '${pick.name}': ${message}; failing over [${t.id}]`,
-          );
-          continue;
-        }
+        const again = expired === null && failure.unsent && canRetry();
+        // The detail (URL, local address) stays in the log; the client gets
+        // the short cause only.
+        log.warn(
+          `Configuration '${pick.name}': ${message} (${describe(err)}); ${
+            again ? "failing over" : "not retried"
+          } [${t.id}]`,
+        );
+        if (again) continue;
         return proxyError("upstream_unreachable", message);
       }
       watch.headersReceived();
@@ -650,7 +660,7 @@ export function createHandler(options: HandlerOptions): ProxyHandler {
       const timedOut = watch.expired === "idle";
       const message = timedOut
         ? `The upstream sent nothing for ${options.idleTimeout} ms`
-        : `The upstream connection failed mid-response: ${describe(err)}`;
+        : midResponse(err, ctx.id);
       finish(status, timedOut ? "upstream_timeout" : "stream_error");
       if (!isSse) return ctrl.error(new Error(message));
       const type = timedOut ? "upstream_timeout" : "upstream_unreachable";
@@ -723,7 +733,7 @@ export function createHandler(options: HandlerOptions): ProxyHandler {
       const type = timedOut ? "upstream_timeout" : "upstream_unreachable";
       const message = timedOut
         ? `The upstream sent nothing for ${options.idleTimeout} ms`
-        : `The upstream connection failed mid-response: ${describe(err)}`;
+        : midResponse(err, ctx.id);
       ctx.finish(
         ERROR_STATUS[type],
         timedOut ? "upstream_timeout" : "stream_error",
@@ -772,6 +782,15 @@ export function createHandler(options: HandlerOptions): ProxyHandler {
     return relay(res, body, ctx);
   }
 
+  /** The client's message for a body that failed mid-way; the detail goes to the log. */
+  function midResponse(err: unknown, id: string): string {
+    const message = `The upstream connection failed mid-response: ${
+      classifyFetchError(err).reason
+    }`;
+    log.warn(`${message} (${describe(err)}) [${id}]`);
+    return message;
+  }
+
   /** The client's response: the upstream's status and headers, and `body`. */
   function relay(
     res: Response,
@@ -802,6 +821,22 @@ export function createHandler(options: HandlerOptions): ProxyHandler {
   handler.close = () => deadlines.close();
   Object.defineProperty(handler, "watching", { get: () => deadlines.size });
   return handler;
+}
+
+/** Methods RFC 9110 calls idempotent: sending one twice does no harm. */
+const IDEMPOTENT = new Set(["GET", "HEAD", "OPTIONS", "PUT", "DELETE"]);
+
+/**
+ * The body of one attempt. Deno's fetch sends a request again by itself when
+ * a pooled connection closes or resets before the answer, on the premise
+ * that it was stale, even when the upstream had read the whole body; it does
+ * so only for bodies it can clone (bytes, strings), not for a stream. A Blob
+ * is sent as a stream of known length (`Content-Length` is kept): a request
+ * that is not idempotent is then written once.
+ */
+function sendOnce(method: string, body: BodyInit | null): BodyInit | null {
+  if (!(body instanceof Uint8Array) || IDEMPOTENT.has(method)) return body;
+  return new Blob([body as Uint8Array<ArrayBuffer>]);
 }
 
 /** The record's error for an upstream answer passed through: 5xx are upstream errors. */
