@@ -674,6 +674,7 @@ export function createHandler(options: HandlerOptions): ProxyHandler {
     const body = new ReadableStream<Uint8Array>({
       async pull(ctrl) {
         let chunk: ReadableStreamReadResult<Uint8Array>;
+        watch.pull();
         try {
           chunk = await reader.read();
         } catch (err) {
@@ -689,7 +690,8 @@ export function createHandler(options: HandlerOptions): ProxyHandler {
           return;
         }
         const value = chunk.value;
-        watch.touch();
+        // Until the client asks for more, its pace is not the upstream's.
+        watch.pause();
         record.bytesOut += value.byteLength;
         tap.write(value);
         ctrl.enqueue(value);

@@ -14,6 +14,14 @@ export interface Watch {
   headersReceived(): void;
   /** Call on every body chunk. */
   touch(): void;
+  /**
+   * Call when a chunk arrived and the next is not asked for yet: the idle
+   * deadline stops until {@linkcode pull}. A reader that waits for its
+   * client this way is not taken for a silent upstream.
+   */
+  pause(): void;
+  /** Call when the next chunk is asked for: the idle deadline runs from now. */
+  pull(): void;
   /** Stop watching (the call ended). */
   done(): void;
   /** Set once a deadline fired. */
@@ -43,6 +51,8 @@ class Entry implements Watch {
   start: number;
   last: number;
   headers = false;
+  /** Whether the idle deadline runs: false between pause() and pull(). */
+  waiting = true;
   checking = false;
   expired: DeadlineReason | null = null;
   abort: (reason: DeadlineReason) => void;
@@ -68,7 +78,17 @@ class Entry implements Watch {
     this.last = this.#watcher.now();
   }
 
+  pull(): void {
+    this.waiting = true;
+    this.last = this.#watcher.now();
+  }
+
   touch(): void {
+    this.last = this.#watcher.now();
+  }
+
+  pause(): void {
+    this.waiting = false;
     this.last = this.#watcher.now();
   }
 
@@ -155,7 +175,9 @@ export class DeadlineWatcher {
         slow();
       }
       if (entry.headers) {
-        if (now - entry.last >= idleTimeout) this.#expire(entry, "idle");
+        if (entry.waiting && now - entry.last >= idleTimeout) {
+          this.#expire(entry, "idle");
+        }
       } else if (now - entry.start >= headersTimeout) {
         this.#expire(entry, "headers");
       } else if (
