@@ -20,6 +20,8 @@ import {
   upstreamRequestHeaders,
 } from "./headers.ts";
 import { sniffModel } from "./model_sniff.ts";
+
+import { TokenRedactor } from "./redact.ts";
 import { createRouter } from "./routing.ts";
 import { responseKind, type Usage, UsageTap } from "../observe/usage.ts";
 import {
@@ -552,6 +554,7 @@ export function createHandler(options: HandlerOptions): ProxyHandler {
         started,
         finish,
         extraHeaders,
+        redactor: redactorFor(balancer),
         id: t.id,
         family: t.family,
       });
@@ -584,6 +587,8 @@ export function createHandler(options: HandlerOptions): ProxyHandler {
     started: number;
     finish: (status: number, error: string | null) => void;
     extraHeaders: [string, string][];
+    /** Strips the credentials' tokens from what the upstream sends back. */
+    redactor: TokenRedactor;
     id: string;
     family: ApiFamily;
   }
@@ -637,6 +642,7 @@ export function createHandler(options: HandlerOptions): ProxyHandler {
     const status = res.status;
     const isSse = record.stream;
     const reader = upstreamBody.getReader();
+    const redact = ctx.redactor.stream();
     function finish(status: number, error: string | null): void {
       applyUsage(record, tap.finish());
       ctx.finish(status, error);
@@ -664,6 +670,8 @@ export function createHandler(options: HandlerOptions): ProxyHandler {
       finish(status, timedOut ? "upstream_timeout" : "stream_error");
       if (!isSse) return ctrl.error(new Error(message));
       const type = timedOut ? "upstream_timeout" : "upstream_unreachable";
+      const rest = redact.flush();
+      if (rest !== null) ctrl.enqueue(rest);
       ctrl.enqueue(
         encoder.encode(
           `event: error\ndata: ${errorBody(ctx.family, type, message)}\n\n`,
@@ -673,28 +681,35 @@ export function createHandler(options: HandlerOptions): ProxyHandler {
     }
     const body = new ReadableStream<Uint8Array>({
       async pull(ctrl) {
-        let chunk: ReadableStreamReadResult<Uint8Array>;
-        watch.pull();
-        try {
-          chunk = await reader.read();
-        } catch (err) {
-          return failStream(ctrl, err);
-        }
-        if (chunk.done) {
-          if (controller.signal.aborted) {
-            return failStream(ctrl, controller.signal.reason);
+        // Loops only while the redactor holds a whole chunk back (it may
+        // begin a token): a pull must enqueue something or end the stream.
+        while (true) {
+          let chunk: ReadableStreamReadResult<Uint8Array>;
+          watch.pull();
+          try {
+            chunk = await reader.read();
+          } catch (err) {
+            return failStream(ctrl, err);
           }
-          watch.done();
-          ctrl.close();
-          finish(status, passedError(status));
-          return;
+          if (chunk.done) {
+            if (controller.signal.aborted) {
+              return failStream(ctrl, controller.signal.reason);
+            }
+            watch.done();
+            const rest = redact.flush();
+            if (rest !== null) ctrl.enqueue(rest);
+            ctrl.close();
+            finish(status, passedError(status));
+            return;
+          }
+          const value = chunk.value as Uint8Array<ArrayBuffer>;
+          // Until the client asks for more, its pace is not the upstream's.
+          watch.pause();
+          record.bytesOut += value.byteLength;
+          tap.write(value);
+          const out = redact.push(value);
+          if (out.byteLength > 0) return ctrl.enqueue(out);
         }
-        const value = chunk.value;
-        // Until the client asks for more, its pace is not the upstream's.
-        watch.pause();
-        record.bytesOut += value.byteLength;
-        tap.write(value);
-        ctrl.enqueue(value);
       },
       cancel() {
         clientGone = true;
@@ -747,7 +762,7 @@ export function createHandler(options: HandlerOptions): ProxyHandler {
     tap.writeWhole(bytes);
     applyUsage(record, tap.finish());
     ctx.finish(res.status, passedError(res.status));
-    return relay(res, bytes, ctx);
+    return relay(res, ctx.redactor.whole(bytes), ctx);
   }
 
   /**
@@ -803,7 +818,11 @@ export function createHandler(options: HandlerOptions): ProxyHandler {
       status: res.status,
       statusText: res.statusText,
     });
-    copyResponseHeaders(res.headers, out.headers, ctx.id, ctx.extraHeaders);
+    copyResponseHeaders(res.headers, out.headers, {
+      id: ctx.id,
+      extra: ctx.extraHeaders,
+      redactor: ctx.redactor,
+    });
     return out;
   }
 
@@ -823,6 +842,24 @@ export function createHandler(options: HandlerOptions): ProxyHandler {
   handler.close = () => deadlines.close();
   Object.defineProperty(handler, "watching", { get: () => deadlines.size });
   return handler;
+}
+
+/** One redactor per secrets generation, made when its first answer arrives. */
+const redactors = new WeakMap<Balancer, TokenRedactor>();
+
+/** The redactor of `balancer`'s tokens. */
+function redactorFor(balancer: Balancer): TokenRedactor {
+  let redactor = redactors.get(balancer);
+  if (redactor === undefined) {
+    const tokens: string[] = [];
+    for (let i = 0; i < balancer.size; i++) {
+      const bearer = balancer.bearer(i);
+      if (bearer !== null) tokens.push(bearer);
+    }
+    redactor = new TokenRedactor(tokens);
+    redactors.set(balancer, redactor);
+  }
+  return redactor;
 }
 
 /** Methods RFC 9110 calls idempotent: sending one twice does no harm. */

@@ -65,28 +65,38 @@ export function upstreamRequestHeaders(
   return out;
 }
 
+/** Options of {@linkcode copyResponseHeaders}. */
+export interface CopyResponseHeadersOptions {
+  /** The request id, sent as `x-request-id`. */
+  id: string;
+  /** Headers (rate-limit state) that replace the upstream's of the same name. */
+  extra?: [string, string][];
+  /** Masks the credentials' tokens in values an upstream may have reflected. */
+  redactor?: { header(value: string): string };
+}
+
 /**
  * Fills the client's response headers (`into`, the new Response's own):
  * appending to a Response built without headers costs half of what building
  * one from a list does, which Deno converts and checks pair by pair. The
  * upstream was asked for identity, so the bytes are passed as they came and
- * `Content-Encoding` still describes them. `extra` headers (rate-limit
- * state) replace the upstream's of the same name.
+ * `Content-Encoding` still describes them.
  */
 export function copyResponseHeaders(
   upstream: Headers,
   into: Headers,
-  id: string,
-  extra: [string, string][] = [],
+  options: CopyResponseHeadersOptions,
 ): void {
+  const extra = options.extra ?? [];
+  const redactor = options.redactor;
   const listed = connectionTokens(upstream);
   for (const [name, value] of upstream) {
     if (
       HOP_BY_HOP.has(name) || name === "x-request-id" || listed?.has(name) ||
       (extra.length > 0 && extra.some((e) => e[0] === name))
     ) continue;
-    into.append(name, value);
+    into.append(name, redactor ? redactor.header(value) : value);
   }
-  into.append("x-request-id", id);
+  into.append("x-request-id", options.id);
   for (const [name, value] of extra) into.append(name, value);
 }

@@ -187,7 +187,7 @@ Deno.test("copyResponseHeaders drops hop-by-hop headers and sets x-request-id", 
     "openai-processing-ms": "12",
   });
   const out = new Headers();
-  copyResponseHeaders(upstream, out, "ours");
+  copyResponseHeaders(upstream, out, { id: "ours" });
   for (
     const name of [
       "connection",
@@ -211,7 +211,7 @@ Deno.test("copyResponseHeaders keeps every set-cookie", () => {
   upstream.append("set-cookie", "a=1");
   upstream.append("set-cookie", "b=2");
   const out = new Headers();
-  copyResponseHeaders(upstream, out, "id");
+  copyResponseHeaders(upstream, out, { id: "id" });
   assert.deepEqual(out.getSetCookie(), ["a=1", "b=2"]);
 });
 
@@ -221,7 +221,10 @@ Deno.test("copyResponseHeaders: the proxy's extra headers replace the upstream's
     "content-type": "application/json",
   });
   const out = new Headers();
-  copyResponseHeaders(upstream, out, "id", [["x-ratelimit-remaining", "4"]]);
+  copyResponseHeaders(upstream, out, {
+    id: "id",
+    extra: [["x-ratelimit-remaining", "4"]],
+  });
   assert.equal(out.get("x-ratelimit-remaining"), "4");
   assert.equal(out.get("content-type"), "application/json");
 });
