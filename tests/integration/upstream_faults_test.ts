@@ -15,7 +15,7 @@ const encoder = new TextEncoder();
 const decoder = new TextDecoder();
 
 /**
- * A raw HTTP/1.1 upstream: reads each request whole (Content-Length framing),
+ * A raw HTTP/1.1 upstream: reads each request whole (Content-Length or chunked),
  * counts it by its body, then answers 200 with keep-alive, or closes the
  * connection without a byte when the body contains "close-after-body".
  */
@@ -55,12 +55,10 @@ class RawUpstream {
         pending += decoder.decode(buf.subarray(0, n));
         const end = pending.indexOf("\r\n\r\n");
         if (end < 0) continue;
-        const length = Number(
-          /\r\ncontent-length: *(\d+)/i.exec(pending.slice(0, end))?.[1] ?? 0,
-        );
-        if (pending.length < end + 4 + length) continue;
-        const body = pending.slice(end + 4, end + 4 + length);
-        pending = pending.slice(end + 4 + length);
+        const request = readBody(pending.slice(0, end), pending.slice(end + 4));
+        if (request === null) continue;
+        const body = request.body;
+        pending = request.rest;
         this.deliveries.set(body, (this.deliveries.get(body) ?? 0) + 1);
         if (body.includes("close-after-body")) break;
         const answer = '{"ok":true}';
@@ -91,6 +89,29 @@ class RawUpstream {
     }
     await this.#serving;
   }
+}
+
+/** The body after a request head (Content-Length or chunked), or null until it is all there. */
+function readBody(
+  head: string,
+  after: string,
+): { body: string; rest: string } | null {
+  if (/\r\ntransfer-encoding: *chunked/i.test(head)) {
+    let body = "";
+    let at = 0;
+    while (true) {
+      const line = after.indexOf("\r\n", at);
+      if (line < 0) return null;
+      const size = parseInt(after.slice(at, line), 16);
+      if (after.length < line + 2 + size + 2) return null;
+      if (size === 0) return { body, rest: after.slice(line + 4) };
+      body += after.slice(line + 2, line + 2 + size);
+      at = line + 2 + size + 2;
+    }
+  }
+  const length = Number(/\r\ncontent-length: *(\d+)/i.exec(head)?.[1] ?? 0);
+  if (after.length < length) return null;
+  return { body: after.slice(0, length), rest: after.slice(length) };
 }
 
 function post(url: string, body: string): Promise<Response> {
