@@ -3,8 +3,8 @@
  * handler; each would fail on the code before its fix.
  */
 import assert from "node:assert/strict";
-import { Balancer, resetHealth } from "../src/auth/balancer.ts";
-import type { RequestRecord } from "../src/observe/record.ts";
+import { Balancer, resetHealth } from "../src/upstream/balancer.ts";
+import type { RequestRecord } from "../src/request_log/record.ts";
 import {
   createHandler,
   findModel,
@@ -15,7 +15,7 @@ import {
   CONTROL,
   COUNTERS,
   createSharedState,
-} from "../src/server/shared_state.ts";
+} from "../src/base/shared_state.ts";
 
 const OPTS = { backoffBase: 10_000, backoffMax: 60_000, now: () => 1e12 };
 

@@ -11,8 +11,8 @@
  * Only the admin token opens it (`Authorization: Bearer <token>`), never a
  * client key; without a configured token the whole prefix answers 404.
  */
-import { constantTimeEqual, sha256 } from "../auth/digest.ts";
-import { errorResponse, type ProxyErrorType } from "../proxy/errors.ts";
+import { constantTimeEqual, sha256 } from "../base/digest.ts";
+import { errorResponse, type ProxyErrorType } from "../base/api_errors.ts";
 import { VERSION } from "../version.ts";
 import {
   type CreateKeyInput,
@@ -21,8 +21,8 @@ import {
   keyStatus,
   parseExpiry,
   parseLongDuration,
-} from "../auth/client_keys.ts";
-import { usageSummary } from "../observe/sqlite_store.ts";
+} from "../access/client_keys.ts";
+import { usageSummary } from "../request_log/sqlite_store.ts";
 
 /** Paths under this prefix are flow-proxy's own and never forwarded. */
 export const RESERVED_PREFIX = "/_flow-proxy/";

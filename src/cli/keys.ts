@@ -19,7 +19,7 @@ import {
   openKeyStore,
   parseExpiry,
   validateKeyInput,
-} from "../auth/client_keys.ts";
+} from "../access/client_keys.ts";
 
 /** What a command may touch of its process: injected so tests run in-process. */
 export interface CommandIo {

@@ -1,8 +1,8 @@
 /**
  * `flow-proxy serve`: settings → secrets → port check → supervisor → signals.
  */
-import { mustRefuseToStart } from "../auth/access.ts";
-import { parseCidrs } from "../auth/ip_filter.ts";
+import { mustRefuseToStart } from "../access/access.ts";
+import { parseCidrs } from "../access/ip_filter.ts";
 import { loadSecrets, readSecretsText } from "../config/secrets.ts";
 import {
   resolveSettings,
@@ -21,12 +21,12 @@ import {
   setupLogging,
   stderr,
   stdout,
-} from "../observe/log.ts";
-import { createClickHouseSink } from "../observe/clickhouse.ts";
-import { RecordQueue, type RecordSink } from "../observe/record_queue.ts";
+} from "../observe/logging.ts";
+import { createClickHouseSink } from "../request_log/clickhouse.ts";
+import { RecordQueue, type RecordSink } from "../request_log/record_queue.ts";
 import { StoreClient } from "../server/store_client.ts";
 import { Supervisor } from "../server/supervisor.ts";
-import { createSharedState } from "../server/shared_state.ts";
+import { createSharedState } from "../base/shared_state.ts";
 import { VERSION } from "../version.ts";
 
 /** Exit code of a clean shutdown, and of a usage error. */

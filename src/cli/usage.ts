@@ -15,7 +15,7 @@ import {
   type UsageSummary,
   usageSummary,
   type UsageTotals,
-} from "../observe/sqlite_store.ts";
+} from "../request_log/sqlite_store.ts";
 
 /** What a command gets from the process: environment, working directory and output writers. */
 export interface CommandIo {

@@ -10,7 +10,7 @@
  * the entry and the field, never the value.
  */
 import { describeIoError, refuseNonRegularFile } from "./settings.ts";
-import { MAX_CREDENTIALS } from "../server/shared_state.ts";
+import { MAX_CREDENTIALS } from "../base/shared_state.ts";
 
 export { MAX_CREDENTIALS };
 

@@ -6,7 +6,7 @@
  */
 import { parseArgs, parseEnv } from "node:util";
 import { join, resolve } from "node:path";
-import { parseCidrs } from "../auth/ip_filter.ts";
+import { parseCidrs } from "../access/ip_filter.ts";
 
 /** Log levels accepted by `--log-level`, in increasing severity. */
 export const LOG_LEVELS = ["DEBUG", "INFO", "WARNING", "ERROR"] as const;

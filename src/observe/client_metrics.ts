@@ -14,9 +14,9 @@
  * ```
  * Slot MAX_CLIENTS collects every name beyond the table (`client="other"`).
  */
-import type { Region } from "../server/shared_state.ts";
+import type { Region } from "../base/shared_state.ts";
 import { PrometheusTextWriter } from "./prometheus_text.ts";
-import type { RequestRecord } from "./record.ts";
+import type { RequestRecord } from "../request_log/record.ts";
 
 /** Most client names kept as labels; later ones count as `client="other"`. */
 export const MAX_CLIENTS = 64;

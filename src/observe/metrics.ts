@@ -1,6 +1,6 @@
 /**
  * Prometheus metrics for the whole process. Every counter lives in the
- * metrics region of the shared buffer (src/server/shared_state.ts) and is
+ * metrics region of the shared buffer (src/base/shared_state.ts) and is
  * changed with `Atomics`, so whichever worker renders `/metrics` shows the sum
  * over all workers.
  *
@@ -26,8 +26,8 @@
  * choose the model they ask for, and 64 junk names would otherwise push every
  * real model into `other` for the life of the process.
  */
-import { MAX_CREDENTIALS, type Region } from "../server/shared_state.ts";
-import type { RequestRecord } from "./record.ts";
+import { MAX_CREDENTIALS, type Region } from "../base/shared_state.ts";
+import type { RequestRecord } from "../request_log/record.ts";
 import { PrometheusTextWriter } from "./prometheus_text.ts";
 
 /** Route families, the `route` label. */

@@ -3,33 +3,32 @@
  * paths, routing, credential choice with failover, and streaming both ways.
  */
 import type { Logger } from "@logtape/logtape";
-import type { Balancer } from "../auth/balancer.ts";
-import type { RequestRecord } from "../observe/record.ts";
+import type { Balancer } from "../upstream/balancer.ts";
+import type { RequestRecord } from "../request_log/record.ts";
 import {
   type ApiFamily,
-  apiFamily,
-  classifyFetchError,
   ERROR_STATUS,
   errorBody,
   errorResponse,
   type ProxyErrorType,
-} from "./errors.ts";
+} from "../base/api_errors.ts";
 import {
   copyResponseHeaders,
   requestId,
   upstreamRequestHeaders,
 } from "./headers.ts";
+import { apiFamily } from "../base/api_family.ts";
+import { classifyFetchError } from "./fetch_errors.ts";
 import { sniffModel } from "./model_sniff.ts";
-
 import { TokenRedactor } from "./redact.ts";
 import { createRouter } from "./routing.ts";
-import { responseKind, type Usage, UsageTap } from "../observe/usage.ts";
+import { responseKind, type Usage, UsageTap } from "../observe/usage_tap.ts";
 import {
   type DeadlineReason,
   DeadlineWatcher,
   tcpConnectCheck,
   type Watch,
-} from "./upstream.ts";
+} from "./deadlines.ts";
 
 /** Hooks for metrics; every method is optional work on the hot path, so keep them cheap. */
 export interface HandlerObserver {
@@ -43,12 +42,12 @@ export interface HandlerObserver {
   failover(fromIndex: number): void;
 }
 
-/** What an access check decided (see src/auth/access.ts). */
+/** What an access check decided (see src/access/access.ts). */
 export type AccessDecision =
   | { ok: true; client: string | null; headers: [string, string][] }
   | { ok: false; response: Response; client: string | null; reason: string };
 
-/** Access rules for proxied requests (see `createAccessControl` in src/auth/access.ts). */
+/** Access rules for proxied requests (see `createAccessControl` in src/access/access.ts). */
 export interface AccessCheck {
   /** The full check, once the request's model is known. */
   (

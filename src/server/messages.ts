@@ -1,7 +1,7 @@
 /** Messages between the supervisor (main thread) and its workers. */
-import type { SignedCredentials } from "../auth/jwt.ts";
-import type { StoredKey } from "../auth/client_keys.ts";
-import type { RequestRecord } from "../observe/record.ts";
+import type { SignedCredentials } from "../upstream/jwt.ts";
+import type { StoredKey } from "../access/client_keys.ts";
+import type { RequestRecord } from "../request_log/record.ts";
 import type { StoreOp } from "./store_link.ts";
 import type { WireSettings } from "./wire.ts";
 

@@ -3,20 +3,20 @@
  * tokens, the balancer over the shared state, the handler, and `Deno.serve`.
  */
 import type { Logger } from "@logtape/logtape";
-import { Balancer } from "../auth/balancer.ts";
-import type { SignedCredentials } from "../auth/jwt.ts";
+import { Balancer } from "../upstream/balancer.ts";
+import type { SignedCredentials } from "../upstream/jwt.ts";
 import type { Settings } from "../config/settings.ts";
-import type { RequestRecord } from "../observe/record.ts";
+import type { RequestRecord } from "../request_log/record.ts";
 import { createHandler, type ProxyHandler } from "../proxy/handler.ts";
-import { createAccessControl } from "../auth/access.ts";
-import { KeyVerifier, type StoredKey } from "../auth/client_keys.ts";
-import { parseCidrs } from "../auth/ip_filter.ts";
-import { RateLimiter } from "../auth/rate_limit.ts";
+import { createAccessControl } from "../access/access.ts";
+import { KeyVerifier, type StoredKey } from "../access/client_keys.ts";
+import { parseCidrs } from "../access/ip_filter.ts";
+import { RateLimiter } from "../access/rate_limit.ts";
 import { createAdminApi } from "../admin/admin_api.ts";
 import { Metrics } from "../observe/metrics.ts";
 import { ClientMetrics } from "../observe/client_metrics.ts";
 import { VERSION } from "../version.ts";
-import { CONTROL, type SharedState } from "./shared_state.ts";
+import { CONTROL, type SharedState } from "../base/shared_state.ts";
 import { serveWithLimits } from "./connection_limits.ts";
 import type { StoreLink } from "./store_link.ts";
 

@@ -4,9 +4,9 @@
  * keys. Nothing here calls SQLite, so nothing here can block.
  */
 import type { Logger } from "@logtape/logtape";
-import type { StoredKey } from "../auth/client_keys.ts";
+import type { StoredKey } from "../access/client_keys.ts";
 import type { LogLevel } from "../config/settings.ts";
-import type { RecordSink } from "../observe/record_queue.ts";
+import type { RecordSink } from "../request_log/record_queue.ts";
 import type {
   FromStore,
   StoreOp,

@@ -9,10 +9,10 @@ import type {
   CreateKeyInput,
   KeyRecord,
   StoredKey,
-} from "../auth/client_keys.ts";
+} from "../access/client_keys.ts";
 import type { LogLevel } from "../config/settings.ts";
-import type { RequestRecord } from "../observe/record.ts";
-import type { UsageSummary } from "../observe/sqlite_store.ts";
+import type { RequestRecord } from "../request_log/record.ts";
+import type { UsageSummary } from "../request_log/sqlite_store.ts";
 
 /** A request to the store worker, and what it answers. */
 export type StoreOp =

@@ -9,20 +9,20 @@
  */
 /// <reference lib="deno.worker" />
 import type { Logger } from "@logtape/logtape";
-import { type KeyStore, openKeyStore } from "../auth/client_keys.ts";
+import { type KeyStore, openKeyStore } from "../access/client_keys.ts";
 import {
   flushLogs,
   getLog,
   LOG_FLUSH_MS,
   setupLogging,
-} from "../observe/log.ts";
-import { type FileIdentity, fileIdentity } from "../observe/sqlite_file.ts";
+} from "../observe/logging.ts";
+import { type FileIdentity, fileIdentity } from "../base/sqlite.ts";
 import {
   openRequestLog,
   type SqliteStore,
   usageSummary,
-} from "../observe/sqlite_store.ts";
-import type { RequestRecord } from "../observe/record.ts";
+} from "../request_log/sqlite_store.ts";
+import type { RequestRecord } from "../request_log/record.ts";
 import type { FromStore, StoreOp, ToStore } from "./store_link.ts";
 
 /** SQLite's primary result code for "database is locked". */

@@ -4,8 +4,8 @@
  * crashes, reloads credentials into every worker, and shuts down gracefully.
  */
 import type { Logger } from "@logtape/logtape";
-import { resetHealth } from "../auth/balancer.ts";
-import { signCredentials, type SignedCredentials } from "../auth/jwt.ts";
+import { resetHealth } from "../upstream/balancer.ts";
+import { signCredentials, type SignedCredentials } from "../upstream/jwt.ts";
 import {
   type Credential,
   loadSecrets,
@@ -13,8 +13,8 @@ import {
   SecretsError,
 } from "../config/secrets.ts";
 import type { Settings } from "../config/settings.ts";
-import { registerSecrets } from "../observe/log.ts";
-import type { RequestRecord } from "../observe/record.ts";
+import { registerSecrets } from "../observe/logging.ts";
+import type { RequestRecord } from "../request_log/record.ts";
 import type { FromWorker, ToWorker } from "./messages.ts";
 import { type Runtime, startRuntime } from "./runtime.ts";
 import type { StoreClient } from "./store_client.ts";
@@ -24,7 +24,7 @@ import {
   CONTROL,
   createSharedState,
   type SharedState,
-} from "./shared_state.ts";
+} from "../base/shared_state.ts";
 
 /** Options of {@linkcode Supervisor}. */
 export interface SupervisorOptions {

@@ -9,14 +9,14 @@ import {
   getLog,
   LOG_FLUSH_MS,
   setupLogging,
-} from "../observe/log.ts";
-import type { StoredKey } from "../auth/client_keys.ts";
-import type { RequestRecord } from "../observe/record.ts";
+} from "../observe/logging.ts";
+import type { StoredKey } from "../access/client_keys.ts";
+import type { RequestRecord } from "../request_log/record.ts";
 import type { FromWorker, ToWorker } from "./messages.ts";
 import type { StoreLink, StoreOp } from "./store_link.ts";
 import { type Runtime, startRuntime } from "./runtime.ts";
 import { fromWire } from "./wire.ts";
-import { mapSharedState } from "./shared_state.ts";
+import { mapSharedState } from "../base/shared_state.ts";
 
 const BATCH_SIZE = 64;
 const BATCH_DELAY_MS = 100;

@@ -6,7 +6,7 @@ import {
   createAdminApi,
   isAdminPath,
 } from "../../src/admin/admin_api.ts";
-import { KeyVerifier, openKeyStore } from "../../src/auth/client_keys.ts";
+import { KeyVerifier, openKeyStore } from "../../src/access/client_keys.ts";
 import { VERSION } from "../../src/version.ts";
 
 const T0 = Date.UTC(2026, 10, 22, 12, 0, 0);

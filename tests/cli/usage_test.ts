@@ -5,8 +5,8 @@ import {
   USAGE_HELP,
   usageCommand,
 } from "../../src/cli/usage.ts";
-import type { RequestRecord } from "../../src/observe/record.ts";
-import { openRequestLog } from "../../src/observe/sqlite_store.ts";
+import type { RequestRecord } from "../../src/request_log/record.ts";
+import { openRequestLog } from "../../src/request_log/sqlite_store.ts";
 
 const HOUR = 3_600_000;
 const DAY = 24 * HOUR;

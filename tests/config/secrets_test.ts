@@ -13,7 +13,7 @@ import {
   type SecretsReport,
   validateSecrets,
 } from "../../src/config/secrets.ts";
-import { MAX_CREDENTIALS as SHARED_MAX } from "../../src/server/shared_state.ts";
+import { MAX_CREDENTIALS as SHARED_MAX } from "../../src/base/shared_state.ts";
 
 /** A value that must never show up in any message. */
 const SECRET = "s3cr3t-Zq8-UNIQUE-VALUE-7731";

@@ -4,17 +4,17 @@
  * path is back to its resting size or capped.
  */
 import assert from "node:assert/strict";
-import { Balancer, resetHealth } from "../../src/auth/balancer.ts";
-import { signFlowToken } from "../../src/auth/jwt.ts";
-import { getLog } from "../../src/observe/log.ts";
+import { Balancer, resetHealth } from "../../src/upstream/balancer.ts";
+import { signFlowToken } from "../../src/upstream/jwt.ts";
+import { getLog } from "../../src/observe/logging.ts";
 import { Metrics } from "../../src/observe/metrics.ts";
-import type { RequestRecord } from "../../src/observe/record.ts";
+import type { RequestRecord } from "../../src/request_log/record.ts";
 import {
   RecordQueue,
   type RecordSink,
-} from "../../src/observe/record_queue.ts";
+} from "../../src/request_log/record_queue.ts";
 import { createHandler } from "../../src/proxy/handler.ts";
-import { createSharedState } from "../../src/server/shared_state.ts";
+import { createSharedState } from "../../src/base/shared_state.ts";
 import { MockUpstream } from "../support/mock_upstream.ts";
 import { testCredentials } from "../support/proxy.ts";
 

@@ -5,8 +5,8 @@
 import assert from "node:assert/strict";
 import { join } from "node:path";
 import { DatabaseSync } from "node:sqlite";
-import { getLog } from "../../src/observe/log.ts";
-import type { RequestRecord } from "../../src/observe/record.ts";
+import { getLog } from "../../src/observe/logging.ts";
+import type { RequestRecord } from "../../src/request_log/record.ts";
 import { StoreClient } from "../../src/server/store_client.ts";
 
 /** Longer than the request log's 2 s busy timeout. */

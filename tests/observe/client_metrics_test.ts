@@ -3,9 +3,9 @@ import {
   ClientMetrics,
   MAX_CLIENTS,
 } from "../../src/observe/client_metrics.ts";
-import type { RequestRecord } from "../../src/observe/record.ts";
+import type { RequestRecord } from "../../src/request_log/record.ts";
 import { makeRecord } from "./metrics_records.ts";
-import { createSharedState } from "../../src/server/shared_state.ts";
+import { createSharedState } from "../../src/base/shared_state.ts";
 
 function record(client: string | null, status = 200): RequestRecord {
   return makeRecord({ client, status, tokensIn: 5, tokensOut: 2 });

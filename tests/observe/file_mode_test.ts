@@ -1,9 +1,13 @@
 /** Files flow-proxy creates are private (0600): the database, its -wal and -shm, and the log file. */
 import assert from "node:assert/strict";
 import { join } from "node:path";
-import { openRequestLog } from "../../src/observe/sqlite_store.ts";
-import { openKeyStore } from "../../src/auth/client_keys.ts";
-import { closeLogging, getLog, setupLogging } from "../../src/observe/log.ts";
+import { openRequestLog } from "../../src/request_log/sqlite_store.ts";
+import { openKeyStore } from "../../src/access/client_keys.ts";
+import {
+  closeLogging,
+  getLog,
+  setupLogging,
+} from "../../src/observe/logging.ts";
 
 function mode(path: string): string {
   return (Deno.statSync(path).mode! & 0o777).toString(8);

@@ -1,5 +1,5 @@
 /** Request records shared by metrics_test.ts and its worker. */
-import type { RequestRecord } from "../../src/observe/record.ts";
+import type { RequestRecord } from "../../src/request_log/record.ts";
 
 /** Models the workers use: the same names race to be interned from both. */
 export const TEST_MODELS = [

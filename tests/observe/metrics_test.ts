@@ -11,7 +11,7 @@ import {
   createSharedState,
   METRICS_BYTES,
   type Region,
-} from "../../src/server/shared_state.ts";
+} from "../../src/base/shared_state.ts";
 import { makeRecord, TEST_MODELS } from "./metrics_records.ts";
 import {
   type Exposition,

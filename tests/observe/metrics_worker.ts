@@ -5,7 +5,7 @@
  */
 /// <reference lib="deno.worker" />
 import { Metrics } from "../../src/observe/metrics.ts";
-import type { Region } from "../../src/server/shared_state.ts";
+import type { Region } from "../../src/base/shared_state.ts";
 import { testRecord } from "./metrics_records.ts";
 
 /** The message the test sends. */

@@ -1,5 +1,5 @@
 import assert from "node:assert/strict";
-import { classifyFetchError } from "../../src/proxy/errors.ts";
+import { classifyFetchError } from "../../src/proxy/fetch_errors.ts";
 
 /** An error shaped like Deno 2.9's fetch failure: `fetch failed`, caused by hyper's message. */
 function denoFetchError(cause: string): TypeError {

@@ -1,8 +1,8 @@
 import assert from "node:assert/strict";
 import type { Logger } from "@logtape/logtape";
-import { Balancer, resetHealth } from "../../src/auth/balancer.ts";
-import { signFlowToken } from "../../src/auth/jwt.ts";
-import type { RequestRecord } from "../../src/observe/record.ts";
+import { Balancer, resetHealth } from "../../src/upstream/balancer.ts";
+import { signFlowToken } from "../../src/upstream/jwt.ts";
+import type { RequestRecord } from "../../src/request_log/record.ts";
 import {
   createHandler,
   findModel,
@@ -10,7 +10,7 @@ import {
   type ProxyHandler,
   retryAfterMs,
 } from "../../src/proxy/handler.ts";
-import { createSharedState } from "../../src/server/shared_state.ts";
+import { createSharedState } from "../../src/base/shared_state.ts";
 import { MockUpstream } from "../support/mock_upstream.ts";
 
 const UPSTREAM = "http://127.0.0.1:9/flow-llm-proxy";

@@ -1,9 +1,9 @@
 import assert from "node:assert/strict";
 import type { Logger } from "@logtape/logtape";
-import { Balancer, resetHealth } from "../../src/auth/balancer.ts";
-import { signFlowToken } from "../../src/auth/jwt.ts";
+import { Balancer, resetHealth } from "../../src/upstream/balancer.ts";
+import { signFlowToken } from "../../src/upstream/jwt.ts";
 import { createHandler } from "../../src/proxy/handler.ts";
-import { createSharedState } from "../../src/server/shared_state.ts";
+import { createSharedState } from "../../src/base/shared_state.ts";
 
 const INFO = {
   remoteAddr: { transport: "tcp", hostname: "127.0.0.1", port: 50000 },

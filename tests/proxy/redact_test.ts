@@ -1,5 +1,5 @@
 import assert from "node:assert/strict";
-import { signFlowToken } from "../../src/auth/jwt.ts";
+import { signFlowToken } from "../../src/upstream/jwt.ts";
 import { TokenRedactor } from "../../src/proxy/redact.ts";
 
 const encoder = new TextEncoder();

@@ -1,9 +1,9 @@
 import assert from "node:assert/strict";
-import { signCredentials } from "../../src/auth/jwt.ts";
+import { signCredentials } from "../../src/upstream/jwt.ts";
 import { resolveSettings } from "../../src/config/settings.ts";
-import { getLog } from "../../src/observe/log.ts";
+import { getLog } from "../../src/observe/logging.ts";
 import { startRuntime } from "../../src/server/runtime.ts";
-import { CONTROL, createSharedState } from "../../src/server/shared_state.ts";
+import { CONTROL, createSharedState } from "../../src/base/shared_state.ts";
 import { freePort, testCredentials } from "../support/proxy.ts";
 
 Deno.test("startRuntime: /healthz answers 503 until every worker listens", async () => {

@@ -1,0 +1,422 @@
+/**
+ * Who may use the gateway: the one check the request handler makes before
+ * forwarding. In order: client address (`--allow-ip`), client key, the key's
+ * model allowlist, the key's rate limit. A refused request never reaches the
+ * upstream and never spends rate-limit budget on a check it failed earlier.
+ */
+import { errorResponse, type ProxyErrorType } from "../base/api_errors.ts";
+import { apiFamily } from "../base/api_family.ts";
+import {
+  type KeyRecord,
+  type KeyVerifier,
+  modelAllowed,
+} from "./client_keys.ts";
+import { type IpFilter, isLoopbackHost } from "./ip_filter.ts";
+import { effectiveRule, type RateLimiter } from "./rate_limit.ts";
+
+/** Longest `Authorization` or `x-api-key` value considered (keys are 47 characters). */
+const MAX_KEY_HEADER_BYTES = 512;
+/** What a key may look like: visible ASCII, no spaces. */
+const KEY_SYNTAX = /^[\x21-\x7e]+$/;
+const BEARER = /^bearer +(.*)$/i;
+
+/** Options of {@linkcode createAccessControl}. */
+export interface AccessOptions {
+  /** The worker's keys (kept current by `watchKeys`); null when there is no key database. */
+  keys: KeyVerifier | null;
+  /** `--require-key`: enforce even while no key exists. */
+  requireKey: boolean;
+  /** Shared rate limiter; null disables rate limits. */
+  limiter: RateLimiter | null;
+  /** `--default-rpm` for keys without their own (0 = unlimited). */
+  defaultRpm: number;
+  /** `--default-burst` for keys without their own (0 = the RPM). */
+  defaultBurst: number;
+  /** `--allow-ip` ranges; null lets every address in. */
+  ipFilter: IpFilter | null;
+  /** Clock, epoch ms; injectable for tests. */
+  now?: () => number;
+  /**
+   * Called for each request a key is let through with (to record its
+   * last-used time). It must not block; whatever it throws is passed to
+   * `onUseError` and the request goes on.
+   */
+  onUse?: (name: string, now: number) => void;
+  /** Receives what `onUse` threw; default: ignored. */
+  onUseError?: (err: unknown) => void;
+}
+
+/**
+ * The verdict on one request. `client` is the key's name (for records and
+ * logs) whenever a key was recognised, even if then refused.
+ */
+export type AccessResult =
+  | {
+    ok: true;
+    client: string | null;
+    /** `x-ratelimit-*` headers to add to the response (empty when not limited). */
+    headers: [string, string][];
+  }
+  | {
+    ok: false;
+    response: Response;
+    client: string | null;
+    /** Why, for logs and the request record: `ip_not_allowed`, `missing_key`, `revoked_key`, … */
+    reason: AccessRefusal;
+  };
+
+/** The reasons a request is refused, for logs (the client sees a less specific message). */
+export type AccessRefusal =
+  | "ip_not_allowed"
+  | "missing_key"
+  | "malformed_key"
+  | "conflicting_keys"
+  | "unknown_key"
+  | "revoked_key"
+  | "expired_key"
+  | "model_not_allowed"
+  | "model_missing"
+  | "model_conflict"
+  | "rate_limited";
+
+/** Where a request came from, as `Deno.ServeHandlerInfo` gives it. */
+export interface ClientInfo {
+  remoteAddr: Deno.Addr;
+}
+
+/** The peer's IP address; "" for a Unix socket (never in an IP range). */
+function peerAddress(addr: Deno.Addr): string {
+  return "hostname" in addr ? addr.hostname : "";
+}
+
+/** Checks one request against the access rules. */
+export interface AccessControl {
+  (
+    req: Request,
+    info: ClientInfo,
+    model: string | null,
+  ): AccessResult;
+  /**
+   * The checks that need no body (address and key), to run before reading
+   * one: a refusal, or null when the full check may follow once the model is
+   * known. Lets an unauthenticated client be turned away without its upload.
+   */
+  early(req: Request, info: ClientInfo): AccessResult | null;
+}
+
+const NO_HEADERS: [string, string][] = [];
+const WWW_AUTHENTICATE = { "www-authenticate": 'Bearer realm="flow-proxy"' };
+
+/**
+ * Builds the access check. Keys are enforced as soon as the verifier knows
+ * one key (revoked ones count: revoking the last key must not open the
+ * proxy) or `requireKey` is set; until then requests pass anonymously.
+ */
+export function createAccessControl(options: AccessOptions): AccessControl {
+  const now = options.now ?? Date.now;
+  const defaults = { rpm: options.defaultRpm, burst: options.defaultBurst };
+
+  function refuse(
+    req: Request,
+    type: ProxyErrorType,
+    reason: AccessRefusal,
+    message: string,
+    client: string | null = null,
+    headers?: HeadersInit,
+  ): AccessResult {
+    const family = apiFamily(new URL(req.url).pathname);
+    return {
+      ok: false,
+      response: errorResponse(family, type, message, headers),
+      client,
+      reason,
+    };
+  }
+
+  /** Address and key: a refusal, or the key's record (null while keys are not enforced). */
+  function identify(
+    req: Request,
+    info: ClientInfo,
+    t: number,
+  ): AccessResult | { record: KeyRecord | null } {
+    if (
+      options.ipFilter && !options.ipFilter.allows(peerAddress(info.remoteAddr))
+    ) {
+      return refuse(
+        req,
+        "forbidden",
+        "ip_not_allowed",
+        "Your address is not allowed to use this proxy",
+      );
+    }
+    const keys = options.keys;
+    if (
+      !options.requireKey &&
+      (keys === null || (keys.size === 0 && !keys.enforced))
+    ) {
+      return { record: null };
+    }
+
+    const presented = presentedKey(req.headers);
+    if (presented.error) {
+      return refuse(
+        req,
+        "unauthorized",
+        presented.error,
+        presented.message,
+        null,
+        WWW_AUTHENTICATE,
+      );
+    }
+    const verdict = keys?.verify(presented.key, t) ??
+      { ok: false, reason: "unknown_key" as const, record: null };
+    if (!verdict.ok) {
+      return refuse(
+        req,
+        "unauthorized",
+        verdict.reason,
+        "Invalid, revoked or expired API key",
+        verdict.record?.name ?? null,
+        WWW_AUTHENTICATE,
+      );
+    }
+    return { record: verdict.record };
+  }
+
+  function checkModel(
+    req: Request,
+    record: KeyRecord,
+    model: string | null,
+  ): AccessResult | null {
+    const models = record.models;
+    if (models === null) return null;
+    // The upstream also takes a model from the query and from Azure- and
+    // Gemini-style paths: each one named must be allowed, and agree.
+    const named = modelsInUrl(req.url);
+    if (named === null) {
+      return refuse(
+        req,
+        "bad_request",
+        "model_conflict",
+        "The request path or query names a model that cannot be read",
+        record.name,
+      );
+    }
+    if (model !== null) named.push(model);
+    for (const name of named) {
+      if (!modelAllowed(models, name)) {
+        return refuse(
+          req,
+          "forbidden",
+          "model_not_allowed",
+          `This API key may not use model "${name}"; allowed: ${
+            models.join(", ")
+          }`,
+          record.name,
+        );
+      }
+    }
+    for (const name of named) {
+      if (name !== named[0]) {
+        return refuse(
+          req,
+          "bad_request",
+          "model_conflict",
+          `The request names different models ("${
+            named[0]
+          }" and "${name}"): name one`,
+          record.name,
+        );
+      }
+    }
+    if (named.length > 0) return null;
+    // A body we could not read a model from must not slip past the allowlist
+    // (that includes a JSON body too large to be held whole, which is never
+    // scanned); reads (GET /v1/models) carry no model and are fine.
+    if (req.method === "GET" || req.method === "HEAD") return null;
+    return refuse(
+      req,
+      "forbidden",
+      "model_missing",
+      `This API key may only call the models ${
+        models.join(", ")
+      }, and no model can be read from the request (a JSON body with a top-level "model", at most --retry-body-limit bytes)`,
+      record.name,
+    );
+  }
+
+  // What early() found for a request it let through, so the full check does
+  // not verify the same key (and address) a second time.
+  const earlier = new WeakMap<Request, KeyRecord | null>();
+
+  const checkAccess = function checkAccess(req, info, model): AccessResult {
+    const t = now();
+    let record: KeyRecord | null;
+    if (earlier.has(req)) {
+      record = earlier.get(req)!;
+      earlier.delete(req);
+    } else {
+      const identified = identify(req, info, t);
+      if ("ok" in identified) return identified;
+      record = identified.record;
+    }
+    if (record === null) return { ok: true, client: null, headers: NO_HEADERS };
+
+    const modelRefusal = checkModel(req, record, model);
+    if (modelRefusal) return modelRefusal;
+
+    let headers = NO_HEADERS;
+    const rule = options.limiter ? effectiveRule(record, defaults) : null;
+    if (rule !== null) {
+      const taken = options.limiter!.take(record.name, rule, t);
+      headers = [
+        ["x-ratelimit-limit", String(taken.limit)],
+        ["x-ratelimit-remaining", String(taken.remaining)],
+        ["x-ratelimit-reset", String(taken.resetSeconds)],
+      ];
+      if (!taken.allowed) {
+        return refuse(
+          req,
+          "rate_limited",
+          "rate_limited",
+          `Rate limit of ${rule.rpm} requests per minute exceeded; retry in ${taken.retryAfterSeconds} s`,
+          record.name,
+          [...headers, ["retry-after", String(taken.retryAfterSeconds)]],
+        );
+      }
+    }
+    try {
+      options.onUse?.(record.name, t);
+    } catch (err) {
+      // Bookkeeping of a store must never fail or hold up the request it counts.
+      try {
+        options.onUseError?.(err);
+      } catch {
+        // Nothing left to tell.
+      }
+    }
+    return { ok: true, client: record.name, headers };
+  } as AccessControl;
+
+  checkAccess.early = function early(req, info): AccessResult | null {
+    const identified = identify(req, info, now());
+    if ("ok" in identified) return identified;
+    earlier.set(req, identified.record);
+    return null;
+  };
+  return checkAccess;
+}
+
+/** `/openai/deployments/<model>/…`, legacy `/engines/<model>/…`. */
+const DEPLOYMENT_PATH = /\/(?:deployments|engines)\/([^/]+)/g;
+/** Gemini's `/models/<model>:generateContent`, and `/models/<model>` itself. */
+const MODELS_PATH = /\/models\/([^/:]+)(?=[:/]|$)/g;
+
+/**
+ * The models a request URL names (query `model`, deployment and model path
+ * segments), percent-decoded; null when one cannot be decoded or decodes to
+ * a separator. The path is read resolved, as `fetch` will send it.
+ */
+export function modelsInUrl(url: string): string[] | null {
+  const parsed = new URL(url);
+  const names: string[] = parsed.searchParams.getAll("model");
+  const path = parsed.pathname;
+  for (const pattern of [DEPLOYMENT_PATH, MODELS_PATH]) {
+    for (const match of path.matchAll(pattern)) {
+      let name: string;
+      try {
+        name = decodeURIComponent(match[1]);
+      } catch {
+        return null;
+      }
+      // An encoded separator makes the segment mean different things to
+      // different servers: not a model name to check.
+      if (name.includes("/") || name.includes("\\")) return null;
+      names.push(name);
+    }
+  }
+  return names;
+}
+
+type Presented =
+  | { error: null; key: string }
+  | {
+    error: "missing_key" | "malformed_key" | "conflicting_keys";
+    message: string;
+  };
+
+/** The key from `Authorization: Bearer …` or `x-api-key`, checked for shape only. */
+function presentedKey(headers: Headers): Presented {
+  const authorization = headers.get("authorization");
+  const apiKey = headers.get("x-api-key");
+  let fromBearer: string | null = null;
+  if (authorization !== null) {
+    if (authorization.length > MAX_KEY_HEADER_BYTES) {
+      return {
+        error: "malformed_key",
+        message: "The Authorization header is too long",
+      };
+    }
+    const match = BEARER.exec(authorization);
+    if (!match || !KEY_SYNTAX.test(match[1])) {
+      return {
+        error: "malformed_key",
+        message: "Malformed Authorization header: expected 'Bearer <API key>'",
+      };
+    }
+    fromBearer = match[1];
+  }
+  if (apiKey !== null) {
+    if (apiKey.length > MAX_KEY_HEADER_BYTES) {
+      return {
+        error: "malformed_key",
+        message: "The x-api-key header is too long",
+      };
+    }
+    if (!KEY_SYNTAX.test(apiKey)) {
+      return { error: "malformed_key", message: "Malformed x-api-key header" };
+    }
+    if (fromBearer !== null && fromBearer !== apiKey) {
+      return {
+        error: "conflicting_keys",
+        message:
+          "The Authorization and x-api-key headers carry different API keys: send one",
+      };
+    }
+    return { error: null, key: apiKey };
+  }
+  if (fromBearer !== null) return { error: null, key: fromBearer };
+  return {
+    error: "missing_key",
+    message:
+      "Missing API key: send it as 'Authorization: Bearer <API key>' or 'x-api-key: <API key>'",
+  };
+}
+
+/** Access settings that {@linkcode mustRefuseToStart} reads. */
+export interface StartRuleSettings {
+  requireKey: boolean;
+  allowAnonymous: boolean;
+}
+
+/**
+ * Why `serve` must not start, or null: listening beyond loopback with no
+ * client key would hand the Flow credentials to anyone who can reach the port.
+ * `keyCount` counts every key in the database, revoked ones included (they
+ * keep enforcement on).
+ */
+export function mustRefuseToStart(
+  host: string,
+  keyCount: number,
+  settings: StartRuleSettings,
+): string | null {
+  if (
+    keyCount > 0 || settings.requireKey || settings.allowAnonymous ||
+    isLoopbackHost(host)
+  ) return null;
+  return `Refusing to serve on ${host} without client API keys: anyone who can reach the port ` +
+    `would use your Flow credentials. Create a key first with ` +
+    `"flow-proxy keys create --name NAME" (clients then send it as 'Authorization: Bearer <key>' or 'x-api-key'), ` +
+    `pass --require-key to start with every request refused until a key exists, ` +
+    `or pass --allow-anonymous to serve without keys on purpose`;
+}

@@ -1,0 +1,363 @@
+/**
+ * The embedded request log: one row per request in the `requests` table of a
+ * local SQLite database (`node:sqlite`), written in batches by the supervisor.
+ *
+ * The database file is shared: client keys live in it too (another module's
+ * tables). So this module creates only its own tables, and keeps its schema
+ * version in a row of `flow_proxy_schema` rather than in `PRAGMA
+ * user_version`, which is one number for the whole file.
+ */
+import { DatabaseSync, type StatementSync } from "node:sqlite";
+import type { RequestRecord } from "./record.ts";
+import type { RecordSink } from "./record_queue.ts";
+import { createPrivateFile, rollbackAfter } from "../base/sqlite.ts";
+
+/** Version of the `requests` schema this build writes. */
+export const REQUESTS_SCHEMA_VERSION = 1;
+
+/** Per-component schema versions of the shared database file. */
+const SCHEMA_TABLE = "flow_proxy_schema";
+const COMPONENT = "requests";
+
+/**
+ * Steps from version `i` to `i + 1`; a later schema change appends a step and
+ * bumps {@linkcode REQUESTS_SCHEMA_VERSION}.
+ */
+const MIGRATIONS: readonly string[] = [
+  `CREATE TABLE IF NOT EXISTS requests (
+    id TEXT NOT NULL,
+    ts INTEGER NOT NULL,
+    client TEXT,
+    credential TEXT,
+    method TEXT NOT NULL,
+    path TEXT NOT NULL,
+    model TEXT,
+    status INTEGER NOT NULL,
+    duration_ms REAL NOT NULL,
+    ttft_ms REAL,
+    bytes_in INTEGER NOT NULL,
+    bytes_out INTEGER NOT NULL,
+    tokens_in INTEGER,
+    tokens_out INTEGER,
+    cache_read_tokens INTEGER,
+    cache_write_tokens INTEGER,
+    error TEXT,
+    attempts INTEGER NOT NULL,
+    stream INTEGER NOT NULL
+  );
+  CREATE INDEX IF NOT EXISTS requests_ts ON requests (ts);`,
+];
+
+const INSERT_SQL =
+  `INSERT INTO requests (id, ts, client, credential, method, path, model,
+  status, duration_ms, ttft_ms, bytes_in, bytes_out, tokens_in, tokens_out,
+  cache_read_tokens, cache_write_tokens, error, attempts, stream)
+  VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`;
+
+/** Options of {@linkcode openRequestLog}. */
+export interface SqliteStoreOptions {
+  /** How long a write waits for another connection's lock. Default 2000 ms. */
+  busyTimeoutMs?: number;
+}
+
+/** Opens (creating or migrating as needed) the request log at `path`. Throws `Error` naming the path. */
+export function openRequestLog(
+  path: string,
+  options: SqliteStoreOptions = {},
+): SqliteStore {
+  return new SqliteStore(path, options);
+}
+
+/** The SQLite request-log sink; see {@linkcode openRequestLog}. */
+export class SqliteStore implements RecordSink {
+  /** Store name for logs and metrics. */
+  readonly name = "sqlite" as const;
+  /** Path of the database file. */
+  readonly path: string;
+  #db: DatabaseSync | null;
+  #insert: StatementSync;
+
+  /** Prefer {@linkcode openRequestLog}. */
+  constructor(path: string, options: SqliteStoreOptions = {}) {
+    this.path = path;
+    let db: DatabaseSync | null = null;
+    try {
+      createPrivateFile(path);
+      db = new DatabaseSync(path);
+      db.exec(
+        `PRAGMA busy_timeout = ${
+          Math.max(0, Math.trunc(options.busyTimeoutMs ?? 2000))
+        }`,
+      );
+      db.exec("PRAGMA journal_mode = WAL");
+      // WAL with NORMAL sync survives a process crash; an OS crash may lose the last batches.
+      db.exec("PRAGMA synchronous = NORMAL");
+      migrate(db, path);
+      this.#insert = db.prepare(INSERT_SQL);
+    } catch (err) {
+      db?.close();
+      if (
+        err instanceof Error && err.message.startsWith(`Request log "${path}"`)
+      ) throw err;
+      throw new Error(
+        `Cannot open request log "${path}": ${describeSqliteError(err, path)}`,
+        { cause: err },
+      );
+    }
+    this.#db = db;
+  }
+
+  /** The open database, for queries such as {@linkcode usageSummary}. */
+  get database(): DatabaseSync {
+    if (!this.#db) throw new Error(`Request log "${this.path}" is closed`);
+    return this.#db;
+  }
+
+  /** Inserts the batch in one transaction: all rows or none. */
+  write(batch: RequestRecord[]): Promise<void> {
+    try {
+      this.#writeSync(batch);
+      return Promise.resolve();
+    } catch (err) {
+      return Promise.reject(err);
+    }
+  }
+
+  /** Closes the database; idempotent. */
+  close(): Promise<void> {
+    this.#db?.close();
+    this.#db = null;
+    return Promise.resolve();
+  }
+
+  #writeSync(batch: RequestRecord[]): void {
+    const db = this.database;
+    if (batch.length === 0) return;
+    db.exec("BEGIN IMMEDIATE");
+    try {
+      const insert = this.#insert;
+      for (const r of batch) {
+        insert.run(
+          r.id,
+          r.ts,
+          r.client ?? null,
+          r.credential ?? null,
+          r.method,
+          r.path,
+          r.model ?? null,
+          r.status,
+          r.durationMs,
+          r.ttftMs ?? null,
+          r.bytesIn,
+          r.bytesOut,
+          r.tokensIn ?? null,
+          r.tokensOut ?? null,
+          r.cacheReadTokens ?? null,
+          r.cacheWriteTokens ?? null,
+          r.error ?? null,
+          r.attempts,
+          r.stream ? 1 : 0,
+        );
+      }
+      db.exec("COMMIT");
+    } catch (err) {
+      rollbackAfter(db, err);
+      throw new Error(
+        `Cannot write ${batch.length} records to request log "${this.path}": ${
+          describeSqliteError(err, this.path)
+        }`,
+        { cause: err },
+      );
+    }
+  }
+}
+
+function migrate(db: DatabaseSync, path: string): void {
+  db.exec("BEGIN IMMEDIATE");
+  try {
+    db.exec(
+      `CREATE TABLE IF NOT EXISTS ${SCHEMA_TABLE} (component TEXT PRIMARY KEY, version INTEGER NOT NULL)`,
+    );
+    const row = db.prepare(
+      `SELECT version FROM ${SCHEMA_TABLE} WHERE component = ?`,
+    )
+      .get(COMPONENT) as { version: number } | undefined;
+    const current = row?.version ?? 0;
+    if (current > REQUESTS_SCHEMA_VERSION) {
+      throw new Error(
+        `Request log "${path}" has schema version ${current}, newer than this flow-proxy supports (${REQUESTS_SCHEMA_VERSION})`,
+      );
+    }
+    for (let v = current; v < REQUESTS_SCHEMA_VERSION; v++) {
+      db.exec(MIGRATIONS[v]);
+    }
+    if (current !== REQUESTS_SCHEMA_VERSION) {
+      db.prepare(
+        `INSERT INTO ${SCHEMA_TABLE} (component, version) VALUES (?, ?)
+         ON CONFLICT (component) DO UPDATE SET version = excluded.version`,
+      ).run(COMPONENT, REQUESTS_SCHEMA_VERSION);
+    }
+    db.exec("COMMIT");
+  } catch (err) {
+    throw rollbackAfter(db, err);
+  }
+}
+
+/** Totals over a set of requests. */
+export interface UsageTotals {
+  requests: number;
+  /** Requests that failed: status 0 (client left before headers) or ≥ 400, or an error type recorded. */
+  errors: number;
+  tokensIn: number;
+  tokensOut: number;
+  cacheReadTokens: number;
+  cacheWriteTokens: number;
+  /** Requests answered 2xx for which no token usage is known (e.g. a stream without usage). */
+  withoutUsage: number;
+}
+
+/** Options of {@linkcode usageSummary}. */
+export interface UsageSummaryOptions {
+  /** Only requests started at or after this time (epoch ms). */
+  since?: number;
+  /** Only requests started before this time (epoch ms). */
+  until?: number;
+}
+
+/** Totals by credential, by model and by UTC day, plus overall. */
+export interface UsageSummary {
+  since: number | null;
+  until: number | null;
+  total: UsageTotals;
+  /** Most requests first (ties by name, null last); `credential` null when no credential served the request. */
+  byCredential: (UsageTotals & { credential: string | null })[];
+  /** Most requests first (ties by name, null last); `model` null when the request named none. */
+  byModel: (UsageTotals & { model: string | null })[];
+  /** Oldest first; `day` is `YYYY-MM-DD` in UTC. */
+  byDay: (UsageTotals & { day: string })[];
+}
+
+/** Where {@linkcode usageSummary} reads: a path (opened read-only), an open store, or a database. */
+export type UsageSource = string | SqliteStore | DatabaseSync;
+
+/**
+ * Sums requests, errors and tokens by credential, model and UTC day. A path is
+ * opened read-only; a database without a request log yet gives zeros.
+ * Throws `Error` naming the path when the file cannot be read.
+ */
+export function usageSummary(
+  source: UsageSource,
+  options: UsageSummaryOptions = {},
+): UsageSummary {
+  if (typeof source !== "string") {
+    const db = source instanceof SqliteStore ? source.database : source;
+    return summarize(db, options);
+  }
+  let db: DatabaseSync | null = null;
+  try {
+    db = new DatabaseSync(source, { readOnly: true });
+    return summarize(db, options);
+  } catch (err) {
+    throw new Error(
+      `Cannot read request log "${source}": ${
+        describeSqliteError(err, source)
+      }`,
+      { cause: err },
+    );
+  } finally {
+    db?.close();
+  }
+}
+
+const TOTALS_SQL = `count(*) AS requests,
+  coalesce(sum(status = 0 OR status >= 400 OR error IS NOT NULL), 0) AS errors,
+  coalesce(sum(tokens_in), 0) AS tokensIn,
+  coalesce(sum(tokens_out), 0) AS tokensOut,
+  coalesce(sum(cache_read_tokens), 0) AS cacheReadTokens,
+  coalesce(sum(cache_write_tokens), 0) AS cacheWriteTokens,
+  coalesce(sum(status BETWEEN 200 AND 299 AND tokens_in IS NULL AND tokens_out IS NULL), 0) AS withoutUsage`;
+
+function summarize(
+  db: DatabaseSync,
+  options: UsageSummaryOptions,
+): UsageSummary {
+  const since = options.since ?? null;
+  const until = options.until ?? null;
+  const empty: UsageSummary = {
+    since,
+    until,
+    total: totals({}),
+    byCredential: [],
+    byModel: [],
+    byDay: [],
+  };
+  const table = db.prepare(
+    "SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'requests'",
+  ).get();
+  if (!table) return empty;
+
+  const where: string[] = [];
+  const params: number[] = [];
+  if (since !== null) {
+    where.push("ts >= ?");
+    params.push(since);
+  }
+  if (until !== null) {
+    where.push("ts < ?");
+    params.push(until);
+  }
+  const filter = where.length ? `WHERE ${where.join(" AND ")}` : "";
+  const grouped = (key: string, order: string) =>
+    db.prepare(
+      `SELECT ${key} AS key, ${TOTALS_SQL} FROM requests ${filter} GROUP BY 1 ORDER BY ${order}`,
+    )
+      .all(...params) as Record<string, unknown>[];
+
+  const total = db.prepare(`SELECT ${TOTALS_SQL} FROM requests ${filter}`).get(
+    ...params,
+  ) as Record<
+    string,
+    unknown
+  >;
+  return {
+    since,
+    until,
+    total: totals(total),
+    byCredential: grouped("credential", "requests DESC, key IS NULL, key").map((
+      row,
+    ) => ({
+      credential: row.key as string | null,
+      ...totals(row),
+    })),
+    byModel: grouped("model", "requests DESC, key IS NULL, key").map((row) => ({
+      model: row.key as string | null,
+      ...totals(row),
+    })),
+    byDay: grouped("strftime('%Y-%m-%d', ts / 1000, 'unixepoch')", "key").map((
+      row,
+    ) => ({
+      day: row.key as string,
+      ...totals(row),
+    })),
+  };
+}
+
+function totals(row: Record<string, unknown>): UsageTotals {
+  return {
+    requests: Number(row.requests ?? 0),
+    errors: Number(row.errors ?? 0),
+    tokensIn: Number(row.tokensIn ?? 0),
+    tokensOut: Number(row.tokensOut ?? 0),
+    cacheReadTokens: Number(row.cacheReadTokens ?? 0),
+    cacheWriteTokens: Number(row.cacheWriteTokens ?? 0),
+    withoutUsage: Number(row.withoutUsage ?? 0),
+  };
+}
+
+function describeSqliteError(err: unknown, path: string): string {
+  const message = err instanceof Error ? err.message : String(err);
+  // node:sqlite appends the path to some messages; ours name it already.
+  return message.endsWith(`: ${path}`)
+    ? message.slice(0, -path.length - 2)
+    : message;
+}
