@@ -9,7 +9,7 @@ import { keysCommand } from "./src/cli/keys.ts";
 import { EXIT, serveCommand } from "./src/cli/serve.ts";
 import { SecretsError } from "./src/config/secrets.ts";
 import { UsageError } from "./src/config/settings.ts";
-import { fatal, flushLogs, stderr, stdout } from "./src/observe/logging.ts";
+import { fatal, flushLogs, stderr, stdout } from "./src/base/logging.ts";
 import { VERSION } from "./src/version.ts";
 
 const USAGE = `Usage: flow-proxy <command> [options]

@@ -11,7 +11,7 @@ import {
   type KeyVerifier,
   modelAllowed,
 } from "./client_keys.ts";
-import { type IpFilter, isLoopbackHost } from "./ip_filter.ts";
+import { type IpFilter, isLoopbackHost } from "../base/ip_filter.ts";
 import { effectiveRule, type RateLimiter } from "./rate_limit.ts";
 
 /** Longest `Authorization` or `x-api-key` value considered (keys are 47 characters). */

@@ -23,20 +23,12 @@ import {
   parseLongDuration,
 } from "../access/client_keys.ts";
 import { usageSummary } from "../request_log/sqlite_store.ts";
+import { ADMIN_PREFIX, isAdminPath } from "../base/reserved_paths.ts";
 
-/** Paths under this prefix are flow-proxy's own and never forwarded. */
-export const RESERVED_PREFIX = "/_flow-proxy/";
-/** Prefix of the admin API. */
-export const ADMIN_PREFIX = "/_flow-proxy/admin/";
 /** Largest request body the admin API reads. */
 const MAX_BODY_BYTES = 64 * 1024;
 /** Default window of `GET usage` without `since`. */
 const DEFAULT_USAGE_WINDOW_MS = 24 * 3_600_000;
-
-/** Whether `path` belongs to the admin API (the handler routes it to {@linkcode createAdminApi}). */
-export function isAdminPath(path: string): boolean {
-  return path.startsWith(ADMIN_PREFIX) || path === ADMIN_PREFIX.slice(0, -1);
-}
 
 /** Live facts for `GET status`, supplied by the server. */
 export interface AdminStatus {

@@ -2,7 +2,7 @@
  * `flow-proxy serve`: settings → secrets → port check → supervisor → signals.
  */
 import { mustRefuseToStart } from "../access/access.ts";
-import { parseCidrs } from "../access/ip_filter.ts";
+import { parseCidrs } from "../base/ip_filter.ts";
 import { loadSecrets, readSecretsText } from "../config/secrets.ts";
 import {
   resolveSettings,
@@ -21,13 +21,14 @@ import {
   setupLogging,
   stderr,
   stdout,
-} from "../observe/logging.ts";
+} from "../base/logging.ts";
 import { createClickHouseSink } from "../request_log/clickhouse.ts";
 import { RecordQueue, type RecordSink } from "../request_log/record_queue.ts";
 import { StoreClient } from "../server/store_client.ts";
 import { Supervisor } from "../server/supervisor.ts";
 import { createSharedState } from "../base/shared_state.ts";
 import { VERSION } from "../version.ts";
+import { describe } from "../base/describe.ts";
 
 /** Exit code of a clean shutdown, and of a usage error. */
 export const EXIT = { OK: 0, FAILURE: 1, USAGE: 2 } as const;
@@ -52,7 +53,7 @@ export async function serveCommand(args: string[]): Promise<number> {
     parseCidrs(settings.allowIp);
   } catch (err) {
     throw new UsageError(
-      `--allow-ip: ${err instanceof Error ? err.message : String(err)}`,
+      `--allow-ip: ${describe(err)}`,
     );
   }
   setupLogging({

@@ -7,7 +7,6 @@ import { resolve } from "node:path";
 import {
   cleanParseArgsMessage,
   defaultDbPath,
-  describeIoError,
   loadEnvironment,
   UsageError,
 } from "../config/settings.ts";
@@ -16,6 +15,7 @@ import {
   usageSummary,
   type UsageTotals,
 } from "../request_log/sqlite_store.ts";
+import { describe, describeIoError } from "../base/describe.ts";
 
 /** What a command gets from the process: environment, working directory and output writers. */
 export interface CommandIo {
@@ -98,7 +98,7 @@ function runUsage(args: string[], io: CommandIo): number {
       until: request.until,
     });
   } catch (err) {
-    io.stderr(`error: ${err instanceof Error ? err.message : String(err)}\n`);
+    io.stderr(`error: ${describe(err)}\n`);
     return 1;
   }
 

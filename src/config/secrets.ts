@@ -9,8 +9,9 @@
  * `stat` says. No message ever contains a `clientSecret` value: issues name
  * the entry and the field, never the value.
  */
-import { describeIoError, refuseNonRegularFile } from "./settings.ts";
+import { refuseNonRegularFile } from "./settings.ts";
 import { MAX_CREDENTIALS } from "../base/shared_state.ts";
+import { describe, describeIoError } from "../base/describe.ts";
 
 export { MAX_CREDENTIALS };
 
@@ -637,7 +638,7 @@ export async function loadSecrets(
 
 /** `invalid JSON at line L, column C: reason` for a JSON.parse failure of `source`. */
 function describeJsonError(source: string, err: unknown): string {
-  const message = err instanceof Error ? err.message : String(err);
+  const message = describe(err);
   const v8 = locateFromV8Message(message, source);
   const scanned = scanJsonError(source);
   const scannedAt = scanned ? lineColumn(source, scanned.offset) : null;

@@ -6,12 +6,9 @@
  */
 import { parseArgs, parseEnv } from "node:util";
 import { join, resolve } from "node:path";
-import { parseCidrs } from "../access/ip_filter.ts";
-
-/** Log levels accepted by `--log-level`, in increasing severity. */
-export const LOG_LEVELS = ["DEBUG", "INFO", "WARNING", "ERROR"] as const;
-/** One of {@linkcode LOG_LEVELS}. */
-export type LogLevel = typeof LOG_LEVELS[number];
+import { parseCidrs } from "../base/ip_filter.ts";
+import { LOG_LEVELS, type LogLevel } from "../base/logging.ts";
+import { describe, describeIoError } from "../base/describe.ts";
 
 /** Default production upstream. */
 export const DEFAULT_UPSTREAM = "https://flow.ciandt.com/flow-llm-proxy";
@@ -641,7 +638,7 @@ function joinNegativeValues(
 
 /** Turns node's parseArgs messages into one short line. */
 export function cleanParseArgsMessage(err: unknown): string {
-  const message = err instanceof Error ? err.message : String(err);
+  const message = describe(err);
   const unknown = message.match(/Unknown option '([^']+)'/);
   if (unknown) return `Unknown option '${unknown[1]}'`;
   const positional = message.match(/Unexpected argument '([^']+)'/);
@@ -684,7 +681,7 @@ function convert(spec: OptionSpec, raw: unknown, source: string): unknown {
       } catch (err) {
         // Worded as serve.ts has always reported it: `--allow-ip: Invalid …`.
         throw new UsageError(
-          `${source}: ${err instanceof Error ? err.message : String(err)}`,
+          `${source}: ${describe(err)}`,
         );
       }
     }
@@ -980,15 +977,6 @@ function exists(path: string): boolean {
   } catch {
     return false;
   }
-}
-
-/** Short, lower-case reason for a file-system error (`permission denied`, `not found`). */
-export function describeIoError(err: unknown): string {
-  if (err instanceof Deno.errors.NotFound) return "no such file";
-  if (err instanceof Deno.errors.PermissionDenied) return "permission denied";
-  if (err instanceof Deno.errors.IsADirectory) return "is a directory";
-  if (err instanceof Error) return err.message;
-  return String(err);
 }
 
 /** Help text of `serve`, generated from {@linkcode SERVE_OPTIONS}. */

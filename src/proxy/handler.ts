@@ -18,6 +18,7 @@ import {
   upstreamRequestHeaders,
 } from "./headers.ts";
 import { apiFamily } from "../base/api_family.ts";
+import { RESERVED_PREFIX } from "../base/reserved_paths.ts";
 import { classifyFetchError } from "./fetch_errors.ts";
 import { sniffModel } from "./model_sniff.ts";
 import { TokenRedactor } from "./redact.ts";
@@ -29,6 +30,7 @@ import {
   tcpConnectCheck,
   type Watch,
 } from "./deadlines.ts";
+import { describe } from "../base/describe.ts";
 
 /** Hooks for metrics; every method is optional work on the hot path, so keep them cheap. */
 export interface HandlerObserver {
@@ -84,7 +86,7 @@ export interface HandlerOptions {
   access?: AccessCheck;
   /** Whether a peer address may use `/metrics` and the admin API (`--allow-ip`); absent = all may. */
   allowAddress?: (address: string) => boolean;
-  /** Serves the reserved admin prefix `/_flow-proxy/`. */
+  /** Serves the reserved prefix `/_flow-proxy/` (see {@linkcode RESERVED_PREFIX}). */
   admin?: (
     req: Request,
     info: Deno.ServeHandlerInfo,
@@ -105,7 +107,6 @@ export interface ProxyHandler {
 }
 
 const encoder = new TextEncoder();
-const ADMIN_PREFIX = "/_flow-proxy/";
 /** Non-SSE responses of at most this declared length are read whole (see respondWhole). */
 const WHOLE_BODY_LIMIT = 1024 * 1024;
 const JSON_HEADERS = { "content-type": "application/json" };
@@ -199,7 +200,7 @@ export function createHandler(options: HandlerOptions): ProxyHandler {
       ) return healthz(id);
       if (
         options.allowAddress &&
-        (path === "/metrics" || path.startsWith(ADMIN_PREFIX)) &&
+        (path === "/metrics" || path.startsWith(RESERVED_PREFIX)) &&
         !options.allowAddress(peerAddress(info))
       ) {
         return fail(
@@ -220,7 +221,7 @@ export function createHandler(options: HandlerOptions): ProxyHandler {
           },
         });
       }
-      if (path.startsWith(ADMIN_PREFIX)) {
+      if (path.startsWith(RESERVED_PREFIX)) {
         if (!options.admin) {
           return fail(family, "not_found", `No such path: ${path}`, id);
         }
@@ -1122,14 +1123,6 @@ export function retryAfterMs(
   const date = Date.parse(trimmed);
   if (Number.isNaN(date)) return null;
   return Math.max(0, date - now);
-}
-
-function describe(err: unknown): string {
-  if (err instanceof Error) {
-    const cause = err.cause instanceof Error ? `: ${err.cause.message}` : "";
-    return `${err.message}${cause}`;
-  }
-  return String(err);
 }
 
 function peerAddress(info: Deno.ServeHandlerInfo): string {

@@ -12,7 +12,8 @@
  */
 import type { RequestRecord } from "./record.ts";
 import type { RecordLogger, RecordSink } from "./record_queue.ts";
-import { getLog } from "../observe/logging.ts";
+import { getLog } from "../base/logging.ts";
+import { describe } from "../base/describe.ts";
 
 /** How failed writes are retried: `attempts` in all, waiting `baseMs`, then twice as long each time up to `maxMs`. */
 export interface ClickHouseRetry {
@@ -266,13 +267,6 @@ function summarizeError(text: string): string {
     "",
   );
   return line.length > 300 ? `${line.slice(0, 300)}…` : line || "(empty body)";
-}
-
-function describe(err: unknown): string {
-  if (!(err instanceof Error)) return String(err);
-  // fetch's TypeError says little; its cause says what happened (connection refused, …).
-  const cause = err.cause instanceof Error ? `: ${err.cause.message}` : "";
-  return err.message + cause;
 }
 
 function defaultLogger(): RecordLogger & { info(msg: string): void } {

@@ -10,7 +10,8 @@
  * order the records arrived.
  */
 import type { RequestRecord } from "./record.ts";
-import { getLog } from "../observe/logging.ts";
+import { getLog } from "../base/logging.ts";
+import { describe } from "../base/describe.ts";
 
 /** A store of request records, written in batches. */
 export interface RecordSink {
@@ -339,10 +340,6 @@ export class RecordQueue {
 
 function depthOf(state: SinkState): number {
   return state.pending.length + state.inFlightCount;
-}
-
-function describe(err: unknown): string {
-  return err instanceof Error ? err.message : String(err);
 }
 
 function defaultLogger(): RecordLogger {

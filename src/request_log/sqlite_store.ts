@@ -11,6 +11,7 @@ import { DatabaseSync, type StatementSync } from "node:sqlite";
 import type { RequestRecord } from "./record.ts";
 import type { RecordSink } from "./record_queue.ts";
 import { createPrivateFile, rollbackAfter } from "../base/sqlite.ts";
+import { describe } from "../base/describe.ts";
 
 /** Version of the `requests` schema this build writes. */
 export const REQUESTS_SCHEMA_VERSION = 1;
@@ -355,7 +356,7 @@ function totals(row: Record<string, unknown>): UsageTotals {
 }
 
 function describeSqliteError(err: unknown, path: string): string {
-  const message = err instanceof Error ? err.message : String(err);
+  const message = describe(err);
   // node:sqlite appends the path to some messages; ours name it already.
   return message.endsWith(`: ${path}`)
     ? message.slice(0, -path.length - 2)

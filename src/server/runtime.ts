@@ -10,7 +10,7 @@ import type { RequestRecord } from "../request_log/record.ts";
 import { createHandler, type ProxyHandler } from "../proxy/handler.ts";
 import { createAccessControl } from "../access/access.ts";
 import { KeyVerifier, type StoredKey } from "../access/client_keys.ts";
-import { parseCidrs } from "../access/ip_filter.ts";
+import { parseCidrs } from "../base/ip_filter.ts";
 import { RateLimiter } from "../access/rate_limit.ts";
 import { createAdminApi } from "../admin/admin_api.ts";
 import { Metrics } from "../observe/metrics.ts";
@@ -19,6 +19,7 @@ import { VERSION } from "../version.ts";
 import { CONTROL, type SharedState } from "../base/shared_state.ts";
 import { serveWithLimits } from "./connection_limits.ts";
 import type { StoreLink } from "./store_link.ts";
+import { describe } from "../base/describe.ts";
 
 /**
  * How long a serving thread keeps answering after shutdown starts, every
@@ -135,9 +136,7 @@ export async function startRuntime(options: RuntimeOptions): Promise<Runtime> {
     onUse: touch,
     onUseError: (err) =>
       logger.error(
-        `Cannot record the use of a client key: ${
-          err instanceof Error ? err.message : String(err)
-        }`,
+        `Cannot record the use of a client key: ${describe(err)}`,
       ),
   });
   const admin = createAdminApi({
@@ -225,7 +224,7 @@ export async function startRuntime(options: RuntimeOptions): Promise<Runtime> {
 
   function onError(err: unknown): Response {
     logger.error(
-      `Internal error: ${err instanceof Error ? err.message : String(err)}`,
+      `Internal error: ${describe(err)}`,
     );
     return new Response(
       JSON.stringify({
@@ -255,9 +254,7 @@ export async function startRuntime(options: RuntimeOptions): Promise<Runtime> {
       ),
     onAcceptError: (err) =>
       logger.error(
-        `Cannot accept a connection: ${
-          err instanceof Error ? err.message : String(err)
-        }`,
+        `Cannot accept a connection: ${describe(err)}`,
       ),
   }, serve);
   let server: { finished: Promise<void>; shutdown(): Promise<void> };

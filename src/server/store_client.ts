@@ -5,7 +5,7 @@
  */
 import type { Logger } from "@logtape/logtape";
 import type { StoredKey } from "../access/client_keys.ts";
-import type { LogLevel } from "../config/settings.ts";
+import type { LogLevel } from "../base/logging.ts";
 import type { RecordSink } from "../request_log/record_queue.ts";
 import type {
   FromStore,
@@ -14,6 +14,7 @@ import type {
   StoreResults,
   ToStore,
 } from "./store_link.ts";
+import { describe } from "../base/describe.ts";
 
 const STORE_WORKER_URL = new URL("./store_worker.ts", import.meta.url).href;
 
@@ -185,9 +186,7 @@ export class StoreClient {
         listener(keys);
       } catch (err) {
         this.#options.logger.error(
-          `Cannot hand on client keys: ${
-            err instanceof Error ? err.message : String(err)
-          }`,
+          `Cannot hand on client keys: ${describe(err)}`,
         );
       }
     }

@@ -10,7 +10,7 @@ import type {
   KeyRecord,
   StoredKey,
 } from "../access/client_keys.ts";
-import type { LogLevel } from "../config/settings.ts";
+import type { LogLevel } from "../base/logging.ts";
 import type { RequestRecord } from "../request_log/record.ts";
 import type { UsageSummary } from "../request_log/sqlite_store.ts";
 

@@ -15,7 +15,7 @@ import {
   getLog,
   LOG_FLUSH_MS,
   setupLogging,
-} from "../observe/logging.ts";
+} from "../base/logging.ts";
 import { type FileIdentity, fileIdentity } from "../base/sqlite.ts";
 import {
   openRequestLog,
@@ -24,6 +24,7 @@ import {
 } from "../request_log/sqlite_store.ts";
 import type { RequestRecord } from "../request_log/record.ts";
 import type { FromStore, StoreOp, ToStore } from "./store_link.ts";
+import { describe } from "../base/describe.ts";
 
 /** SQLite's primary result code for "database is locked". */
 const SQLITE_BUSY = 5;
@@ -234,10 +235,6 @@ function isBusy(err: unknown): boolean {
     if (/^database is locked$/.test(e.message)) return true;
   }
   return false;
-}
-
-function describe(err: unknown): string {
-  return err instanceof Error ? err.message : String(err);
 }
 
 function post(message: FromStore): void {

@@ -13,7 +13,7 @@ import {
   SecretsError,
 } from "../config/secrets.ts";
 import type { Settings } from "../config/settings.ts";
-import { registerSecrets } from "../observe/logging.ts";
+import { registerSecrets } from "../base/logging.ts";
 import type { RequestRecord } from "../request_log/record.ts";
 import type { FromWorker, ToWorker } from "./messages.ts";
 import { type Runtime, startRuntime } from "./runtime.ts";
@@ -25,6 +25,7 @@ import {
   createSharedState,
   type SharedState,
 } from "../base/shared_state.ts";
+import { describe } from "../base/describe.ts";
 
 /** Options of {@linkcode Supervisor}. */
 export interface SupervisorOptions {
@@ -145,8 +146,7 @@ export class Supervisor {
     }
     this.#store.request(message.op).then(
       (result) => reply({ result }),
-      (err) =>
-        reply({ error: err instanceof Error ? err.message : String(err) }),
+      (err) => reply({ error: describe(err) }),
     );
   }
 

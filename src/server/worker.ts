@@ -9,7 +9,7 @@ import {
   getLog,
   LOG_FLUSH_MS,
   setupLogging,
-} from "../observe/logging.ts";
+} from "../base/logging.ts";
 import type { StoredKey } from "../access/client_keys.ts";
 import type { RequestRecord } from "../request_log/record.ts";
 import type { FromWorker, ToWorker } from "./messages.ts";
@@ -17,6 +17,7 @@ import type { StoreLink, StoreOp } from "./store_link.ts";
 import { type Runtime, startRuntime } from "./runtime.ts";
 import { fromWire } from "./wire.ts";
 import { mapSharedState } from "../base/shared_state.ts";
+import { describe } from "../base/describe.ts";
 
 const BATCH_SIZE = 64;
 const BATCH_DELAY_MS = 100;
@@ -91,7 +92,7 @@ self.onmessage = async (event: MessageEvent<ToWorker>) => {
         post({
           type: "fatal",
           workerId: message.workerId,
-          message: err instanceof Error ? err.message : String(err),
+          message: describe(err),
         });
         return;
       }

@@ -7,7 +7,7 @@ import {
   mustRefuseToStart,
 } from "../../src/access/access.ts";
 import { KeyVerifier, openKeyStore } from "../../src/access/client_keys.ts";
-import { parseCidrs } from "../../src/access/ip_filter.ts";
+import { parseCidrs } from "../../src/base/ip_filter.ts";
 import {
   LIMITS_BYTE_LENGTH,
   RateLimiter,

@@ -1,11 +1,10 @@
 import assert from "node:assert/strict";
 import { join } from "node:path";
 import {
-  ADMIN_PREFIX,
   type AdminApiOptions,
   createAdminApi,
-  isAdminPath,
 } from "../../src/admin/admin_api.ts";
+import { ADMIN_PREFIX, isAdminPath } from "../../src/base/reserved_paths.ts";
 import { KeyVerifier, openKeyStore } from "../../src/access/client_keys.ts";
 import { VERSION } from "../../src/version.ts";
 

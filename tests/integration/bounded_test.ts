@@ -6,7 +6,7 @@
 import assert from "node:assert/strict";
 import { Balancer, resetHealth } from "../../src/upstream/balancer.ts";
 import { signFlowToken } from "../../src/upstream/jwt.ts";
-import { getLog } from "../../src/observe/logging.ts";
+import { getLog } from "../../src/base/logging.ts";
 import { Metrics } from "../../src/observe/metrics.ts";
 import type { RequestRecord } from "../../src/request_log/record.ts";
 import {

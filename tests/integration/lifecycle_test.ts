@@ -3,7 +3,7 @@
  * secrets reload under load, and a crashed worker being restarted.
  */
 import assert from "node:assert/strict";
-import { getLog, setupLogging } from "../../src/observe/logging.ts";
+import { getLog, setupLogging } from "../../src/base/logging.ts";
 import { resolveSettings } from "../../src/config/settings.ts";
 import { SIGNAL_WINDOW_MS } from "../../src/cli/serve.ts";
 import { Supervisor } from "../../src/server/supervisor.ts";

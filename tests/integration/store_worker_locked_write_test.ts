@@ -5,7 +5,7 @@
 import assert from "node:assert/strict";
 import { join } from "node:path";
 import { DatabaseSync } from "node:sqlite";
-import { getLog } from "../../src/observe/logging.ts";
+import { getLog } from "../../src/base/logging.ts";
 import type { RequestRecord } from "../../src/request_log/record.ts";
 import { StoreClient } from "../../src/server/store_client.ts";
 

@@ -3,11 +3,7 @@ import assert from "node:assert/strict";
 import { join } from "node:path";
 import { openRequestLog } from "../../src/request_log/sqlite_store.ts";
 import { openKeyStore } from "../../src/access/client_keys.ts";
-import {
-  closeLogging,
-  getLog,
-  setupLogging,
-} from "../../src/observe/logging.ts";
+import { closeLogging, getLog, setupLogging } from "../../src/base/logging.ts";
 
 function mode(path: string): string {
   return (Deno.statSync(path).mode! & 0o777).toString(8);

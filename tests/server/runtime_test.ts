@@ -1,7 +1,7 @@
 import assert from "node:assert/strict";
 import { signCredentials } from "../../src/upstream/jwt.ts";
 import { resolveSettings } from "../../src/config/settings.ts";
-import { getLog } from "../../src/observe/logging.ts";
+import { getLog } from "../../src/base/logging.ts";
 import { startRuntime } from "../../src/server/runtime.ts";
 import { CONTROL, createSharedState } from "../../src/base/shared_state.ts";
 import { freePort, testCredentials } from "../support/proxy.ts";

@@ -13,7 +13,11 @@ import {
   type LogRecord,
   resetSync,
 } from "@logtape/logtape";
-import type { LogLevel } from "../config/settings.ts";
+
+/** Log levels a user can choose, most verbose first. */
+export const LOG_LEVELS = ["DEBUG", "INFO", "WARNING", "ERROR"] as const;
+/** One of {@linkcode LOG_LEVELS}. */
+export type LogLevel = typeof LOG_LEVELS[number];
 
 /** Root category of every logger of flow-proxy. */
 export const ROOT_CATEGORY = "flow-proxy";

@@ -3,7 +3,7 @@ import {
   isLoopbackHost,
   parseCidrs,
   parseIpAddress,
-} from "../../src/access/ip_filter.ts";
+} from "../../src/base/ip_filter.ts";
 
 Deno.test("parseCidrs().allows() matches IPv4 ranges", async (t) => {
   const filter = parseCidrs(["10.0.0.0/8", "192.168.1.7", "172.16.0.0/12"]);

@@ -7,8 +7,8 @@ import {
   redact,
   registerSecrets,
   setupLogging,
-} from "../../src/observe/logging.ts";
-import type { LogLevel } from "../../src/config/settings.ts";
+} from "../../src/base/logging.ts";
+import type { LogLevel } from "../../src/base/logging.ts";
 
 const JWT =
   "eyJhbGciOiJIUzI1NiIsInR5cCI6IkpXVCJ9.eyJjbGllbnRJZCI6ImEifQ.c2lnbmF0dXJlLXBhcnQ";
