@@ -9,8 +9,10 @@
  */
 export function describe(err: unknown): string {
   if (!(err instanceof Error)) return String(err);
-  const cause = err.cause instanceof Error ? `: ${err.cause.message}` : "";
-  return err.message + cause;
+  const cause = err.cause instanceof Error ? err.cause.message : "";
+  // Some errors (node:sqlite's) carry their own message again as the cause.
+  if (cause === "" || err.message.includes(cause)) return err.message;
+  return `${err.message}: ${cause}`;
 }
 
 /** A file-system error in a few words ("no such file", "permission denied"), else {@linkcode describe}. */
