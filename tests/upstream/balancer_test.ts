@@ -7,6 +7,7 @@ import {
   resetHealth,
 } from "../../src/upstream/balancer.ts";
 import {
+  CONTROL,
   COUNTERS,
   createSharedState,
   type SharedState,
@@ -482,4 +483,61 @@ Deno.test("Balancer.bearer() is null for a credential without a token", () => {
   }, { backoffBase: BASE, backoffMax: MAX });
   assert.equal(b.bearer(0), "Bearer t");
   assert.equal(b.bearer(1), null);
+});
+
+/** Backoff options with a clock that never moves. */
+const FIXED_CLOCK = {
+  backoffBase: 10_000,
+  backoffMax: 60_000,
+  now: () => 1e12,
+};
+
+Deno.test("Balancer ignores a verdict about credentials a reload replaced", () => {
+  const state = createSharedState();
+  resetHealth(state);
+  const old = new Balancer(state, {
+    names: ["old-a", "old-b"],
+    tokens: ["t1", "t2"],
+    generation: 1,
+  }, FIXED_CLOCK);
+  const inFlight = old.next()!; // a request picks old-a, then the secrets reload
+  resetHealth(state);
+  Atomics.store(state.control, CONTROL.SECRETS_GENERATION, 2);
+  const fresh = new Balancer(state, {
+    names: ["new-x", "new-y"],
+    tokens: ["t3", "t4"],
+    generation: 2,
+  }, FIXED_CLOCK);
+  // The handler reports on the instance it started with (balancer() is read once per request).
+  old.failed(inFlight, "upstream answered 401");
+  assert.equal(fresh.usableCount(), 2, "new-x must not pay for old-a's 401");
+});
+
+Deno.test("Balancer.succeeded() of a request sent before a 429 keeps the cool-down", () => {
+  const state = createSharedState();
+  resetHealth(state);
+  const b = new Balancer(state, {
+    names: ["a", "b"],
+    tokens: ["t1", "t2"],
+    generation: 1,
+  }, FIXED_CLOCK);
+  const early = b.next()!; // long request on "a" still waiting for headers
+  const later = { ...early }; // another request on "a" gets 429 Retry-After: 60
+  b.rateLimited(later, 60_000);
+  b.succeeded(early); // the early request's 200 arrives now
+  assert.equal(b.health()[0].state, "cooling", "the 60 s cool-down must hold");
+});
+
+Deno.test("Balancer.next() keeps the rotation past 2^32 requests", () => {
+  const state = createSharedState();
+  resetHealth(state);
+  const b = new Balancer(state, {
+    names: ["a", "b", "c"],
+    tokens: ["1", "2", "3"],
+    generation: 1,
+  }, FIXED_CLOCK);
+  // 2^32 - 2 requests served: a 32-bit counter would wrap here.
+  Atomics.store(state.counters, COUNTERS.ROUND_ROBIN, 2n ** 32n - 2n);
+  const picks = [b.next()!, b.next()!, b.next()!].map((p) => p.index);
+  assert.equal(new Set(picks).size, 3, `three turns gave ${picks}`);
 });
