@@ -1,31 +1,23 @@
 /**
- * Credential choice: one round-robin counter and one health table for the
- * whole process, both in the SharedArrayBuffer, so every worker sees every
- * failure at once and the spread stays exact whichever worker serves.
+ * Credential choice: one round-robin counter for the whole process, in the
+ * SharedArrayBuffer, so the spread stays exact whichever worker serves; the
+ * health every worker sees at once is in health.ts. A balancer belongs to one
+ * secrets generation and ignores verdicts about credentials a reload replaced.
  */
 import type { Logger } from "@logtape/logtape";
+import { CONTROL, COUNTERS, type SharedState } from "../base/shared_state.ts";
 import {
-  CONTROL,
-  COUNTERS,
-  HEALTH,
-  HEALTH_FIELDS,
-  type SharedState,
-  TIME_FIELDS,
-  TIMES,
-} from "../base/shared_state.ts";
+  CREDENTIAL_STATE,
+  type CredentialHealth,
+  HealthTable,
+  type HealthTableOptions,
+} from "./health.ts";
 
-/** Values of a credential's state slot. */
-export const CREDENTIAL_STATE = { OK: 0, FAILED: 1, COOLING: 2 } as const;
-
-/** A credential's health as `/healthz` and `/metrics` show it. */
-export interface CredentialHealth {
-  name: string;
-  state: "ok" | "failed" | "cooling" | "probing";
-  /** Failures in a row. */
-  failures: number;
-  /** Seconds until it is tried again; 0 when usable. */
-  retryInSeconds: number;
-}
+export {
+  CREDENTIAL_STATE,
+  type CredentialHealth,
+  resetHealth,
+} from "./health.ts";
 
 /** The credential chosen for one attempt. */
 export interface Pick {
@@ -38,13 +30,7 @@ export interface Pick {
 }
 
 /** Options of {@linkcode Balancer}. */
-export interface BalancerOptions {
-  /** First retry of a failed credential after this many ms; doubles per failure. */
-  backoffBase: number;
-  /** Cap of the backoff, ms. */
-  backoffMax: number;
-  /** How long one probe may hold a failed credential before another may try, ms. */
-  probeLease?: number;
+export interface BalancerOptions extends HealthTableOptions {
   /** Clock in epoch ms; injectable for tests. */
   now?: () => number;
   logger?: Logger;
@@ -57,14 +43,10 @@ export interface BalancerOptions {
 export class Balancer {
   #control: Int32Array;
   #counters: BigInt64Array;
-  #health: Int32Array;
-  #times: BigInt64Array;
+  #table: HealthTable;
   #names: readonly string[];
   #tokens: readonly (string | null)[];
   #generation: number;
-  #backoffBase: number;
-  #backoffMax: number;
-  #probeLease: number;
   #now: () => number;
   #log: Logger | undefined;
   #usable: number[] = [];
@@ -84,17 +66,9 @@ export class Balancer {
     if (credentials.names.length !== credentials.tokens.length) {
       throw new RangeError("Balancer needs one token per credential");
     }
-    if (
-      !(options.backoffBase > 0) || !(options.backoffMax >= options.backoffBase)
-    ) {
-      throw new RangeError(
-        "Backoff base must be positive and not above the cap",
-      );
-    }
+    this.#table = new HealthTable(state, options);
     this.#control = state.control;
     this.#counters = state.counters;
-    this.#health = state.health;
-    this.#times = state.times;
     this.#names = credentials.names;
     this.#tokens = credentials.tokens;
     this.#generation = credentials.generation;
@@ -106,9 +80,6 @@ export class Balancer {
       0,
       credentials.generation,
     );
-    this.#backoffBase = options.backoffBase;
-    this.#backoffMax = options.backoffMax;
-    this.#probeLease = options.probeLease ?? 60_000;
     this.#now = options.now ?? Date.now;
     this.#log = options.logger;
   }
@@ -192,28 +163,14 @@ export class Balancer {
   succeeded(pick: Pick): void {
     if (this.#stale(pick)) return;
     const i = pick.index;
-    const slot = i * HEALTH_FIELDS;
-    const state = Atomics.load(this.#health, slot + HEALTH.STATE);
+    const state = this.#table.state(i);
     if (state === CREDENTIAL_STATE.OK) return;
     if (state === CREDENTIAL_STATE.FAILED && !pick.probe) return;
     // A request sent before a 429 may succeed after it: the cool-down holds.
     if (
-      state === CREDENTIAL_STATE.COOLING &&
-      this.#now() <
-        Number(Atomics.load(this.#times, i * TIME_FIELDS + TIMES.RETRY_AT))
+      state === CREDENTIAL_STATE.COOLING && this.#now() < this.#table.retryAt(i)
     ) return;
-    if (
-      Atomics.compareExchange(
-        this.#health,
-        slot + HEALTH.STATE,
-        state,
-        CREDENTIAL_STATE.OK,
-      ) !== state
-    ) return;
-    Atomics.store(this.#health, slot + HEALTH.FAILURES, 0);
-    Atomics.store(this.#times, i * TIME_FIELDS + TIMES.RETRY_AT, 0n);
-    Atomics.store(this.#times, i * TIME_FIELDS + TIMES.PROBE_LEASE, 0n);
-    this.#bump();
+    if (!this.#table.restore(i, state)) return;
     if (state === CREDENTIAL_STATE.FAILED) {
       this.#log?.info(
         `Configuration '${pick.name}' recovered. Available: ${this.usableCount()}/${this.size}`,
@@ -227,12 +184,9 @@ export class Balancer {
    */
   failed(pick: Pick, reason: string): void {
     if (this.#stale(pick)) return;
-    const i = pick.index;
-    const slot = i * HEALTH_FIELDS;
     const now = this.#now();
     if (pick.probe) {
-      const failures = Atomics.add(this.#health, slot + HEALTH.FAILURES, 1) + 1;
-      const wait = this.#scheduleRetry(i, failures, now);
+      const wait = this.#table.failProbe(pick.index, now);
       this.#log?.warn(
         `Configuration '${pick.name}' still failing (${reason}); next retry in ${
           seconds(wait)
@@ -240,20 +194,8 @@ export class Balancer {
       );
       return;
     }
-    const state = Atomics.load(this.#health, slot + HEALTH.STATE);
-    if (state === CREDENTIAL_STATE.FAILED) return;
-    if (
-      Atomics.compareExchange(
-        this.#health,
-        slot + HEALTH.STATE,
-        state,
-        CREDENTIAL_STATE.FAILED,
-      ) !== state
-    ) {
-      return; // another worker marked it first
-    }
-    Atomics.store(this.#health, slot + HEALTH.FAILURES, 1);
-    this.#scheduleRetry(i, 1, now);
+    // False when it was failed already or another worker marked it first.
+    if (!this.#table.markFailed(pick.index, now)) return;
     this.#log?.warn(
       `Configuration '${pick.name}' marked as failed (${reason}). Remaining: ${this.usableCount()}/${this.size}`,
     );
@@ -263,20 +205,9 @@ export class Balancer {
   rateLimited(pick: Pick, waitMs: number): void {
     if (this.#stale(pick)) return;
     const i = pick.index;
-    const slot = i * HEALTH_FIELDS;
-    const until = BigInt(this.#now() + waitMs);
-    const state = Atomics.load(this.#health, slot + HEALTH.STATE);
-    if (state === CREDENTIAL_STATE.FAILED && !pick.probe) return;
-    const retryAt = i * TIME_FIELDS + TIMES.RETRY_AT;
-    if (
-      state === CREDENTIAL_STATE.COOLING &&
-      Atomics.load(this.#times, retryAt) >= until
-    ) return;
-    Atomics.store(this.#times, retryAt, until);
-    Atomics.store(this.#times, i * TIME_FIELDS + TIMES.PROBE_LEASE, 0n);
-    Atomics.store(this.#health, slot + HEALTH.FAILURES, 0);
-    Atomics.store(this.#health, slot + HEALTH.STATE, CREDENTIAL_STATE.COOLING);
-    this.#bump();
+    const until = this.#now() + waitMs;
+    if (this.#table.state(i) === CREDENTIAL_STATE.FAILED && !pick.probe) return;
+    if (!this.#table.coolDown(i, until)) return;
     this.#log?.warn(
       `Configuration '${pick.name}' rate limited (429); cooling down for ${
         seconds(waitMs)
@@ -287,12 +218,7 @@ export class Balancer {
   /** A probe ended without a verdict (client left): another may probe at once. */
   release(pick: Pick): void {
     if (!pick.probe || this.#stale(pick)) return;
-    Atomics.store(
-      this.#times,
-      pick.index * TIME_FIELDS + TIMES.PROBE_LEASE,
-      0n,
-    );
-    this.#bump();
+    this.#table.releaseProbe(pick.index);
   }
 
   /** Credentials usable right now. */
@@ -306,42 +232,14 @@ export class Balancer {
     const now = this.#now();
     this.#refresh(now);
     if (this.#usable.length > 0 || this.#due.length > 0) return 0;
-    if (!Number.isFinite(this.#nextChange)) return this.#backoffBase;
+    if (!Number.isFinite(this.#nextChange)) return this.#table.backoffBase;
     return Math.max(0, this.#nextChange - now);
   }
 
   /** Every credential's health, by name only. */
   health(): CredentialHealth[] {
     const now = this.#now();
-    return this.#names.map((name, i) => {
-      const state = Atomics.load(
-        this.#health,
-        i * HEALTH_FIELDS + HEALTH.STATE,
-      );
-      const failures = Atomics.load(
-        this.#health,
-        i * HEALTH_FIELDS + HEALTH.FAILURES,
-      );
-      const retryAt = Number(
-        Atomics.load(this.#times, i * TIME_FIELDS + TIMES.RETRY_AT),
-      );
-      const lease = Number(
-        Atomics.load(this.#times, i * TIME_FIELDS + TIMES.PROBE_LEASE),
-      );
-      const wait = Math.max(0, Math.ceil((retryAt - now) / 1000));
-      if (state === CREDENTIAL_STATE.FAILED) {
-        return {
-          name,
-          state: lease > now ? "probing" : "failed",
-          failures,
-          retryInSeconds: wait,
-        };
-      }
-      if (state === CREDENTIAL_STATE.COOLING && retryAt > now) {
-        return { name, state: "cooling", failures, retryInSeconds: wait };
-      }
-      return { name, state: "ok", failures, retryInSeconds: 0 };
-    });
+    return this.#names.map((name, i) => this.#table.describe(i, name, now));
   }
 
   /** A verdict about credentials that a reload has replaced since. */
@@ -351,87 +249,21 @@ export class Balancer {
         Atomics.load(this.#control, CONTROL.SECRETS_GENERATION);
   }
 
-  /** Sets when a failed credential is probed next; returns the wait in ms. */
-  #scheduleRetry(index: number, failures: number, now: number): number {
-    const wait = this.#backoff(failures);
-    const base = index * TIME_FIELDS;
-    Atomics.store(this.#times, base + TIMES.RETRY_AT, BigInt(now + wait));
-    Atomics.store(this.#times, base + TIMES.PROBE_LEASE, 0n);
-    this.#bump();
-    return wait;
-  }
-
-  #backoff(failures: number): number {
-    return Math.min(
-      this.#backoffMax,
-      this.#backoffBase * 2 ** Math.min(failures - 1, 30),
-    );
-  }
-
-  #bump(): void {
-    Atomics.add(this.#control, CONTROL.HEALTH_GENERATION, 1);
-  }
-
   /** Rebuilds the usable list when health changed or a wait ran out. */
   #refresh(now: number): void {
-    const generation = Atomics.load(this.#control, CONTROL.HEALTH_GENERATION);
+    const generation = this.#table.generation();
     if (generation === this.#cachedHealth && now < this.#nextChange) return;
     this.#cachedHealth = generation;
-    const usable: number[] = [];
-    const due: number[] = [];
-    let nextChange = Infinity;
-    for (let i = 0; i < this.#names.length; i++) {
-      const state = Atomics.load(
-        this.#health,
-        i * HEALTH_FIELDS + HEALTH.STATE,
-      );
-      if (state === CREDENTIAL_STATE.OK) {
-        usable.push(i);
-        continue;
-      }
-      const retryAt = Number(
-        Atomics.load(this.#times, i * TIME_FIELDS + TIMES.RETRY_AT),
-      );
-      if (state === CREDENTIAL_STATE.COOLING) {
-        if (now >= retryAt) usable.push(i);
-        else nextChange = Math.min(nextChange, retryAt);
-        continue;
-      }
-      const lease = Number(
-        Atomics.load(this.#times, i * TIME_FIELDS + TIMES.PROBE_LEASE),
-      );
-      const dueAt = Math.max(retryAt, lease);
-      if (now >= dueAt) due.push(i);
-      else nextChange = Math.min(nextChange, dueAt);
-    }
-    this.#usable = usable;
-    this.#due = due;
-    this.#nextChange = nextChange;
+    const view = this.#table.view(this.#names.length, now);
+    this.#usable = view.usable;
+    this.#due = view.due;
+    this.#nextChange = view.nextChange;
   }
 
   #claimProbe(now: number, tried: readonly number[] = []): Pick | null {
     for (const index of this.#due) {
       if (tried.includes(index)) continue;
-      const leaseSlot = index * TIME_FIELDS + TIMES.PROBE_LEASE;
-      const lease = Atomics.load(this.#times, leaseSlot);
-      if (Number(lease) > now) continue;
-      const state = Atomics.load(
-        this.#health,
-        index * HEALTH_FIELDS + HEALTH.STATE,
-      );
-      if (state !== CREDENTIAL_STATE.FAILED) continue;
-      // Whoever swaps the lease holds the one probe; the others keep skipping it.
-      if (
-        Atomics.compareExchange(
-          this.#times,
-          leaseSlot,
-          lease,
-          BigInt(now + this.#probeLease),
-        ) !== lease
-      ) {
-        continue;
-      }
-      this.#bump();
+      if (!this.#table.claimProbe(index, now)) continue;
       this.#log?.info(
         `Probing configuration '${this.#names[index]}' after its backoff`,
       );
@@ -444,13 +276,6 @@ export class Balancer {
     }
     return null;
   }
-}
-
-/** Zeroes every credential's health (supervisor, on start and on reload). */
-export function resetHealth(state: SharedState): void {
-  state.health.fill(0);
-  state.times.fill(0n);
-  Atomics.add(state.control, CONTROL.HEALTH_GENERATION, 1);
 }
 
 function seconds(ms: number): string {
