@@ -32,7 +32,7 @@ interface HealthBody {
   credentials: {
     usable: number;
     total: number;
-    states: { name: string; state: string }[];
+    states: { name: string; state: string; retryInSeconds: number }[];
   };
 }
 
@@ -41,6 +41,30 @@ async function health(
 ): Promise<{ status: number; body: HealthBody }> {
   const res = await fetch(`${url}/healthz`);
   return { status: res.status, body: await res.json() };
+}
+
+/**
+ * Polls `/healthz` until credential `name` is in a state `ready` accepts:
+ * a backoff's end is an event the proxy shows, so the test waits for it
+ * instead of sleeping past it.
+ */
+async function waitForCredential(
+  url: string,
+  name: string,
+  ready: (state: HealthBody["credentials"]["states"][number]) => boolean,
+): Promise<void> {
+  const deadline = Date.now() + 10_000;
+  for (;;) {
+    const h = await health(url);
+    const state = h.body.credentials.states.find((s) => s.name === name);
+    if (state !== undefined && ready(state)) return;
+    if (Date.now() > deadline) {
+      throw new Error(
+        `Credential ${name} not ready within 10 s: ${JSON.stringify(state)}`,
+      );
+    }
+    await new Promise((r) => setTimeout(r, 25));
+  }
 }
 
 Deno.test("a credential answered 401/403 fails over, leaves the rotation in every worker, and recovers after its backoff", async (t) => {
@@ -108,7 +132,12 @@ Deno.test("a credential answered 401/403 fails over, leaves the rotation in ever
 
   await t.step("after the backoff one probe brings it back", async () => {
     badId = null;
-    await new Promise((r) => setTimeout(r, 1600));
+    // Due for its probe: failed, with no wait left.
+    await waitForCredential(
+      proxy.url,
+      "cred-1",
+      (s) => s.state === "failed" && s.retryInSeconds === 0,
+    );
     for (let i = 0; i < 6; i++) {
       const res = await get(`${proxy.url}/v1/models`);
       assert.equal(res.status, 200);
@@ -180,7 +209,7 @@ Deno.test("a 429 cools the credential for Retry-After and the request fails over
   const h = await health(proxy.url);
   assert.equal(h.body.credentials.states[0].state, "cooling");
   limited = false;
-  await new Promise((r) => setTimeout(r, 1100));
+  await waitForCredential(proxy.url, "cred-1", (s) => s.state === "ok");
   for (let i = 0; i < 4; i++) await get(`${proxy.url}/v1/models`);
   assert.ok(
     upstream.requests.slice(2).some((r) => r.clientId === creds[0].clientId),
