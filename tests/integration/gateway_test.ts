@@ -7,6 +7,7 @@ import { SignJWT } from "jose";
 import { patternBytes, sha256 } from "../support/mock_upstream.ts";
 import { startProxy, testCredentials, writeSecrets } from "../support/proxy.ts";
 import { startStack } from "../support/stack.ts";
+import { within } from "../support/within.ts";
 
 const decoder = new TextDecoder();
 
@@ -239,8 +240,12 @@ Deno.test("serve cancels the upstream request when the client disconnects", asyn
 });
 
 Deno.test("serve aborts the upstream call when the client leaves before any answer", async () => {
+  const arrived = Promise.withResolvers<void>();
   await using stack = await startStack({
-    behave: () => ({ kind: "hang" }),
+    behave: () => {
+      arrived.resolve();
+      return { kind: "hang" };
+    },
   });
   const { upstream, proxy } = stack;
   const controller = new AbortController();
@@ -252,9 +257,10 @@ Deno.test("serve aborts the upstream call when the client leaves before any answ
   const aborted = upstream.nextCancel();
   // Leave while the upstream call is pending: both the early case (before the
   // proxy watches the client) and the watched one must end the upstream call.
-  for (let i = 0; i < 400 && upstream.requests.length === 0; i++) {
-    await new Promise((resolve) => setTimeout(resolve, 5));
-  }
+  await within(arrived.promise, {
+    ms: 10_000,
+    what: "the request reached the upstream",
+  });
   assert.equal(upstream.requests.length, 1, "the upstream saw the request");
   controller.abort();
   await assert.rejects(response);

@@ -16,6 +16,7 @@ import {
   writeSecrets,
 } from "../support/proxy.ts";
 import { startStack } from "../support/stack.ts";
+import { within } from "../support/within.ts";
 
 Deno.test("SIGTERM lets streams in flight finish, refuses new connections, and exits 0", async () => {
   const events = openAiEvents(
@@ -53,19 +54,24 @@ Deno.test("SIGTERM lets streams in flight finish, refuses new connections, and e
 });
 
 Deno.test("a second SIGTERM exits at once", async () => {
+  const arrived = Promise.withResolvers<void>();
   await using stack = await startStack({
-    behave: () => ({ kind: "hang" }),
+    behave: () => {
+      arrived.resolve();
+      return { kind: "hang" };
+    },
     args: ["--shutdown-timeout", "60s"],
   });
-  const { upstream, proxy } = stack;
+  const { proxy } = stack;
   const pending = fetch(`${proxy.url}/v1/models`).then((r) => r.text()).catch(
     () => "cut",
   );
   await proxy.waitForLog("Worker 1 listening");
   // Let the request reach the upstream before the first signal.
-  for (let i = 0; i < 100 && upstream.requests.length === 0; i++) {
-    await new Promise((r) => setTimeout(r, 20));
-  }
+  await within(arrived.promise, {
+    ms: 10_000,
+    what: "the request reached the upstream",
+  });
   proxy.child.kill("SIGTERM");
   await proxy.waitForLog("SIGTERM received");
   // A signal within the window is the same one (see signal_window_test.ts).

@@ -7,6 +7,7 @@ import assert from "node:assert/strict";
 import { SIGNAL_WINDOW_MS } from "../../src/cli/serve.ts";
 import { openAiEvents } from "../support/mock_upstream.ts";
 import { startStack } from "../support/stack.ts";
+import { within } from "../support/within.ts";
 
 const WORDS = Array.from({ length: 10 }, (_, i) => `w${i}`);
 
@@ -42,17 +43,22 @@ Deno.test("serve: two SIGINTs within the signal window drain in-flight streams a
 });
 
 Deno.test("serve: a SIGINT after the signal window still exits at once", async () => {
+  const arrived = Promise.withResolvers<void>();
   await using stack = await startStack({
-    behave: () => ({ kind: "hang" }),
+    behave: () => {
+      arrived.resolve();
+      return { kind: "hang" };
+    },
     args: ["--shutdown-timeout", "60s"],
   });
-  const { upstream, proxy } = stack;
+  const { proxy } = stack;
   const pending = fetch(`${proxy.url}/v1/models`).then((r) => r.text()).catch(
     () => "cut",
   );
-  for (let i = 0; i < 100 && upstream.requests.length === 0; i++) {
-    await new Promise((r) => setTimeout(r, 20));
-  }
+  await within(arrived.promise, {
+    ms: 10_000,
+    what: "the request reached the upstream",
+  });
   proxy.child.kill("SIGINT");
   await proxy.waitForLog("SIGINT received");
   // The window is a span of time: only waiting it out shows what follows it.
