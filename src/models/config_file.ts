@@ -185,7 +185,7 @@ export function validateModelsConfig(
     } else {
       for (const [from, to] of Object.entries(root.aliases)) {
         const path = childPath("aliases", from);
-        if (from === "") issues.errorAtKey(path, "an alias must not be empty");
+        if (from === "") issues.errorAtKey(path, "is an empty model id");
         else if (typeof to !== "string" || to === "") {
           issues.error(path, `must be a non-empty string, got ${typeOf(to)}`);
         } else {
@@ -233,6 +233,8 @@ export function validateModelsConfig(
     }
   }
 
+  report.errors.sort(byPlace);
+  report.warnings.sort(byPlace);
   if (report.errors.length === 0) {
     report.config = Object.freeze({
       catalogue,
@@ -245,6 +247,11 @@ export function validateModelsConfig(
     });
   }
   return report;
+}
+
+/** File order; stable, so issues at one place keep the order they were found in. */
+function byPlace(a: ModelsIssue, b: ModelsIssue): number {
+  return (a.line ?? 0) - (b.line ?? 0) || (a.column ?? 0) - (b.column ?? 0);
 }
 
 function fileIssue(file: string, detail: string): ModelsIssue {
