@@ -14,6 +14,7 @@ import {
   MODEL_FAMILIES,
   type ModelEntry,
   type ModelFamily,
+  type PatternRule,
   type ThinkingType,
 } from "./types.ts";
 
@@ -62,6 +63,7 @@ const MODEL_KEYS = [
   "note",
 ];
 const REQUIRED_FOR_NEW = ["family", "apis", "contextWindow", "outputLimit"];
+const PATTERN_KEYS = ["match", "model", "apis"];
 const THINKING_TYPES: readonly string[] = ["enabled", "adaptive"];
 const BETA_FLAG = /^[A-Za-z0-9._-]+$/;
 
@@ -311,6 +313,60 @@ export function checkModelFields(
       return entryFrom(start, fields, globalCompat, compat);
     },
   };
+}
+
+/** The `patterns` list; `target` checks (and warns about) each model it names. */
+export function readPatterns(
+  raw: unknown,
+  present: boolean,
+  issues: Issues,
+  target: (path: string, name: string) => void,
+): PatternRule[] {
+  const out: PatternRule[] = [];
+  if (!present) return out;
+  if (!Array.isArray(raw)) {
+    issues.error("patterns", `must be an array of objects, got ${typeOf(raw)}`);
+    return out;
+  }
+  raw.forEach((value, index) => {
+    const path = childPath("patterns", index);
+    if (!isObject(value)) {
+      issues.error(path, `must be an object, got ${typeOf(value)}`);
+      return;
+    }
+    issues.unknownKeys(value, path, PATTERN_KEYS);
+    let ok = true;
+    for (const field of ["match", "model"] as const) {
+      const v = value[field];
+      if (!(field in value)) {
+        issues.error(
+          path,
+          `has no "${field}" (a non-empty string is required)`,
+        );
+        ok = false;
+      } else if (typeof v !== "string" || v === "") {
+        issues.error(
+          childPath(path, field),
+          `must be a non-empty string, got ${typeOf(v)}`,
+        );
+        ok = false;
+      }
+    }
+    let apis: ApiKind[] | undefined;
+    if ("apis" in value) {
+      apis = readApis(value.apis, childPath(path, "apis"), issues) ?? undefined;
+      if (apis === undefined) ok = false;
+    }
+    if (!ok) return;
+    const rule: PatternRule = {
+      match: value.match as string,
+      model: value.model as string,
+      ...(apis ? { apis: Object.freeze(apis) } : {}),
+    };
+    target(childPath(path, "model"), rule.model);
+    out.push(Object.freeze(rule));
+  });
+  return out;
 }
 
 /** An array of distinct strings each passing `valid`; null after reporting. */

@@ -21,8 +21,8 @@ import {
   entryFrom,
   isObject,
   type Issues,
-  readApis,
   readCompat,
+  readPatterns,
   typeOf,
 } from "./config_fields.ts";
 import {
@@ -31,7 +31,6 @@ import {
   DEFAULT_COMPAT,
   type ModelEntry,
   type ModelsConfig,
-  type PatternRule,
 } from "./types.ts";
 
 /** One error or warning about a models file. */
@@ -74,7 +73,6 @@ const TOP_KEYS = [
   "patterns",
   "defaults",
 ];
-const PATTERN_KEYS = ["match", "model", "apis"];
 const API_KEYS: readonly string[] = [
   "messages",
   "chat",
@@ -345,59 +343,6 @@ function readModels(
     if (entry) out.set(name, entry);
   });
   return [...out.values()];
-}
-
-function readPatterns(
-  raw: unknown,
-  present: boolean,
-  issues: Issues,
-  target: (path: string, name: string) => void,
-): PatternRule[] {
-  const out: PatternRule[] = [];
-  if (!present) return out;
-  if (!Array.isArray(raw)) {
-    issues.error("patterns", `must be an array of objects, got ${typeOf(raw)}`);
-    return out;
-  }
-  raw.forEach((value, index) => {
-    const path = childPath("patterns", index);
-    if (!isObject(value)) {
-      issues.error(path, `must be an object, got ${typeOf(value)}`);
-      return;
-    }
-    issues.unknownKeys(value, path, PATTERN_KEYS);
-    let ok = true;
-    for (const field of ["match", "model"] as const) {
-      const v = value[field];
-      if (!(field in value)) {
-        issues.error(
-          path,
-          `has no "${field}" (a non-empty string is required)`,
-        );
-        ok = false;
-      } else if (typeof v !== "string" || v === "") {
-        issues.error(
-          childPath(path, field),
-          `must be a non-empty string, got ${typeOf(v)}`,
-        );
-        ok = false;
-      }
-    }
-    let apis: ApiKind[] | undefined;
-    if ("apis" in value) {
-      apis = readApis(value.apis, childPath(path, "apis"), issues) ?? undefined;
-      if (apis === undefined) ok = false;
-    }
-    if (!ok) return;
-    const rule: PatternRule = {
-      match: value.match as string,
-      model: value.model as string,
-      ...(apis ? { apis: Object.freeze(apis) } : {}),
-    };
-    target(childPath(path, "model"), rule.model);
-    out.push(Object.freeze(rule));
-  });
-  return out;
 }
 
 /**
