@@ -65,7 +65,8 @@ const MODEL_KEYS = [
 const REQUIRED_FOR_NEW = ["family", "apis", "contextWindow", "outputLimit"];
 const PATTERN_KEYS = ["match", "model", "apis"];
 const THINKING_TYPES: readonly string[] = ["enabled", "adaptive"];
-const BETA_FLAG = /^[A-Za-z0-9._-]+$/;
+/** A flag, or a prefix of flags ending in `*`. */
+const BETA_FLAG = /^[A-Za-z0-9._-]+\*?$/;
 
 /** True for a plain JSON object (not an array, not null). */
 export function isObject(value: unknown): value is Record<string, unknown> {
@@ -251,7 +252,7 @@ export function checkModelFields(
       at("betas"),
       issues,
       (v) => BETA_FLAG.test(v),
-      "a beta flag (letters, digits, '.', '_', '-')",
+      "a beta flag (letters, digits, '.', '_', '-'; a final '*' for a prefix)",
     );
     if (list === null) bad = true;
     else fields.betas = Object.freeze(list);

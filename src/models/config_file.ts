@@ -101,7 +101,9 @@ export function validateModelsConfig(
   file: string,
 ): ModelsReport {
   const report: ModelsReport = { file, config: null, errors: [], warnings: [] };
-  if (text.trim() === "" || text === "\ufeff") {
+  // Editors add a byte-order mark; columns are counted as they show them.
+  if (text.charCodeAt(0) === 0xfeff) text = text.slice(1);
+  if (text.trim() === "") {
     report.errors.push(
       fileIssue(file, "file is empty; expected a JSON object"),
     );

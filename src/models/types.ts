@@ -37,8 +37,9 @@ export interface CompatSwitches {
   betas: "filter" | "pass";
   /**
    * `convert`: a thinking type the model does not take becomes one it takes
-   * (`enabled` with a budget that fits `max_tokens`), or is removed when it
-   * takes none; `remove`: drop `thinking` whenever the model does not take it.
+   * (`adaptive` → `enabled` with a budget that fits `max_tokens`, `enabled`
+   * → `adaptive`), or is removed when it takes none; `remove`: drop
+   * `thinking` whenever the model does not take its type.
    */
   thinking: "convert" | "remove" | "pass";
   /** `remove`: drop `context_management` when the model rejects it. */
@@ -96,9 +97,15 @@ export interface ModelEntry {
   readonly outputLimit: number;
   /** The `thinking.type`s it takes; empty when it takes no `thinking` at all. */
   readonly thinking: readonly ThinkingType[];
-  /** The `anthropic-beta` flags it accepts (compared exactly). */
+  /**
+   * The `anthropic-beta` flags it accepts; an entry ending in `*` accepts
+   * every flag that starts with what precedes it.
+   */
   readonly betas: readonly string[];
-  /** Top-level body fields it refuses (`context_management`, `output_config`). */
+  /**
+   * Body fields it refuses: `context_management`, `output_config`, or a part
+   * of one (`output_config.effort`, `output_config.format`).
+   */
   readonly rejectsFields: readonly string[];
   /** The effective switches for this model. */
   readonly compat: Readonly<CompatSwitches>;
