@@ -291,3 +291,45 @@ Deno.test("readModelsConfigFile() reports a file it cannot read, is too large or
   assert.deepEqual(ok.errors, []);
   assert.ok(ok.config);
 });
+
+Deno.test("validateModelsConfig() counts columns after a byte-order mark as editors show them", () => {
+  const report = validateModelsConfig('\ufeff{"builtInRules": 1}', "m.json");
+  assert.deepEqual(report.errors.map((e) => e.message), [
+    "m.json:1:18: builtInRules must be true or false, got the number 1",
+  ]);
+});
+
+Deno.test("validateModelsConfig() takes a beta prefix ending in * and refuses a * inside", () => {
+  const ok = validateModelsConfig(
+    `{"models": [{"name": "gpt-5", "betas": ["computer-use-*"]}]}`,
+    "m.json",
+  );
+  assert.deepEqual(ok.errors, []);
+  assert.deepEqual(ok.config!.catalogue.byName.get("gpt-5")!.betas, [
+    "computer-use-*",
+  ]);
+  const bad = validateModelsConfig(
+    `{"models": [{"name": "gpt-5", "betas": ["a*b"]}]}`,
+    "m.json",
+  );
+  assert.equal(bad.errors.length, 1);
+  assert.equal(bad.errors[0].path, "models[0].betas[0]");
+});
+
+Deno.test("the complete example of docs/models.md is valid, without warnings", () => {
+  const doc = Deno.readTextFileSync(
+    new URL("../../docs/models.md", import.meta.url),
+  );
+  const example = doc.match(/```json\n([\s\S]*?)```/)?.[1];
+  assert.ok(example, "no json block in docs/models.md");
+  const report = validateModelsConfig(example, "docs/models.md");
+  assert.deepEqual(report.errors, []);
+  assert.deepEqual(report.warnings, []);
+  const config = report.config!;
+  assert.equal(
+    config.catalogue.byName.get("anthropic.claude-4-8-opus")?.outputLimit,
+    128000,
+  );
+  assert.equal(config.patterns.length, 2);
+  assert.equal(Object.keys(config.defaults).length, 2);
+});
