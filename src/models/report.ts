@@ -3,7 +3,7 @@
  * a table for people or as JSON for scripts; and the lines a config check
  * prints for a models file. Pure: strings in, strings out.
  */
-import type { ModelsReport } from "./config_file.ts";
+import { builtInModelsConfig, type ModelsReport } from "./config_file.ts";
 import { createModelResolver } from "./mapping.ts";
 import { type ApiKind, COMPAT_OFF, DEFAULT_COMPAT } from "./types.ts";
 import type { CompatSwitches, ModelEntry, ModelsConfig } from "./types.ts";
@@ -143,6 +143,53 @@ export function formatModelsTable(
     ) => [x.requested, x.api, x.flow, x.rule]),
   ));
   return out.join("\n") + "\n";
+}
+
+/** What a command prints and exits with. */
+export interface ModelsCommandOutput {
+  stdout: string;
+  stderr: string;
+  /** 0, or 1 when the file has errors. */
+  code: 0 | 1;
+}
+
+/** Options of {@linkcode modelsCommand}. */
+export interface ModelsCommandOptions extends ModelsReportOptions {
+  /** Print JSON instead of tables. */
+  json?: boolean;
+  /** Only validate: print the issues and a summary (the config check). */
+  check?: boolean;
+}
+
+/**
+ * `flow-proxy models` (and, with `check`, the models file check) for a
+ * validated file, or for the built-in configuration when `report` is null.
+ * A file with errors prints them all to stderr and exits 1; warnings go to
+ * stderr, the catalogue to stdout.
+ */
+export function modelsCommand(
+  report: ModelsReport | null,
+  options: ModelsCommandOptions = {},
+): ModelsCommandOutput {
+  if (report !== null && report.config === null) {
+    return { stdout: "", stderr: formatModelsIssues(report), code: 1 };
+  }
+  if (options.check) {
+    return {
+      stdout: report === null
+        ? "no models file: the built-in catalogue is used\n"
+        : formatModelsIssues(report),
+      stderr: "",
+      code: 0,
+    };
+  }
+  const config = report?.config ?? builtInModelsConfig();
+  const stderr = (report?.warnings ?? []).map((w) => `warning: ${w.message}\n`)
+    .join("");
+  const stdout = options.json
+    ? JSON.stringify(modelsReportJson(config, options), null, 2) + "\n"
+    : formatModelsTable(config, options);
+  return { stdout, stderr, code: 0 };
 }
 
 /** `error: …` and `warning: …` lines for a models file, then a summary line. */
