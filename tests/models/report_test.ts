@@ -6,6 +6,7 @@ import {
 import {
   formatModelsIssues,
   formatModelsTable,
+  modelsCommand,
   modelsReportJson,
 } from "../../src/models/report.ts";
 
@@ -119,4 +120,53 @@ Deno.test("formatModelsIssues() prints every error and warning, then a summary",
     formatModelsIssues(good),
     "models.json: OK (13 models, 0 warnings)\n",
   );
+});
+
+Deno.test("modelsCommand() prints the built-in catalogue without a file", () => {
+  const out = modelsCommand(null);
+  assert.equal(out.code, 0);
+  assert.equal(out.stderr, "");
+  assert.match(out.stdout, /^Models \(built in\)\n/);
+  const json = JSON.parse(modelsCommand(null, { json: true }).stdout);
+  assert.equal(json.source, null);
+  assert.equal(json.models.length, 13);
+  assert.deepEqual(modelsCommand(null, { check: true }), {
+    stdout: "no models file: the built-in catalogue is used\n",
+    stderr: "",
+    code: 0,
+  });
+});
+
+Deno.test("modelsCommand() refuses a file with errors, printing every one, and exits 1", () => {
+  const report = validateModelsConfig(
+    `{"models": 1, "extra": 2}`,
+    "models.json",
+  );
+  for (const options of [{}, { json: true }, { check: true }]) {
+    const out = modelsCommand(report, options);
+    assert.equal(out.code, 1);
+    assert.equal(out.stdout, "");
+    assert.equal(
+      out.stderr,
+      "error: models.json:1:12: models must be an array of model objects, got the number 1\n" +
+        "error: models.json:1:15: extra is not a known field (known: $schema, compat, builtInRules, models, aliases, patterns, defaults)\n" +
+        "models.json: 2 errors, 0 warnings\n",
+    );
+  }
+});
+
+Deno.test("modelsCommand() prints warnings to stderr and the file's catalogue to stdout", () => {
+  const report = validateModelsConfig(
+    `{"aliases": {"a": "nowhere"}}`,
+    "models.json",
+  );
+  const out = modelsCommand(report);
+  assert.equal(out.code, 0);
+  assert.match(
+    out.stderr,
+    /^warning: models\.json:1:19: aliases\.a maps to "nowhere"/,
+  );
+  assert.match(out.stdout, /^alias +a +nowhere$/m);
+  const check = modelsCommand(report, { check: true });
+  assert.match(check.stdout, /models\.json: OK \(13 models, 1 warning\)\n$/);
 });
