@@ -1,0 +1,458 @@
+/**
+ * A mock of Flow's LLM proxy as it is known to behave (issue 14): LiteLLM in
+ * front of AWS Bedrock. It checks the JWT like the real one, serves only
+ * Flow's model names, refuses on Anthropic models what Bedrock refuses
+ * (adaptive thinking, unknown `anthropic-beta` flags, `context_management`,
+ * a `role: "system"` message, `max_tokens` over the model's limit) — each
+ * rule switchable off — and answers as a tiny scripted model
+ * (`mock_flow_llm.ts`). Every request and every refusal is recorded.
+ */
+import { decodeProtectedHeader, jwtVerify } from "jose";
+import {
+  answerChat,
+  answerMessages,
+  answerResponses,
+} from "./mock_flow_llm.ts";
+
+/** A credential the mock accepts (the JWT is HS256 over exactly these claims). */
+export interface FlowCredential {
+  clientId: string;
+  clientSecret: string;
+  tenant: string;
+}
+
+/** One model Flow serves. */
+export interface FlowModel {
+  /** The API it is served on. */
+  api: "anthropic" | "openai" | "gemini";
+  /** Largest `max_tokens` accepted (Anthropic models). */
+  maxOutputTokens?: number;
+  /** `anthropic-beta` flags accepted (Anthropic models). */
+  betas?: string[];
+}
+
+const BEDROCK_BETAS = [
+  "interleaved-thinking-2025-05-14",
+  "token-efficient-tools-2025-02-19",
+  "computer-use-2025-01-24",
+];
+const SONNET_BETAS = [...BEDROCK_BETAS, "context-1m-2025-08-07"];
+
+/** How a request for a model Flow does not serve is judged for the diff in {@linkcode FlowRefusal.alsoBreaks}. */
+const GENERIC_BEDROCK_CLAUDE: FlowModel = {
+  api: "anthropic",
+  maxOutputTokens: 64_000,
+  betas: BEDROCK_BETAS,
+};
+
+/** The models the mock serves by default: Flow's names, nothing else. */
+export const FLOW_MODELS: Readonly<Record<string, FlowModel>> = {
+  "anthropic.claude-4-5-haiku": {
+    api: "anthropic",
+    maxOutputTokens: 64_000,
+    betas: BEDROCK_BETAS,
+  },
+  "anthropic.claude-4-5-sonnet": {
+    api: "anthropic",
+    maxOutputTokens: 64_000,
+    betas: SONNET_BETAS,
+  },
+  "anthropic.claude-4-6-sonnet": {
+    api: "anthropic",
+    maxOutputTokens: 64_000,
+    betas: SONNET_BETAS,
+  },
+  "anthropic.claude-4-6-opus": {
+    api: "anthropic",
+    maxOutputTokens: 128_000,
+    betas: BEDROCK_BETAS,
+  },
+  "anthropic.claude-4-7-opus": {
+    api: "anthropic",
+    maxOutputTokens: 128_000,
+    betas: BEDROCK_BETAS,
+  },
+  "gpt-4o": { api: "openai" },
+  "gpt-4o-mini": { api: "openai" },
+  "gpt-4.1": { api: "openai" },
+  "gpt-5": { api: "openai" },
+  "gpt-5-mini": { api: "openai" },
+  "gemini-2.5-pro": { api: "gemini" },
+};
+
+/** The refusal rules; each is on unless set to false. */
+export interface FlowRules {
+  /** Unknown model names → 400 "no healthy deployment for model …". */
+  knownModelsOnly?: boolean;
+  /** `thinking: {type: "adaptive"}` → 400. */
+  rejectAdaptiveThinking?: boolean;
+  /** An `anthropic-beta` flag the model does not accept → 400 "invalid beta flag". */
+  rejectUnknownBetas?: boolean;
+  /** `context_management` in the body → 400. */
+  rejectContextManagement?: boolean;
+  /** A `role: "system"` entry inside `messages` → 400. */
+  rejectSystemInMessages?: boolean;
+  /** `max_tokens` above the model's output limit → 400. */
+  rejectOversizedMaxTokens?: boolean;
+  /** `output_config` in the body → 400 (off by default: not known either way). */
+  rejectOutputConfig?: boolean;
+}
+
+/** How a WebSocket upgrade (`GET /v1/responses` with `Upgrade`) is answered. */
+export type WebSocketAnswer = 400 | 404 | 405 | 426 | 501 | "close";
+
+/** Options of {@linkcode MockFlow.start}. */
+export interface MockFlowOptions {
+  credentials: FlowCredential[];
+  /** Base path, as Flow's `/flow-llm-proxy` (default). */
+  basePath?: string;
+  rules?: FlowRules;
+  /** The served models (default {@linkcode FLOW_MODELS}). */
+  models?: Record<string, FlowModel>;
+  /** Answer to a WebSocket upgrade (default 405, what Flow answers a GET). */
+  webSocket?: WebSocketAnswer;
+  /** Skip the JWT check, for a client that talks to the mock directly. */
+  acceptAnyToken?: boolean;
+}
+
+/** One request as the mock saw it. */
+export interface FlowRequest {
+  /** Milliseconds since the mock started. */
+  at: number;
+  method: string;
+  path: string;
+  search: string;
+  /** Headers without `authorization`. */
+  headers: Record<string, string>;
+  /** Parsed JSON body, or the text, or null. */
+  body: unknown;
+  clientId: string | null;
+  /** The refusal's message when the mock refused it. */
+  refused: string | null;
+}
+
+/** One refusal: which rule, on which model. */
+export interface FlowRefusal {
+  path: string;
+  model: string;
+  rule: keyof FlowRules | "jwt";
+  message: string;
+  /**
+   * Every Bedrock rule the request breaks besides (for a model Flow does not
+   * serve, judged as a generic Claude on Bedrock would be): the whole diff of
+   * what must change, where Flow itself stops at the first.
+   */
+  alsoBreaks: FlowViolation[];
+}
+
+type Json = Record<string, unknown>;
+
+function litellmError(status: number, message: string): Response {
+  return Response.json(
+    {
+      error: {
+        message,
+        type: "invalid_request_error",
+        param: null,
+        code: String(status),
+      },
+    },
+    { status },
+  );
+}
+
+/** Checks the JWT as Flow does: HS256, typ JWT, claims exactly {clientId, clientSecret, tenant}. */
+export async function verifyFlowJwt(
+  authorization: string | null,
+  credentials: FlowCredential[],
+): Promise<{ clientId: string } | { error: string }> {
+  if (!authorization?.startsWith("Bearer ")) {
+    return { error: "no bearer token" };
+  }
+  const token = authorization.slice(7);
+  try {
+    const header = decodeProtectedHeader(token);
+    if (header.alg !== "HS256" || header.typ !== "JWT") {
+      return { error: "bad JWT header" };
+    }
+  } catch {
+    return { error: "not a JWT" };
+  }
+  for (const c of credentials) {
+    try {
+      const { payload } = await jwtVerify(
+        token,
+        new TextEncoder().encode(c.clientSecret),
+      );
+      const keys = Object.keys(payload).sort().join(",");
+      if (keys !== "clientId,clientSecret,tenant") {
+        return { error: `bad claims ${keys}` };
+      }
+      if (
+        payload.clientId !== c.clientId ||
+        payload.clientSecret !== c.clientSecret ||
+        payload.tenant !== c.tenant
+      ) return { error: "claims do not match" };
+      return { clientId: c.clientId };
+    } catch {
+      // Try the next secret.
+    }
+  }
+  return { error: "signature matches no credential" };
+}
+
+/** One Bedrock rule a request breaks. */
+export interface FlowViolation {
+  rule: keyof FlowRules;
+  message: string;
+}
+
+/**
+ * The first Bedrock rule an Anthropic request breaks (what Flow answers), or
+ * null. Pure, for unit tests and for the mock itself.
+ */
+export function anthropicRefusal(
+  model: FlowModel,
+  body: Json,
+  betaHeader: string | null,
+  rules: FlowRules = {},
+): FlowViolation | null {
+  return anthropicViolations(model, body, betaHeader, rules)[0] ?? null;
+}
+
+/** Every Bedrock rule an Anthropic request breaks, in the order Flow checks them. */
+export function anthropicViolations(
+  model: FlowModel,
+  body: Json,
+  betaHeader: string | null,
+  rules: FlowRules = {},
+): FlowViolation[] {
+  const found: FlowViolation[] = [];
+  const add = (v: FlowViolation) => void found.push(v);
+  const on = (rule: keyof FlowRules) =>
+    rules[rule] ?? rule !== "rejectOutputConfig";
+  const thinking = body.thinking as Json | undefined;
+  if (on("rejectAdaptiveThinking") && thinking?.type === "adaptive") {
+    add({
+      rule: "rejectAdaptiveThinking",
+      message:
+        "BedrockException - thinking.type: Input tag 'adaptive' found using 'type' does not match any of the expected tags: 'disabled', 'enabled'",
+    });
+  }
+  if (on("rejectUnknownBetas") && betaHeader) {
+    const bad = betaHeader.split(",").map((f) => f.trim()).filter((f) =>
+      f && !(model.betas ?? []).includes(f)
+    );
+    if (bad.length) {
+      add({
+        rule: "rejectUnknownBetas",
+        message: `BedrockException - invalid beta flag: ${bad.join(",")}`,
+      });
+    }
+  }
+  if (on("rejectContextManagement") && "context_management" in body) {
+    add({
+      rule: "rejectContextManagement",
+      message:
+        "BedrockException - context_management: Extra inputs are not permitted",
+    });
+  }
+  const messages = Array.isArray(body.messages) ? body.messages as Json[] : [];
+  const system = messages.findIndex((m) => m.role === "system");
+  if (on("rejectSystemInMessages") && system >= 0) {
+    add({
+      rule: "rejectSystemInMessages",
+      message:
+        `BedrockException - messages.${system}.role: Input should be 'user' or 'assistant'`,
+    });
+  }
+  const limit = model.maxOutputTokens ?? Infinity;
+  if (
+    on("rejectOversizedMaxTokens") && typeof body.max_tokens === "number" &&
+    body.max_tokens > limit
+  ) {
+    add({
+      rule: "rejectOversizedMaxTokens",
+      message:
+        `BedrockException - max_tokens: ${body.max_tokens} > ${limit}, which is the maximum allowed number of output tokens`,
+    });
+  }
+  if (on("rejectOutputConfig") && "output_config" in body) {
+    add({
+      rule: "rejectOutputConfig",
+      message:
+        "BedrockException - output_config: Extra inputs are not permitted",
+    });
+  }
+  return found;
+}
+
+/** A running mock Flow on 127.0.0.1. */
+export class MockFlow {
+  /** Every request, in order. */
+  readonly requests: FlowRequest[] = [];
+  /** Every refusal, in order. */
+  readonly refusals: FlowRefusal[] = [];
+  /** Answer to WebSocket upgrades; may be changed between requests. */
+  webSocket: WebSocketAnswer;
+  #server: Deno.HttpServer<Deno.NetAddr>;
+  #options: MockFlowOptions;
+  #basePath: string;
+  #models: Record<string, FlowModel>;
+  #started = performance.now();
+
+  private constructor(options: MockFlowOptions) {
+    this.#options = options;
+    this.#basePath = options.basePath ?? "/flow-llm-proxy";
+    this.#models = options.models ?? { ...FLOW_MODELS };
+    this.webSocket = options.webSocket ?? 405;
+    this.#server = Deno.serve(
+      { hostname: "127.0.0.1", port: 0, onListen() {} },
+      (req) => this.#handle(req),
+    );
+  }
+
+  /** Starts a mock Flow on a free port. */
+  static start(options: MockFlowOptions): MockFlow {
+    return new MockFlow(options);
+  }
+
+  /** Base URL including the base path, e.g. `http://127.0.0.1:1234/flow-llm-proxy`. */
+  get url(): string {
+    return `http://127.0.0.1:${this.#server.addr.port}${this.#basePath}`;
+  }
+
+  /** The model names of every request that named one, in order. */
+  modelsSeen(): string[] {
+    return this.requests.flatMap((r) => {
+      const model = (r.body as Json | null)?.model;
+      return typeof model === "string" ? [model] : [];
+    });
+  }
+
+  /** Stops the server. */
+  async close(): Promise<void> {
+    await this.#server.shutdown();
+  }
+
+  /** Stops the server. */
+  async [Symbol.asyncDispose](): Promise<void> {
+    await this.close();
+  }
+
+  #refuse(
+    seen: FlowRequest,
+    refusal: Omit<FlowRefusal, "alsoBreaks"> & { alsoBreaks?: FlowViolation[] },
+    status = 400,
+  ): Response {
+    seen.refused = refusal.message;
+    this.refusals.push({ alsoBreaks: [], ...refusal });
+    return litellmError(status, `litellm.BadRequestError: ${refusal.message}`);
+  }
+
+  async #handle(req: Request): Promise<Response> {
+    const url = new URL(req.url);
+    const headers: Record<string, string> = {};
+    for (const [k, v] of req.headers) if (k !== "authorization") headers[k] = v;
+    const text = req.body ? await req.text() : "";
+    let body: unknown = text || null;
+    try {
+      if (text) body = JSON.parse(text);
+    } catch {
+      // Keep the text.
+    }
+    const path = url.pathname.startsWith(this.#basePath)
+      ? url.pathname.slice(this.#basePath.length)
+      : url.pathname;
+    const seen: FlowRequest = {
+      at: Math.round(performance.now() - this.#started),
+      method: req.method,
+      path,
+      search: url.search,
+      headers,
+      body,
+      clientId: null,
+      refused: null,
+    };
+    this.requests.push(seen);
+    if (req.headers.get("upgrade")?.toLowerCase() === "websocket") {
+      return this.#webSocketAnswer();
+    }
+    if (!this.#options.acceptAnyToken) {
+      const verdict = await verifyFlowJwt(
+        req.headers.get("authorization"),
+        this.#options.credentials,
+      );
+      if ("error" in verdict) {
+        return this.#refuse(seen, {
+          path,
+          model: "",
+          rule: "jwt",
+          message: `Unauthorized: ${verdict.error}`,
+        }, 401);
+      }
+      seen.clientId = verdict.clientId;
+    }
+    if (req.method === "GET" && path === "/v1/models") {
+      return Response.json({
+        object: "list",
+        data: Object.keys(this.#models).map((id) => ({
+          id,
+          object: "model",
+          owned_by: "flow",
+        })),
+      });
+    }
+    if (req.method !== "POST") {
+      return litellmError(405, "Method Not Allowed");
+    }
+    const json = (body && typeof body === "object" ? body : {}) as Json;
+    const modelName = String(json.model ?? "");
+    const rules = this.#options.rules ?? {};
+    const model = this.#models[modelName];
+    const anthropicPath = path === "/v1/messages" ||
+      path === "/v1/messages/count_tokens";
+    const beta = req.headers.get("anthropic-beta");
+    if (!model && rules.knownModelsOnly !== false) {
+      return this.#refuse(seen, {
+        path,
+        model: modelName,
+        rule: "knownModelsOnly",
+        message: `no healthy deployment for model '${modelName}'`,
+        alsoBreaks: anthropicPath
+          ? anthropicViolations(GENERIC_BEDROCK_CLAUDE, json, beta, rules)
+          : [],
+      });
+    }
+    if (anthropicPath) {
+      const broken = model && model.api === "anthropic"
+        ? anthropicViolations(model, json, beta, rules)
+        : [];
+      if (broken.length) {
+        return this.#refuse(seen, {
+          path,
+          model: modelName,
+          ...broken[0],
+          alsoBreaks: broken.slice(1),
+        });
+      }
+      if (path.endsWith("count_tokens")) {
+        return Response.json({ input_tokens: Math.ceil(text.length / 4) });
+      }
+      return answerMessages(json);
+    }
+    if (path === "/v1/responses") return answerResponses(json);
+    if (path === "/v1/chat/completions") return answerChat(json);
+    return litellmError(404, `Not Found: ${path}`);
+  }
+
+  #webSocketAnswer(): Response {
+    if (this.webSocket === "close") {
+      return new Response(null, {
+        status: 400,
+        headers: { connection: "close" },
+      });
+    }
+    return litellmError(this.webSocket, "WebSocket upgrade refused");
+  }
+}
