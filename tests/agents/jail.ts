@@ -23,7 +23,12 @@ export interface JailOptions {
 }
 
 function onPath(name: string): boolean {
-  for (const dir of (Deno.env.get("PATH") ?? "").split(":").concat(["/usr/sbin", "/sbin"])) {
+  for (
+    const dir of (Deno.env.get("PATH") ?? "").split(":").concat([
+      "/usr/sbin",
+      "/sbin",
+    ])
+  ) {
     try {
       if (Deno.statSync(`${dir}/${name}`).isFile) return true;
     } catch {
@@ -37,11 +42,15 @@ function onPath(name: string): boolean {
 export function assertJailAvailable(): void {
   for (const [tool, pkg] of [["unshare", "util-linux"], ["ip", "iproute2"]]) {
     if (!onPath(tool)) {
-      throw new Error(`Cannot run the agent tests: "${tool}" is not installed (Debian package ${pkg})`);
+      throw new Error(
+        `Cannot run the agent tests: "${tool}" is not installed (Debian package ${pkg})`,
+      );
     }
   }
   if (Deno.uid() !== 0) {
-    throw new Error(`Cannot run the agent tests: "unshare -n" needs root, running as uid ${Deno.uid()}`);
+    throw new Error(
+      `Cannot run the agent tests: "unshare -n" needs root, running as uid ${Deno.uid()}`,
+    );
   }
 }
 
@@ -52,7 +61,14 @@ export async function runInNetworkJail(
 ): Promise<JailResult> {
   assertJailAvailable();
   const child = new Deno.Command("unshare", {
-    args: ["-n", "sh", "-c", 'ip link set lo up && exec "$@"', "sh", ...command],
+    args: [
+      "-n",
+      "sh",
+      "-c",
+      'ip link set lo up && exec "$@"',
+      "sh",
+      ...command,
+    ],
     env: { PATH: `${Deno.env.get("PATH")}:/usr/sbin:/sbin`, ...options.env },
     cwd: options.cwd,
     stdin: "null",
@@ -69,7 +85,11 @@ export async function runInNetworkJail(
   const out = await child.output();
   clearTimeout(timer);
   const d = new TextDecoder();
-  return { code: out.code, stdout: d.decode(out.stdout), stderr: d.decode(out.stderr) };
+  return {
+    code: out.code,
+    stdout: d.decode(out.stdout),
+    stderr: d.decode(out.stderr),
+  };
 }
 
 /** Options of {@linkcode agentEnv}. */

@@ -29,11 +29,15 @@ export function startRefuser(): Refuser {
   const server = Deno.serve(
     { hostname: "127.0.0.1", port: 0, onListen() {} },
     async (req) => {
-      const body = req.body ? new Uint8Array(await req.arrayBuffer()) : new Uint8Array();
+      const body = req.body
+        ? new Uint8Array(await req.arrayBuffer())
+        : new Uint8Array();
       const url = new URL(req.url);
       refused.push({
         method: req.method,
-        host: req.method === "CONNECT" ? (req.headers.get("host") ?? url.host) : url.host,
+        host: req.method === "CONNECT"
+          ? (req.headers.get("host") ?? url.host)
+          : url.host,
         url: req.method === "CONNECT" ? null : req.url,
         bodyBytes: body.byteLength,
       });

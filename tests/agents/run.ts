@@ -10,7 +10,9 @@ import type { ScenarioConfig, ScenarioResult } from "./scenario.ts";
 
 const SCENARIO = fileURLToPath(new URL("./scenario.ts", import.meta.url));
 const CONFIG = fileURLToPath(new URL("../../deno.json", import.meta.url));
-const BINS = fileURLToPath(new URL("./cli/node_modules/.bin/", import.meta.url));
+const BINS = fileURLToPath(
+  new URL("./cli/node_modules/.bin/", import.meta.url),
+);
 
 /** Codex settings that keep it quiet: no update check, no analytics, no feedback uploads. */
 export const CODEX_TELEMETRY_OFF = `check_for_update_on_startup = false
@@ -26,7 +28,9 @@ enabled = false
 export const MODEL_API_HOSTS = ["api.anthropic.com", "api.openai.com"];
 
 /** Runs one scenario inside the jail; throws when the CLIs are not installed or the scenario broke. */
-export async function runAgent(config: ScenarioConfig): Promise<ScenarioResult> {
+export async function runAgent(
+  config: ScenarioConfig,
+): Promise<ScenarioResult> {
   try {
     Deno.statSync(`${BINS}${config.client}`);
   } catch {
@@ -35,18 +39,30 @@ export async function runAgent(config: ScenarioConfig): Promise<ScenarioResult> 
     );
   }
   const out = await runInNetworkJail(
-    [Deno.execPath(), "run", "-A", "--config", CONFIG, SCENARIO, JSON.stringify(config)],
+    [
+      Deno.execPath(),
+      "run",
+      "-A",
+      "--config",
+      CONFIG,
+      SCENARIO,
+      JSON.stringify(config),
+    ],
     { timeoutMs: (config.timeoutMs ?? 180_000) + 60_000 },
   );
   if (out.code !== 0) {
-    throw new Error(`Agent scenario failed (exit ${out.code}): ${out.stderr.slice(-4000)}`);
+    throw new Error(
+      `Agent scenario failed (exit ${out.code}): ${out.stderr.slice(-4000)}`,
+    );
   }
   return JSON.parse(out.stdout) as ScenarioResult;
 }
 
 /** A readable list of what the mock Flow refused, one line each. */
 export function describeRefusals(result: ScenarioResult): string {
-  return result.refusals.map((r) => `  ${r.path} model '${r.model}' — ${r.rule}: ${r.message}`)
+  return result.refusals.map((r) =>
+    `  ${r.path} model '${r.model}' — ${r.rule}: ${r.message}`
+  )
     .join("\n");
 }
 
@@ -67,7 +83,11 @@ export function assertFlowModelsOnly(result: ScenarioResult): void {
     return typeof model === "string" && !(model in FLOW_MODELS) ? [model] : [];
   });
   if (foreign.length) {
-    throw new Error(`Mock Flow saw model names Flow does not serve: ${[...new Set(foreign)].join(", ")}`);
+    throw new Error(
+      `Mock Flow saw model names Flow does not serve: ${
+        [...new Set(foreign)].join(", ")
+      }`,
+    );
   }
 }
 
@@ -77,7 +97,9 @@ export function assertNothingLeft(result: ScenarioResult): void {
     r.bodyBytes > 0 || MODEL_API_HOSTS.some((h) => r.host.split(":")[0] === h)
   );
   if (bad.length) {
-    throw new Error(`A prompt was sent outside the machine: ${JSON.stringify(bad)}`);
+    throw new Error(
+      `A prompt was sent outside the machine: ${JSON.stringify(bad)}`,
+    );
   }
 }
 

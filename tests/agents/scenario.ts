@@ -8,7 +8,13 @@
  * Usage: deno run -A tests/agents/scenario.ts '<ScenarioConfig as JSON>'
  */
 import { fileURLToPath } from "node:url";
-import { type FlowRefusal, type FlowRequest, type FlowRules, MockFlow, type WebSocketAnswer } from "../support/mock_flow.ts";
+import {
+  type FlowRefusal,
+  type FlowRequest,
+  type FlowRules,
+  MockFlow,
+  type WebSocketAnswer,
+} from "../support/mock_flow.ts";
 import { startProxy, testCredentials, writeSecrets } from "../support/proxy.ts";
 import { agentEnv } from "./jail.ts";
 import { type RefusedRequest, startRefuser } from "./refuser.ts";
@@ -63,7 +69,15 @@ async function runClient(
   config: ScenarioConfig,
   env: Record<string, string>,
   cwd: string,
-): Promise<{ code: number; timedOut: boolean; stdout: string; stderr: string; durationMs: number }> {
+): Promise<
+  {
+    code: number;
+    timedOut: boolean;
+    stdout: string;
+    stderr: string;
+    durationMs: number;
+  }
+> {
   const started = performance.now();
   const child = new Deno.Command(BINS[config.client], {
     args: config.args,
@@ -96,7 +110,9 @@ async function runClient(
 }
 
 /** Runs one scenario (must already be inside the namespace). */
-export async function runScenario(config: ScenarioConfig): Promise<ScenarioResult> {
+export async function runScenario(
+  config: ScenarioConfig,
+): Promise<ScenarioResult> {
   const refuser = startRefuser();
   const creds = testCredentials(1, "agent");
   const flow = MockFlow.start({
@@ -129,7 +145,14 @@ export async function runScenario(config: ScenarioConfig): Promise<ScenarioResul
       Object.entries(config.env ?? {}).map(([k, v]) => [k, fill(v, baseUrl)]),
     );
     const env = agentEnv({ home, refuserUrl: refuser.url, extra });
-    const run = await runClient({ ...config, args: config.args.map((a) => fill(a, baseUrl)) }, env, work);
+    const run = await runClient(
+      {
+        ...config,
+        args: config.args.map((a) => fill(a, baseUrl)),
+      },
+      env,
+      work,
+    );
     return {
       ...run,
       marker: MARKER,
