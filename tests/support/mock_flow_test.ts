@@ -1,0 +1,216 @@
+import assert from "node:assert/strict";
+import { SignJWT } from "jose";
+import {
+  anthropicRefusal,
+  anthropicViolations,
+  FLOW_MODELS,
+  MockFlow,
+  verifyFlowJwt,
+} from "./mock_flow.ts";
+import { decide, PLAIN_ANSWER, TOOL_ANSWER_PREFIX } from "./mock_flow_llm.ts";
+
+const SONNET = FLOW_MODELS["anthropic.claude-4-6-sonnet"];
+const CLEAN = {
+  model: "anthropic.claude-4-6-sonnet",
+  max_tokens: 1024,
+  messages: [{ role: "user", content: "hi" }],
+};
+const CRED = { clientId: "c1", clientSecret: "s3cr3t-mock-flow", tenant: "t" };
+
+function jwt(claims: Record<string, unknown>, secret = CRED.clientSecret) {
+  return new SignJWT(claims).setProtectedHeader({ alg: "HS256", typ: "JWT" })
+    .sign(new TextEncoder().encode(secret));
+}
+
+Deno.test("anthropicRefusal() refuses each Bedrock rule, and none when switched off", async (t) => {
+  assert.equal(anthropicRefusal(SONNET, CLEAN, null), null);
+  const cases: [string, Record<string, unknown>, string | null, string][] = [
+    [
+      "adaptive thinking",
+      { thinking: { type: "adaptive" } },
+      null,
+      "rejectAdaptiveThinking",
+    ],
+    ["an unknown beta", {}, "claude-code-20250219", "rejectUnknownBetas"],
+    [
+      "context_management",
+      { context_management: { edits: [] } },
+      null,
+      "rejectContextManagement",
+    ],
+    [
+      "a system message",
+      {
+        messages: [{ role: "user", content: "a" }, {
+          role: "system",
+          content: "b",
+        }],
+      },
+      null,
+      "rejectSystemInMessages",
+    ],
+    [
+      "max_tokens over the limit",
+      { max_tokens: 64_001 },
+      null,
+      "rejectOversizedMaxTokens",
+    ],
+  ];
+  for (const [name, extra, beta, rule] of cases) {
+    await t.step(name, () => {
+      const body = { ...CLEAN, ...extra };
+      assert.equal(anthropicRefusal(SONNET, body, beta)?.rule, rule);
+      assert.equal(
+        anthropicRefusal(SONNET, body, beta, { [rule]: false }),
+        null,
+      );
+    });
+  }
+  await t.step("an accepted beta and thinking: enabled pass", () => {
+    const body = {
+      ...CLEAN,
+      thinking: { type: "enabled", budget_tokens: 512 },
+    };
+    assert.equal(
+      anthropicRefusal(SONNET, body, "interleaved-thinking-2025-05-14"),
+      null,
+    );
+  });
+  await t.step(
+    "every broken rule is listed, first the one Flow answers",
+    () => {
+      const body = {
+        ...CLEAN,
+        thinking: { type: "adaptive" },
+        max_tokens: 128_000,
+      };
+      assert.deepEqual(
+        anthropicViolations(SONNET, body, "effort-2025-11-24").map((v) =>
+          v.rule
+        ),
+        [
+          "rejectAdaptiveThinking",
+          "rejectUnknownBetas",
+          "rejectOversizedMaxTokens",
+        ],
+      );
+    },
+  );
+});
+
+Deno.test("verifyFlowJwt() accepts exactly the claims Flow signs", async () => {
+  assert.deepEqual(await verifyFlowJwt(`Bearer ${await jwt(CRED)}`, [CRED]), {
+    clientId: "c1",
+  });
+  assert.deepEqual(
+    await verifyFlowJwt(`Bearer ${await jwt({ ...CRED, extra: 1 })}`, [CRED]),
+    {
+      error: "bad claims clientId,clientSecret,extra,tenant",
+    },
+  );
+  assert.deepEqual(
+    await verifyFlowJwt(`Bearer ${await jwt(CRED, "wrong")}`, [CRED]),
+    {
+      error: "signature matches no credential",
+    },
+  );
+  assert.deepEqual(await verifyFlowJwt(null, [CRED]), {
+    error: "no bearer token",
+  });
+});
+
+Deno.test("decide() answers text, calls the offered shell tool, then quotes its result", () => {
+  assert.deepEqual(decide({ isToolResult: false, text: "Say hello" }, []), {
+    kind: "text",
+    text: PLAIN_ANSWER,
+  });
+  const tools = [{ name: "Read" }, { name: "Bash" }];
+  assert.deepEqual(
+    decide({ isToolResult: false, text: "List the files here" }, tools),
+    {
+      kind: "tool",
+      name: "Bash",
+      arguments: { command: "ls", description: "List files" },
+    },
+  );
+  assert.deepEqual(decide({ isToolResult: true, text: "a.txt" }, tools), {
+    kind: "text",
+    text: `${TOOL_ANSWER_PREFIX} a.txt`,
+  });
+});
+
+Deno.test("MockFlow serves only Flow's names, records requests and refusals, refuses upgrades", async () => {
+  await using flow = MockFlow.start({ credentials: [CRED] });
+  const auth = {
+    authorization: `Bearer ${await jwt(CRED)}`,
+    "content-type": "application/json",
+  };
+  const post = (
+    path: string,
+    body: unknown,
+    headers: Record<string, string> = {},
+  ) =>
+    fetch(`${flow.url}${path}`, {
+      method: "POST",
+      headers: { ...auth, ...headers },
+      body: JSON.stringify(body),
+    });
+
+  const unknown = await post("/v1/messages", {
+    ...CLEAN,
+    model: "claude-opus-4-8",
+  });
+  assert.equal(unknown.status, 400);
+  assert.match(
+    await unknown.text(),
+    /no healthy deployment for model 'claude-opus-4-8'/,
+  );
+
+  const beta = await post("/v1/messages", CLEAN, {
+    "anthropic-beta": "claude-code-20250219",
+  });
+  assert.equal(beta.status, 400);
+  assert.match(await beta.text(), /invalid beta flag: claude-code-20250219/);
+
+  const ok = await post("/v1/messages", { ...CLEAN, stream: true });
+  assert.equal(ok.headers.get("content-type"), "text/event-stream");
+  const events = await ok.text();
+  assert.match(
+    events,
+    /event: message_start[\s\S]*Hello from mock Flow[\s\S]*event: message_stop/,
+  );
+
+  const chat = await post("/v1/chat/completions", {
+    model: "gpt-4o",
+    messages: [{ role: "user", content: "hi" }],
+  });
+  assert.equal((await chat.json()).choices[0].message.content, PLAIN_ANSWER);
+
+  const responses = await post("/v1/responses", {
+    model: "gpt-5",
+    input: "hi",
+    stream: true,
+  });
+  assert.match(
+    await responses.text(),
+    /response\.output_text\.delta[\s\S]*response\.completed/,
+  );
+
+  const upgrade = await fetch(`${flow.url}/v1/responses`, {
+    headers: { ...auth, upgrade: "websocket", connection: "Upgrade" },
+  });
+  assert.equal(upgrade.status, 405);
+  await upgrade.body?.cancel();
+
+  const noJwt = await fetch(`${flow.url}/v1/models`);
+  assert.equal(noJwt.status, 401);
+  await noJwt.body?.cancel();
+
+  assert.deepEqual(flow.refusals.map((r) => r.rule), [
+    "knownModelsOnly",
+    "rejectUnknownBetas",
+    "jwt",
+  ]);
+  assert.equal(flow.requests.length, 7);
+  assert.ok(flow.requests.every((r) => !("authorization" in r.headers)));
+});
