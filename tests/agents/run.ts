@@ -61,9 +61,13 @@ export async function runAgent(
 /** A readable list of what the mock Flow refused, one line each. */
 export function describeRefusals(result: ScenarioResult): string {
   return result.refusals.map((r) =>
-    `  ${r.path} model '${r.model}' — ${r.rule}: ${r.message}`
-  )
-    .join("\n");
+    [
+      `  ${r.path} model '${r.model}' — ${r.rule}: ${r.message}`,
+      ...r.alsoBreaks.map((v) =>
+        `      and would break ${v.rule}: ${v.message}`
+      ),
+    ].join("\n")
+  ).join("\n");
 }
 
 /** Throws, listing every refusal, when the mock Flow refused anything. */
