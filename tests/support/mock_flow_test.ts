@@ -1,3 +1,5 @@
+// The Anthropic wire format is snake_case.
+// deno-lint-ignore-file camelcase
 import assert from "node:assert/strict";
 import { SignJWT } from "jose";
 import {
