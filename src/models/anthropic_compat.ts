@@ -27,9 +27,9 @@
 
 import { sniffModel } from "../proxy/model_sniff.ts";
 import {
-  ALL_COMPAT_SWITCHES,
   type AnthropicCompatModel,
   type AnthropicCompatSwitches,
+  DEFAULT_COMPAT_SWITCHES,
 } from "./compat_types.ts";
 import {
   betasNeedFilter,
@@ -53,8 +53,10 @@ export interface AnthropicRewriteOptions {
   flowModel?: string;
   /** The request's `anthropic-beta` header, or null when it has none. */
   betaHeader: string | null;
-  /** Rules to switch off; every rule is on by default. */
+  /** What to do about each kind of field; every rule is on by default. */
   switches?: Partial<AnthropicCompatSwitches>;
+  /** Whether to set `model` to the Flow name; default true. */
+  setModel?: boolean;
   /**
    * `/v1/messages` (default) or `/v1/messages/count_tokens`, which takes no
    * `max_tokens`: it is not clamped, and a converted thinking budget is
@@ -101,16 +103,17 @@ export function rewriteAnthropicRequest(
 ): AnthropicRewrite | null {
   const { model } = options;
   if (model.family !== "anthropic") return null;
-  const switches = { ...ALL_COMPAT_SWITCHES, ...options.switches };
+  const switches = { ...DEFAULT_COMPAT_SWITCHES, ...options.switches };
   const flowModel = options.flowModel ?? model.name;
   const countTokens = options.endpoint === "count_tokens";
   const header = options.betaHeader;
-  const headerChanges = switches.betas && header !== null &&
+  const headerChanges = switches.betas === "filter" && header !== null &&
     betasNeedFilter(header, model);
   const requested = options.requestedModel !== undefined
     ? options.requestedModel
     : sniffModel(body).model;
-  const modelChanges = switches.model && requested !== flowModel;
+  const setModel = options.setModel ?? true;
+  const modelChanges = setModel && requested !== flowModel;
   const text = decoder.decode(body);
   if (
     !headerChanges && !modelChanges &&
@@ -130,7 +133,7 @@ export function rewriteAnthropicRequest(
   }
   const bodyRewrites = rewriteBody(parsed, {
     model,
-    flowModel,
+    flowModel: setModel ? flowModel : null,
     switches,
     countTokens,
   });
@@ -169,21 +172,21 @@ function hits(
   switches: AnthropicCompatSwitches,
   countTokens: boolean,
 ): boolean {
-  const rejected = model.rejectedFields;
-  const wantContext = switches.contextManagement &&
+  const rejected = model.rejectsFields;
+  const wantThinking = switches.thinking !== "pass";
+  const wantContext = switches.contextManagement === "remove" &&
     rejected.includes("context_management");
-  const wantOutput = switches.outputConfig &&
+  const wantOutput = switches.outputConfig === "remove" &&
     rejected.some((field) =>
       field === "output_config" || field.startsWith("output_config.")
     );
-  const wantSystem = switches.systemMessages &&
-    rejected.includes("system_messages");
-  const wantMax = switches.maxTokens && !countTokens;
+  const wantSystem = switches.systemMessages === "move";
+  const wantMax = switches.maxTokens === "clamp" && !countTokens;
   TRIGGER.lastIndex = 0;
   for (let m = TRIGGER.exec(text); m !== null; m = TRIGGER.exec(text)) {
     switch (m[1]) {
       case "thinking":
-        if (switches.thinking && m[2] !== undefined) return true;
+        if (wantThinking && m[2] !== undefined) return true;
         break;
       case "context_management":
         if (wantContext) return true;
@@ -198,7 +201,7 @@ function hits(
         // Anything but a short plain integer is looked at after parsing.
         if (
           wantMax &&
-          (m[4] === undefined || Number(m[4]) > model.maxOutputTokens)
+          (m[4] === undefined || Number(m[4]) > model.outputLimit)
         ) return true;
         break;
     }
@@ -208,7 +211,8 @@ function hits(
 
 interface BodyContext {
   model: AnthropicCompatModel;
-  flowModel: string;
+  /** Null: leave `model` as it is. */
+  flowModel: string | null;
   switches: AnthropicCompatSwitches;
   countTokens: boolean;
 }
@@ -217,7 +221,7 @@ interface BodyContext {
 function rewriteBody(body: JsonObject, context: BodyContext): Rewrite[] {
   const { model, flowModel, switches, countTokens } = context;
   const rewrites: Rewrite[] = [];
-  if (switches.model && body.model !== flowModel) {
+  if (flowModel !== null && body.model !== flowModel) {
     rewrites.push({
       kind: "model",
       detail: typeof body.model === "string"
@@ -229,33 +233,39 @@ function rewriteBody(body: JsonObject, context: BodyContext): Rewrite[] {
   let clampedFrom: number | null = null;
   const maxTokens = body.max_tokens;
   if (
-    switches.maxTokens && !countTokens && typeof maxTokens === "number" &&
-    maxTokens > model.maxOutputTokens
+    switches.maxTokens === "clamp" && !countTokens &&
+    typeof maxTokens === "number" && maxTokens > model.outputLimit
   ) {
     clampedFrom = maxTokens;
-    body.max_tokens = model.maxOutputTokens;
+    body.max_tokens = model.outputLimit;
     rewrites.push({
       kind: "max_tokens",
-      detail: `clamped max_tokens ${maxTokens} to ${model.maxOutputTokens}`,
+      detail: `clamped max_tokens ${maxTokens} to ${model.outputLimit}`,
     });
   }
   // Read before output_config may lose it: it sizes a converted budget.
   const effort = isObject(body.output_config)
     ? body.output_config.effort
     : undefined;
-  if (switches.thinking) {
+  if (switches.thinking !== "pass") {
     const ceiling = countTokens
-      ? model.maxOutputTokens
+      ? model.outputLimit
       : typeof body.max_tokens === "number"
       ? body.max_tokens
       : null;
     rewrites.push(
-      ...fixThinking(body, model, { ceiling, clampedFrom }, effort),
+      ...fixThinking(body, model, {
+        mode: switches.thinking,
+        ceiling,
+        clampedFrom,
+        effort,
+      }),
     );
   }
   if (
-    switches.contextManagement && body.context_management !== undefined &&
-    model.rejectedFields.includes("context_management")
+    switches.contextManagement === "remove" &&
+    body.context_management !== undefined &&
+    model.rejectsFields.includes("context_management")
   ) {
     delete body.context_management;
     rewrites.push({
@@ -263,10 +273,12 @@ function rewriteBody(body: JsonObject, context: BodyContext): Rewrite[] {
       detail: "removed context_management",
     });
   }
-  if (switches.outputConfig) rewrites.push(...fixOutputConfig(body, model));
-  if (
-    switches.systemMessages && model.rejectedFields.includes("system_messages")
-  ) rewrites.push(...moveSystemMessages(body));
+  if (switches.outputConfig === "remove") {
+    rewrites.push(...fixOutputConfig(body, model));
+  }
+  if (switches.systemMessages === "move") {
+    rewrites.push(...moveSystemMessages(body));
+  }
   return rewrites;
 }
 

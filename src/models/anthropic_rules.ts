@@ -103,29 +103,50 @@ export function betasNeedFilter(
 }
 
 /**
- * Makes `thinking` what the model takes. `ceiling` is the request's
+ * Makes `thinking` what the model takes (see the `thinking` switch in
+ * compat_types.ts). `ceiling` is the request's
  * `max_tokens` after clamping (for count_tokens, the model's limit);
  * `clampedFrom` the value it had before a clamp, if there was one.
  */
 export function fixThinking(
   body: JsonObject,
   model: AnthropicCompatModel,
-  options: { ceiling: number | null; clampedFrom: number | null },
-  effort: unknown,
+  options: {
+    mode: "convert" | "remove";
+    ceiling: number | null;
+    clampedFrom: number | null;
+    effort: unknown;
+  },
 ): Rewrite[] {
   const thinking = body.thinking;
   if (thinking === undefined) return [];
-  if (!model.thinking) {
+  const takes = model.thinking;
+  if (takes.length === 0) {
     delete body.thinking;
     return [{
       kind: "thinking",
-      detail: "removed thinking: the model takes no extended thinking",
+      detail: "removed thinking: the model takes no thinking",
     }];
   }
-  if (!isObject(thinking)) return [];
+  if (!isObject(thinking) || thinking.type === "disabled") return [];
   const { ceiling, clampedFrom } = options;
-  if (thinking.type === "adaptive") {
-    const budget = ceiling === null ? null : thinkingBudget(ceiling, effort);
+  const type = thinking.type;
+  if (typeof type === "string" && takes.includes(type as "enabled")) {
+    return type === "enabled"
+      ? fitBudget(body, thinking, ceiling, clampedFrom)
+      : [];
+  }
+  if (options.mode === "remove") {
+    delete body.thinking;
+    return [{
+      kind: "thinking",
+      detail: `removed thinking: the model does not take ${type}`,
+    }];
+  }
+  if (type === "adaptive" && takes.includes("enabled")) {
+    const budget = ceiling === null
+      ? null
+      : thinkingBudget(ceiling, options.effort);
     if (budget === null) {
       delete body.thinking;
       return [{
@@ -134,8 +155,6 @@ export function fixThinking(
           `removed adaptive thinking: max_tokens ${ceiling} leaves no room for a ${MIN_THINKING_BUDGET}-token budget`,
       }];
     }
-    // A new object in the same place, so no other field of it survives
-    // that `enabled` would not take (adaptive has none today).
     body.thinking = { type: "enabled", budget_tokens: budget };
     return [{
       kind: "thinking",
@@ -143,29 +162,49 @@ export function fixThinking(
         `converted thinking adaptive to enabled (budget_tokens ${budget})`,
     }];
   }
-  const budget = thinking.budget_tokens;
-  if (
-    thinking.type === "enabled" && typeof budget === "number" &&
-    ceiling !== null && clampedFrom !== null && budget >= ceiling &&
-    budget < clampedFrom
-  ) {
-    // Only a budget that fitted before the clamp is lowered: a budget above
-    // the client's own max_tokens is its choice (interleaved thinking).
-    if (ceiling - 1 < MIN_THINKING_BUDGET) {
-      delete body.thinking;
-      return [{
-        kind: "thinking",
-        detail:
-          `removed thinking: max_tokens ${ceiling} leaves no room for a ${MIN_THINKING_BUDGET}-token budget`,
-      }];
-    }
-    thinking.budget_tokens = ceiling - 1;
+  if (type === "enabled" && takes.includes("adaptive")) {
+    body.thinking = { type: "adaptive" };
     return [{
       kind: "thinking",
-      detail: `lowered thinking budget_tokens ${budget} to ${ceiling - 1}`,
+      detail: "converted thinking enabled to adaptive",
     }];
   }
-  return [];
+  delete body.thinking;
+  return [{
+    kind: "thinking",
+    detail: `removed thinking: the model does not take ${type}`,
+  }];
+}
+
+/**
+ * Lowers an `enabled` budget a clamp of `max_tokens` left too big. Only a
+ * budget that fitted before the clamp is touched: one above the client's
+ * own `max_tokens` is its choice (interleaved thinking allows it).
+ */
+function fitBudget(
+  body: JsonObject,
+  thinking: JsonObject,
+  ceiling: number | null,
+  clampedFrom: number | null,
+): Rewrite[] {
+  const budget = thinking.budget_tokens;
+  if (
+    typeof budget !== "number" || ceiling === null || clampedFrom === null ||
+    budget < ceiling || budget >= clampedFrom
+  ) return [];
+  if (ceiling - 1 < MIN_THINKING_BUDGET) {
+    delete body.thinking;
+    return [{
+      kind: "thinking",
+      detail:
+        `removed thinking: max_tokens ${ceiling} leaves no room for a ${MIN_THINKING_BUDGET}-token budget`,
+    }];
+  }
+  thinking.budget_tokens = ceiling - 1;
+  return [{
+    kind: "thinking",
+    detail: `lowered thinking budget_tokens ${budget} to ${ceiling - 1}`,
+  }];
 }
 
 /** Removes the parts of `output_config` the model rejects. */
@@ -175,7 +214,7 @@ export function fixOutputConfig(
 ): Rewrite[] {
   const config = body.output_config;
   if (config === undefined) return [];
-  const rejected = model.rejectedFields;
+  const rejected = model.rejectsFields;
   if (rejected.includes("output_config") || !isObject(config)) {
     if (!rejected.includes("output_config")) return [];
     delete body.output_config;

@@ -1,78 +1,65 @@
 /**
- * What the request rewrite needs to know about a model and which of its
- * rules are switched on. A minimal interface of its own so the rewrite does
- * not depend on the catalogue's full entry type: a catalogue entry is turned
- * into an {@linkcode AnthropicCompatModel} with a few field copies.
+ * What the Anthropic request rewrite needs to know about a model, and its
+ * switches. Both are structural subsets of `ModelEntry` and `CompatSwitches`
+ * in `types.ts` (the catalogue's shapes), kept here so the rewrite depends
+ * on nothing else: a catalogue entry is passed as it is, as `model`, and its
+ * `compat` as `switches`.
  */
 
-/**
- * Names accepted in {@linkcode AnthropicCompatModel.rejectedFields}: a
- * top-level body field, a field of `output_config`, or `system_messages` for
- * a `role: "system"` entry inside `messages`.
- */
-export type RejectableField =
-  | "context_management"
-  | "output_config"
-  | "output_config.effort"
-  | "output_config.format"
-  | "system_messages";
+/** A `thinking.type` a model may take. */
+export type CompatThinkingType = "enabled" | "adaptive";
 
 /** The facts about one Flow model the Anthropic request rewrite acts on. */
 export interface AnthropicCompatModel {
   /** Flow's name for the model, e.g. `anthropic.claude-4-6-sonnet`. */
-  name: string;
+  readonly name: string;
   /** Model family; only `"anthropic"` models are ever rewritten. */
-  family: string;
+  readonly family: string;
   /** Largest `max_tokens` the model takes. */
-  maxOutputTokens: number;
+  readonly outputLimit: number;
+  /** The `thinking.type`s it takes; empty when it takes no `thinking`. */
+  readonly thinking: readonly CompatThinkingType[];
   /**
    * The `anthropic-beta` flags the model accepts; an entry ending in `*`
    * accepts every flag that starts with what precedes it.
    */
-  betas: readonly string[];
-  /** Whether the model takes extended thinking (`enabled` with a budget). */
-  thinking: boolean;
-  /** Body fields the model refuses; see {@linkcode RejectableField}. */
-  rejectedFields: readonly RejectableField[];
+  readonly betas: readonly string[];
+  /**
+   * Body fields the model refuses. Acted on: `context_management`,
+   * `output_config`, and the finer `output_config.effort` and
+   * `output_config.format` (only that part goes).
+   */
+  readonly rejectsFields: readonly string[];
 }
 
-/** Which rewrite rules are on; each one is on unless switched off. */
+/** What the rewrite does about each kind of field; `"pass"` leaves it. */
 export interface AnthropicCompatSwitches {
-  /** Filter `anthropic-beta` to the flags the model accepts. */
-  betas: boolean;
-  /** Convert adaptive thinking, or remove thinking the model cannot take. */
-  thinking: boolean;
-  /** Remove `context_management` where the model rejects it. */
-  contextManagement: boolean;
-  /** Move `role: "system"` messages out of `messages` where rejected. */
-  systemMessages: boolean;
-  /** Clamp `max_tokens` to the model's output limit. */
-  maxTokens: boolean;
-  /** Remove the parts of `output_config` the model rejects. */
-  outputConfig: boolean;
-  /** Set `model` to the Flow name. */
-  model: boolean;
+  /** `filter`: drop `anthropic-beta` flags the model does not accept. */
+  betas: "filter" | "pass";
+  /**
+   * `convert`: a thinking type the model does not take becomes one it takes
+   * (`adaptive` → `enabled` with a budget that fits `max_tokens`,
+   * `enabled` → `adaptive`), or is removed when it takes none; `remove`:
+   * drop `thinking` whenever the model does not take its type.
+   */
+  thinking: "convert" | "remove" | "pass";
+  /** `remove`: drop `context_management` when the model rejects it. */
+  contextManagement: "remove" | "pass";
+  /** `move`: `role: "system"` entries of `messages` leave `messages`. */
+  systemMessages: "move" | "pass";
+  /** `clamp`: `max_tokens` above the model's output limit becomes the limit. */
+  maxTokens: "clamp" | "pass";
+  /** `remove`: drop the parts of `output_config` the model rejects. */
+  outputConfig: "remove" | "pass";
 }
 
 /** Every rule on: the default. */
-export const ALL_COMPAT_SWITCHES: Readonly<AnthropicCompatSwitches> = Object
+export const DEFAULT_COMPAT_SWITCHES: Readonly<AnthropicCompatSwitches> = Object
   .freeze({
-    betas: true,
-    thinking: true,
-    contextManagement: true,
-    systemMessages: true,
-    maxTokens: true,
-    outputConfig: true,
-    model: true,
+    betas: "filter",
+    thinking: "convert",
+    contextManagement: "remove",
+    systemMessages: "move",
+    maxTokens: "clamp",
+    outputConfig: "remove",
   });
-
-/**
- * What Bedrock is known or likely to reject in an Anthropic body (issue 14),
- * for catalogue entries that do not say otherwise.
- */
-export const BEDROCK_REJECTED_FIELDS: readonly RejectableField[] = Object
-  .freeze([
-    "context_management",
-    "output_config",
-    "system_messages",
-  ]);

@@ -4,10 +4,7 @@ import {
   rewriteAnthropicRequest,
   thinkingBudget,
 } from "../../src/models/anthropic_compat.ts";
-import {
-  type AnthropicCompatModel,
-  BEDROCK_REJECTED_FIELDS,
-} from "../../src/models/compat_types.ts";
+import type { AnthropicCompatModel } from "../../src/models/compat_types.ts";
 import { claudeCodeRequest } from "./claude_code_request.ts";
 
 const encoder = new TextEncoder();
@@ -16,10 +13,10 @@ const decoder = new TextDecoder();
 const OPUS: AnthropicCompatModel = {
   name: "anthropic.claude-4-6-opus",
   family: "anthropic",
-  maxOutputTokens: 32000,
+  outputLimit: 32000,
   betas: ["interleaved-thinking-2025-05-14", "context-1m-2025-08-07"],
-  thinking: true,
-  rejectedFields: BEDROCK_REJECTED_FIELDS,
+  thinking: ["enabled"],
+  rejectsFields: ["context_management", "output_config"],
 };
 const FLOW = OPUS.name;
 
@@ -130,15 +127,11 @@ Deno.test("rewriteAnthropicRequest() returns null when nothing needs to change",
     assert.equal(rewrite(body, { model: gpt, betaHeader: "x" }), null);
   });
   await t.step("fields the model takes are left alone", () => {
-    const open = { ...OPUS, rejectedFields: [] };
+    const open = { ...OPUS, rejectsFields: [] };
     const body = {
       ...base,
       "context_management": { edits: [] },
       "output_config": { effort: "low" },
-      messages: [{ role: "user", content: "a" }, {
-        role: "system",
-        content: "b",
-      }],
     };
     assert.equal(rewrite(body, { model: open }), null);
   });
@@ -164,7 +157,7 @@ Deno.test("rewriteAnthropicRequest() sets the Flow model name", async (t) => {
   });
   await t.step("switched off", () => {
     assert.equal(
-      rewrite({ model: "claude-opus-4-8" }, { switches: { model: false } }),
+      rewrite({ model: "claude-opus-4-8" }, { setModel: false }),
       null,
     );
   });
@@ -198,7 +191,7 @@ Deno.test("rewriteAnthropicRequest() filters anthropic-beta", async (t) => {
   });
   await t.step("switched off", () => {
     assert.equal(
-      rewrite(base, { betaHeader: "x-1", switches: { betas: false } }),
+      rewrite(base, { betaHeader: "x-1", switches: { betas: "pass" } }),
       null,
     );
   });
@@ -215,7 +208,7 @@ Deno.test("rewriteAnthropicRequest() converts adaptive thinking", async (t) => {
         ["max", 9999],
       ] as const
     ) {
-      const model = { ...OPUS, rejectedFields: [] };
+      const model = { ...OPUS, rejectsFields: [] };
       const r = rewritten({
         ...base,
         max_tokens: 10000,
@@ -243,7 +236,7 @@ Deno.test("rewriteAnthropicRequest() converts adaptive thinking", async (t) => {
     assert.match(r.details[0], /^thinking: removed adaptive thinking/);
   });
   await t.step("removed for a model without thinking", () => {
-    const model = { ...OPUS, thinking: false };
+    const model = { ...OPUS, thinking: [] };
     const r = rewritten({
       ...base,
       thinking: { type: "enabled", budget_tokens: 2000 },
@@ -272,10 +265,38 @@ Deno.test("rewriteAnthropicRequest() converts adaptive thinking", async (t) => {
       assert.equal(rewrite({ ...base, max_tokens: 4000, thinking }), null);
     }
   });
+  await t.step("kept for a model that takes adaptive", () => {
+    const model = { ...OPUS, thinking: ["adaptive" as const] };
+    assert.equal(
+      rewrite({ ...base, thinking: { type: "adaptive" } }, { model }),
+      null,
+    );
+  });
+  await t.step("enabled becomes adaptive for an adaptive-only model", () => {
+    const model = { ...OPUS, thinking: ["adaptive" as const] };
+    const r = rewritten({
+      ...base,
+      thinking: { type: "enabled", "budget_tokens": 2000 },
+    }, { model });
+    assert.deepEqual(r.body.thinking, { type: "adaptive" });
+  });
+  await t.step("remove mode drops a type the model does not take", () => {
+    const r = rewritten({
+      ...base,
+      max_tokens: 9000,
+      thinking: { type: "adaptive" },
+    }, {
+      switches: { thinking: "remove" },
+    });
+    assert.equal("thinking" in r.body, false);
+    assert.deepEqual(r.details, [
+      "thinking: removed thinking: the model does not take adaptive",
+    ]);
+  });
   await t.step("switched off", () => {
     assert.equal(
       rewrite({ ...base, thinking: { type: "adaptive" } }, {
-        switches: { thinking: false },
+        switches: { thinking: "pass" },
       }),
       null,
     );
@@ -293,7 +314,7 @@ Deno.test("rewriteAnthropicRequest() removes context_management", async (t) => {
   await t.step("switched off", () => {
     assert.equal(
       rewrite({ ...base, context_management: {} }, {
-        switches: { contextManagement: false },
+        switches: { contextManagement: "pass" },
       }),
       null,
     );
@@ -311,7 +332,7 @@ Deno.test("rewriteAnthropicRequest() clamps max_tokens", async (t) => {
   await t.step("switched off", () => {
     assert.equal(
       rewrite({ ...base, max_tokens: 128000 }, {
-        switches: { maxTokens: false },
+        switches: { maxTokens: "pass" },
       }),
       null,
     );
@@ -329,7 +350,7 @@ Deno.test("rewriteAnthropicRequest() handles output_config per model", async (t)
   await t.step("only the rejected parts go", () => {
     const model = {
       ...OPUS,
-      rejectedFields: ["output_config.effort" as const],
+      rejectsFields: ["output_config.effort"],
     };
     const format = { type: "json_schema", schema: { type: "object" } };
     const r = rewritten(
@@ -345,7 +366,7 @@ Deno.test("rewriteAnthropicRequest() handles output_config per model", async (t)
     () => {
       const model = {
         ...OPUS,
-        rejectedFields: ["output_config.format" as const],
+        rejectsFields: ["output_config.format"],
       };
       const r = rewritten({
         ...base,
@@ -361,7 +382,7 @@ Deno.test("rewriteAnthropicRequest() handles output_config per model", async (t)
   await t.step("switched off", () => {
     assert.equal(
       rewrite({ ...base, output_config: { effort: "high" } }, {
-        switches: { outputConfig: false },
+        switches: { outputConfig: "pass" },
       }),
       null,
     );

@@ -4,10 +4,7 @@ import {
   formatRewriteLine,
   rewriteAnthropicRequest,
 } from "../../src/models/anthropic_compat.ts";
-import {
-  type AnthropicCompatModel,
-  BEDROCK_REJECTED_FIELDS,
-} from "../../src/models/compat_types.ts";
+import type { AnthropicCompatModel } from "../../src/models/compat_types.ts";
 import {
   CLAUDE_CODE_BETAS,
   claudeCodeRequest,
@@ -20,10 +17,10 @@ const decoder = new TextDecoder();
 const OPUS: AnthropicCompatModel = {
   name: "anthropic.claude-4-6-opus",
   family: "anthropic",
-  maxOutputTokens: 32000,
+  outputLimit: 32000,
   betas: ["interleaved-thinking-2025-05-14", "context-1m-2025-08-07"],
-  thinking: true,
-  rejectedFields: BEDROCK_REJECTED_FIELDS,
+  thinking: ["enabled"],
+  rejectsFields: ["context_management", "output_config"],
 };
 const FLOW = OPUS.name;
 
@@ -171,7 +168,7 @@ Deno.test("rewriteAnthropicRequest() merges later system messages into the adjac
   await t.step("switched off", () => {
     assert.equal(
       rewrite({ model: FLOW, messages: [user("a"), system("b")] }, {
-        switches: { systemMessages: false },
+        switches: { systemMessages: "pass" },
       }),
       null,
     );
