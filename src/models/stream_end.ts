@@ -17,9 +17,9 @@
  * lines, by `"type":"…"` in its data (`message_stop` and the three Responses
  * ones). Both are structural: a field name starts a line, and inside a JSON
  * string quotes are escaped, so text a model writes cannot match. Only the
- * ASCII markers are searched, so chunks are read as single-byte text and a
- * UTF-8 character split between chunks does not matter; the last few bytes
- * of a chunk are kept to find a marker split across chunks.
+ * ASCII markers are searched, so a UTF-8 character split between chunks does
+ * not matter; the end of each chunk is kept to find a marker split across
+ * chunks.
  */
 
 /** How a stream ended. */
@@ -52,20 +52,48 @@ const API_OF: Readonly<Record<string, StreamApi>> = Object.freeze({
   "response.failed": "responses",
 });
 
-const NAMES = "message_stop|response\\.completed|response\\.incomplete|" +
-  "response\\.failed";
 /**
- * A final `event:` line or `[DONE]` data line (each from a line start to its
- * end), or a final type in event data. SSE strips one space after a colon.
+ * The names of final events, searched first: literals the regular
+ * expression engine skips to quickly, where a search that starts at every
+ * line break or quote would stop everywhere. What precedes and follows a
+ * hit is checked after.
  */
-const FINAL = new RegExp(
-  `[\\r\\n](?:event: ?(${NAMES}|error)|data: ?(\\[DONE\\]))[\\r\\n]` +
-    `|"type" ?: ?"(${NAMES})"`,
-  "g",
-);
+const NAME =
+  /message_stop|\[DONE\]|response\.(?:completed|incomplete|failed)|error/g;
+/** Before a name: an `event:` field at a line start (SSE strips one space). */
+const EVENT_FIELD = /[\r\n]event: ?$/;
+/** Before `[DONE]`: a `data:` field at a line start. */
+const DATA_FIELD = /[\r\n]data: ?$/;
+/** Before a name: a `"type"` key (compact or with Python's spaces). */
+const TYPE_KEY = /"type" ?: ?"$/;
 /** Longer than any marker, so one split across two chunks is found. */
 const CARRY = 48;
-const latin1 = new TextDecoder("latin1");
+// UTF-8 decoding without streaming: a character split between chunks turns
+// into U+FFFD, but the markers are ASCII and come through whole.
+const decoder = new TextDecoder();
+
+/**
+ * The outcome of the marker naming `name` at `at` in `text`; null when it
+ * is no marker, undefined when the text ends before that can be told.
+ */
+function markerAt(
+  text: string,
+  at: number,
+  name: string,
+): StreamOutcome | null | undefined {
+  const after = text.charCodeAt(at + name.length);
+  if (Number.isNaN(after)) return undefined;
+  const before = text.slice(Math.max(0, at - 12), at);
+  const lineEnd = after === 0x0a || after === 0x0d;
+  if (name === "[DONE]") {
+    return lineEnd && DATA_FIELD.test(before) ? "completed" : null;
+  }
+  if (lineEnd && EVENT_FIELD.test(before)) return OUTCOMES[name];
+  if (name !== "error" && after === 0x22 && TYPE_KEY.test(before)) {
+    return OUTCOMES[name];
+  }
+  return null;
+}
 
 /** Finds the final event of one event stream; feed it every chunk. */
 export class StreamEndDetector {
@@ -90,14 +118,15 @@ export class StreamEndDetector {
    */
   push(chunk: Uint8Array): StreamOutcome | null {
     if (this.#outcome !== null || chunk.length === 0) return this.#outcome;
-    const text = this.#tail + latin1.decode(chunk);
-    FINAL.lastIndex = 0;
-    for (let m = FINAL.exec(text); m !== null; m = FINAL.exec(text)) {
-      // A line-end match gives its break back, as it may start the next line.
-      if (m[0].endsWith("\n") || m[0].endsWith("\r")) FINAL.lastIndex--;
-      const name = m[1] ?? m[2] ?? m[3];
+    const text = this.#tail + decoder.decode(chunk);
+    NAME.lastIndex = 0;
+    for (let m = NAME.exec(text); m !== null; m = NAME.exec(text)) {
+      const name = m[0];
       if (this.#api !== undefined && API_OF[name] !== this.#api) continue;
-      return this.#outcome = OUTCOMES[name];
+      const outcome = markerAt(text, m.index, name);
+      // Cut off before its end: the carried tail holds it for next time.
+      if (outcome === undefined) break;
+      if (outcome !== null) return this.#outcome = outcome;
     }
     this.#tail = text.slice(-CARRY);
     return null;
