@@ -45,6 +45,11 @@ delete clean.context_management;
 delete clean.output_config;
 (clean.messages as unknown[]).splice(1, 1);
 const needsNothing = encoder.encode(JSON.stringify(clean));
+// A tool result holding a long number: the slower, number-keeping parse.
+const withLongNumber = structuredClone(request);
+(withLongNumber.messages as { content: unknown }[]).at(-1)!.content =
+  '{"id": 12345678901234567890}';
+const needsLongRewrite = encoder.encode(JSON.stringify(withLongNumber));
 
 /** Median and 90th percentile of `fn` in milliseconds, after a warm-up. */
 function time(fn: () => unknown): { median: number; p90: number } {
@@ -97,6 +102,16 @@ const lines = [
   "| what | body | median | p90 |",
   "| --- | --- | --- | --- |",
   row("rewrite a Claude Code request", needsRewrite.length, time(rewriteOnce)),
+  row(
+    "rewrite, body with a 20-digit number",
+    needsLongRewrite.length,
+    time(() =>
+      rewriteAnthropicRequest(needsLongRewrite, {
+        model: MODEL,
+        betaHeader: CLAUDE_CODE_BETAS,
+      })
+    ),
+  ),
   row(
     "no rewrite needed (pre-check, model sniffed inside)",
     needsNothing.length,

@@ -14,10 +14,9 @@
  * A changed body goes through JSON.parse → change → JSON.stringify: every
  * other field keeps its meaning and key order, but not its bytes. Escapes
  * become the characters they stand for, whitespace goes, and a number is
- * written the way JavaScript writes it (`1.0` → `1`, `1e3` → `1000`). A
- * number literal of 16 or more characters (one a double may not hold, e.g.
- * an id in a tool input) switches to a slower parse that keeps every number
- * as written.
+ * written the way JavaScript writes it (`1.0` → `1`, `1e3` → `1000`),
+ * except a long one a double would change (an id in a tool input), which
+ * is kept as written (see json_numbers.ts).
  *
  * A body that does not parse is forwarded unchanged (only the header is
  * filtered), so the client gets Flow's own error: Flow's Python parser takes
@@ -26,6 +25,10 @@
  */
 
 import { sniffModel } from "../proxy/model_sniff.ts";
+import {
+  type NumberKeepingParse,
+  parseKeepingNumbers,
+} from "./json_numbers.ts";
 import {
   type AnthropicCompatModel,
   type AnthropicCompatSwitches,
@@ -43,7 +46,12 @@ import {
 } from "./anthropic_rules.ts";
 
 export type { Rewrite, RewriteKind } from "./anthropic_rules.ts";
-export { EFFORT_BUDGET_SHARE, thinkingBudget } from "./anthropic_rules.ts";
+export {
+  EFFORT_BUDGET_SHARE,
+  MIN_THINKING_BUDGET,
+  REWRITE_KINDS,
+  thinkingBudget,
+} from "./anthropic_rules.ts";
 
 /** Options of {@linkcode rewriteAnthropicRequest}. */
 export interface AnthropicRewriteOptions {
@@ -88,8 +96,6 @@ const encoder = new TextEncoder();
  */
 const TRIGGER =
   /"(thinking|context_management|output_config|role|max_tokens)"[ \t\r\n]*:[ \t\r\n]*(?:(\{)|("system")|(\d{1,15}(?![\d.eE]))|)/g;
-/** A number literal a double may not hold exactly. */
-const LONG_NUMBER = /[:,[][ \t\r\n]*-?\d[\d.eE+-]{15}/;
 
 /**
  * What has to change for the request to be acceptable to `options.model`;
@@ -127,7 +133,8 @@ export function rewriteAnthropicRequest(
     betaHeader = filtered.header;
     rewrites.push(...filtered.rewrites);
   }
-  const parsed = parse(text);
+  const parsing = parse(text);
+  const parsed = parsing?.value;
   if (!isObject(parsed)) {
     return rewrites.length === 0 ? null : { body, betaHeader, rewrites };
   }
@@ -145,7 +152,7 @@ export function rewriteAnthropicRequest(
   rewrites.unshift(...bodyRewrites.slice(0, modelFirst));
   rewrites.push(...bodyRewrites.slice(modelFirst));
   return {
-    body: encoder.encode(JSON.stringify(parsed)),
+    body: encoder.encode(parsing!.stringify(parsed)),
     betaHeader,
     rewrites,
   };
@@ -283,29 +290,10 @@ function rewriteBody(body: JsonObject, context: BodyContext): Rewrite[] {
 }
 
 /** The parsed body, or undefined when it is not JSON. */
-function parse(text: string): unknown {
+function parse(text: string): NumberKeepingParse | undefined {
   try {
-    if (!LONG_NUMBER.test(text)) return JSON.parse(text);
-    return JSON.parse(text, keepNumberSource);
+    return parseKeepingNumbers(text);
   } catch {
     return undefined;
   }
-}
-
-/** A reviver that keeps a number's literal when a double would change it. */
-function keepNumberSource(
-  this: unknown,
-  _key: string,
-  value: unknown,
-  context?: { source?: string },
-): unknown {
-  if (
-    typeof value === "number" && context?.source !== undefined &&
-    String(value) !== context.source
-  ) {
-    return (JSON as unknown as { rawJSON(text: string): unknown }).rawJSON(
-      context.source,
-    );
-  }
-  return value;
 }

@@ -16,6 +16,17 @@ export type RewriteKind =
   | "max_tokens"
   | "output_config";
 
+/** Every {@linkcode RewriteKind}, in the order rewrites are made. */
+export const REWRITE_KINDS: readonly RewriteKind[] = Object.freeze([
+  "model",
+  "beta",
+  "max_tokens",
+  "thinking",
+  "context_management",
+  "output_config",
+  "system_message",
+]);
+
 /** One change made to a request, with a human detail for the DEBUG line. */
 export interface Rewrite {
   /** What was changed. */

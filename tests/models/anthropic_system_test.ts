@@ -2,6 +2,7 @@ import assert from "node:assert/strict";
 import {
   type AnthropicRewriteOptions,
   formatRewriteLine,
+  REWRITE_KINDS,
   rewriteAnthropicRequest,
 } from "../../src/models/anthropic_compat.ts";
 import type { AnthropicCompatModel } from "../../src/models/compat_types.ts";
@@ -255,15 +256,8 @@ Deno.test("rewriteAnthropicRequest() rewrites a Claude Code 2.1.197 request exac
   );
   assert.deepEqual(
     [...new Set(result.rewrites.map((r) => r.kind))],
-    [
-      "model",
-      "beta",
-      "max_tokens",
-      "thinking",
-      "context_management",
-      "output_config",
-      "system_message",
-    ],
+    REWRITE_KINDS,
+    "every kind, in REWRITE_KINDS order",
   );
 });
 
@@ -314,7 +308,7 @@ Deno.test("rewriteAnthropicRequest() keeps every other field in meaning", async 
     assert.ok(r);
     assert.equal(
       decoder.decode(r.body),
-      `{"model":"${FLOW}","n":12345678901234567890,"f":0.10000000000000000001,"t":2.50}`,
+      `{"model":"${FLOW}","n":12345678901234567890,"f":0.10000000000000000001,"t":2.5}`,
     );
   });
 });
