@@ -42,6 +42,7 @@ import {
   isObject,
   type JsonObject,
   moveSystemMessages,
+  printable,
   type Rewrite,
 } from "./anthropic_rules.ts";
 
@@ -121,10 +122,8 @@ export function rewriteAnthropicRequest(
   const setModel = options.setModel ?? true;
   const modelChanges = setModel && requested !== flowModel;
   const text = decoder.decode(body);
-  if (
-    !headerChanges && !modelChanges &&
-    !hits(text, model, switches, countTokens)
-  ) return null;
+  const bodyChanges = modelChanges || hits(text, model, switches, countTokens);
+  if (!headerChanges && !bodyChanges) return null;
 
   const rewrites: Rewrite[] = [];
   let betaHeader = header;
@@ -133,6 +132,7 @@ export function rewriteAnthropicRequest(
     betaHeader = filtered.header;
     rewrites.push(...filtered.rewrites);
   }
+  if (!bodyChanges) return { body, betaHeader, rewrites };
   const parsing = parse(text);
   const parsed = parsing?.value;
   if (!isObject(parsed)) {
@@ -232,7 +232,7 @@ function rewriteBody(body: JsonObject, context: BodyContext): Rewrite[] {
     rewrites.push({
       kind: "model",
       detail: typeof body.model === "string"
-        ? `mapped model ${body.model} to ${flowModel}`
+        ? `mapped model ${printable(body.model)} to ${flowModel}`
         : `set model ${flowModel}`,
     });
     body.model = flowModel;

@@ -96,7 +96,10 @@ export function filterBetas(
     const flag = raw.trim();
     if (flag === "" || kept.includes(flag)) continue;
     if (acceptsBeta(model, flag)) kept.push(flag);
-    else rewrites.push({ kind: "beta", detail: `dropped beta ${flag}` });
+    else {rewrites.push({
+        kind: "beta",
+        detail: `dropped beta ${printable(flag)}`,
+      });}
   }
   return { header: kept.length === 0 ? null : kept.join(","), rewrites };
 }
@@ -151,7 +154,7 @@ export function fixThinking(
     delete body.thinking;
     return [{
       kind: "thinking",
-      detail: `removed thinking: the model does not take ${type}`,
+      detail: `removed thinking: the model does not take ${printable(type)}`,
     }];
   }
   if (type === "adaptive" && takes.includes("enabled")) {
@@ -183,7 +186,7 @@ export function fixThinking(
   delete body.thinking;
   return [{
     kind: "thinking",
-    detail: `removed thinking: the model does not take ${type}`,
+    detail: `removed thinking: the model does not take ${printable(type)}`,
   }];
 }
 
@@ -377,6 +380,17 @@ function prependBlocks(content: unknown, blocks: unknown[]): unknown[] {
 
 function isTextBlock(block: unknown): boolean {
   return isObject(block) && block.type === "text";
+}
+
+/**
+ * A client's value as it may go into a log line: a string without control
+ * characters (no forged lines), at most 100 characters.
+ */
+export function printable(value: unknown): string {
+  const text = typeof value === "string" ? value : JSON.stringify(value) ?? "";
+  // deno-lint-ignore no-control-regex
+  const clean = text.replace(/[\u0000-\u001f\u007f]/g, "?");
+  return clean.length > 100 ? clean.slice(0, 99) + "…" : clean;
 }
 
 /** Whether a parsed JSON value is an object (not an array or null). */

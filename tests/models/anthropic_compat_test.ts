@@ -86,6 +86,13 @@ Deno.test("rewriteAnthropicRequest() does not parse a body without a trigger", (
   }
   assert.equal(countParses(() => rewrite(bodies[0])), 0, "sniffed here");
   assert.equal(
+    countParses(() => {
+      const result = rewrite(bodies[0], { betaHeader: "effort-2025-11-24" });
+      assert.equal(result?.rewrites.length, 1, "a header-only change");
+    }),
+    0,
+  );
+  assert.equal(
     countParses(() => rewrite({ ...base, thinking: { type: "adaptive" } })),
     1,
     "the spy sees a parse",
@@ -143,6 +150,12 @@ Deno.test("rewriteAnthropicRequest() sets the Flow model name", async (t) => {
     assert.equal(r.text, `{"model":"${FLOW}","max_tokens":10}`);
     assert.deepEqual(r.details, [
       `model: mapped model claude-opus-4-8 to ${FLOW}`,
+    ]);
+  });
+  await t.step("a client's model name cannot forge a log line", () => {
+    const r = rewritten({ model: "x\nINFO forged" });
+    assert.deepEqual(r.details, [
+      `model: mapped model x?INFO forged to ${FLOW}`,
     ]);
   });
   await t.step("flowModel overrides the facts' name", () => {
