@@ -229,17 +229,19 @@ export function fixOutputConfig(
   const config = body.output_config;
   if (config === undefined) return [];
   const rejected = model.rejectsFields;
-  if (rejected.includes("output_config") || !isObject(config)) {
-    if (!rejected.includes("output_config")) return [];
+  if (rejected.includes("output_config")) {
     delete body.output_config;
     const parts = isObject(config) ? Object.keys(config) : [];
     return [{
       kind: "output_config",
       detail: parts.length === 0
         ? "removed output_config"
-        : `removed output_config (${parts.map(describePart).join(", ")})`,
+        : `removed output_config (${
+          parts.map((part) => describePart(printable(part))).join(", ")
+        })`,
     }];
   }
+  if (!isObject(config)) return [];
   const rewrites: Rewrite[] = [];
   for (const part of ["effort", "format"] as const) {
     if (

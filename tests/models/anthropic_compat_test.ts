@@ -360,6 +360,16 @@ Deno.test("rewriteAnthropicRequest() handles output_config per model", async (t)
       "output_config: removed output_config (effort)",
     ]);
   });
+  await t.step("a title request's format is named in the detail", () => {
+    const r = rewritten({
+      ...base,
+      "output_config": { format: { type: "json_schema", schema: {} } },
+    });
+    assert.deepEqual(r.details, [
+      "output_config: removed output_config (format: structured output, " +
+      "the answer is not schema-constrained)",
+    ]);
+  });
   await t.step("only the rejected parts go", () => {
     const model = {
       ...OPUS,
