@@ -193,7 +193,10 @@ function hits(
   for (let m = TRIGGER.exec(text); m !== null; m = TRIGGER.exec(text)) {
     switch (m[1]) {
       case "thinking":
-        if (wantThinking && m[2] !== undefined) return true;
+        if (
+          wantThinking && m[2] !== undefined &&
+          !takesThinking(text, TRIGGER.lastIndex, model)
+        ) return true;
         break;
       case "context_management":
         if (wantContext) return true;
@@ -214,6 +217,26 @@ function hits(
     }
   }
   return false;
+}
+
+/** `"type": "…"` first in a thinking object. */
+const THINKING_TYPE = /[ \t\r\n]*"type"[ \t\r\n]*:[ \t\r\n]*"([a-z]+)"/y;
+
+/**
+ * Whether the thinking object opening before `at` starts with a type the
+ * model takes as it is (or `disabled`), so it needs nothing unless
+ * `max_tokens` is clamped, which is a trigger of its own.
+ */
+function takesThinking(
+  text: string,
+  at: number,
+  model: AnthropicCompatModel,
+): boolean {
+  if (model.thinking.length === 0) return false;
+  THINKING_TYPE.lastIndex = at;
+  const type = THINKING_TYPE.exec(text)?.[1];
+  return type === "disabled" ||
+    (type !== undefined && model.thinking.includes(type as "enabled"));
 }
 
 interface BodyContext {

@@ -74,6 +74,8 @@ Deno.test("rewriteAnthropicRequest() does not parse a body without a trigger", (
     }),
     `{"model":"${FLOW}","messages":[{"type":"thinking","thinking":"x"}`,
     `{"model":"${FLOW}", "max_tokens": 31999, "role": "user"`,
+    `{"model":"${FLOW}","max_tokens":4000,"thinking":{"type":"enabled","budget_tokens":2000}`,
+    `{"model":"${FLOW}","thinking": { "type" : "disabled" }`,
   ];
   for (const body of bodies) {
     // The caller's sniff finds no model in a broken body; say what it would
