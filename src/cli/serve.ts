@@ -22,8 +22,7 @@ import {
   stderr,
   stdout,
 } from "../base/logging.ts";
-import { createClickHouseSink } from "../request_log/clickhouse.ts";
-import { RecordQueue, type RecordSink } from "../request_log/record_queue.ts";
+import { openRecordPipeline } from "../server/record_pipeline.ts";
 import { StoreClient } from "../server/store_client.ts";
 import { Supervisor } from "../server/supervisor.ts";
 import { createSharedState } from "../base/shared_state.ts";
@@ -93,17 +92,18 @@ export async function serveCommand(args: string[]): Promise<number> {
   const state = createSharedState();
   const metrics = new Metrics(state.metrics);
   const clientMetrics = new ClientMetrics(state.clients);
-  const queue = openRecordQueue(settings, metrics, store);
+  const records = openRecordPipeline(settings, {
+    metrics,
+    clientMetrics,
+    store,
+  });
   const supervisor = new Supervisor({
     store,
     state,
     settings,
     credentials,
     logger: getLog("proxy"),
-    onRecords(records) {
-      clientMetrics.observe(records);
-      queue?.push(records);
-    },
+    onRecords: records.onRecords,
   });
   supervisor.rememberSecretsText(await readSecretsText(settings.secretsFile));
   await supervisor.start();
@@ -133,7 +133,7 @@ export async function serveCommand(args: string[]): Promise<number> {
     supervisor.shutdown().then(async (inTime) => {
       if (inTime) log.info("All in-flight requests finished; bye");
       else log.warn("Grace period over: remaining requests were cut");
-      await queue?.close();
+      await records.close();
       await store?.close();
       stopped.resolve(EXIT.OK);
     });
@@ -161,39 +161,6 @@ export async function serveCommand(args: string[]): Promise<number> {
   }
   closeLogging();
   return code;
-}
-
-/** The request-log stores of the settings behind one bounded queue; null when all are off. */
-function openRecordQueue(
-  settings: Settings,
-  metrics: Metrics,
-  store: StoreClient | null,
-): RecordQueue | null {
-  const log = getLog("records");
-  const sinks: RecordSink[] = [];
-  if (store !== null) sinks.push(store.requestLog);
-  if (settings.clickhouseUrl) {
-    if (settings.clickhousePassword) {
-      registerSecrets([settings.clickhousePassword]);
-    }
-    sinks.push(createClickHouseSink({
-      url: settings.clickhouseUrl,
-      database: settings.clickhouseDatabase,
-      table: settings.clickhouseTable,
-      user: settings.clickhouseUser,
-      password: settings.clickhousePassword,
-      logger: log,
-    }));
-  }
-  if (sinks.length === 0) return null;
-  // The series exist at zero from the start, so alerts see the first drop.
-  for (const sink of sinks) metrics.logStore(sink.name, { queueDepth: 0 });
-  return new RecordQueue(sinks, {
-    capacity: settings.logQueueSize,
-    closeTimeoutMs: Math.min(10_000, settings.shutdownTimeout),
-    logger: log,
-    onEvent: (store, event) => metrics.logStore(store, event),
-  });
 }
 
 function checkPortFree(settings: Settings): void {
