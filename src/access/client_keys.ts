@@ -8,9 +8,13 @@
  * list` shows it and the verifier can say why it is refused), and a new key
  * may then take the same name.
  */
-import { DatabaseSync, type StatementSync } from "node:sqlite";
+import type { DatabaseSync, StatementSync } from "node:sqlite";
 import { constantTimeEqual, sha256, sha256Hex } from "../base/digest.ts";
-import { createPrivateFile, rollbackAfter } from "../base/sqlite.ts";
+import {
+  openDatabase,
+  rollbackAfter,
+  type SqliteOpenError,
+} from "../base/sqlite.ts";
 
 /** Prefix of every client key, so that a leaked key is recognisable. */
 export const KEY_PREFIX = "fpk_";
@@ -449,6 +453,13 @@ function toRecord(row: Row): StoredKey {
 }
 
 /**
+ * How long a key statement waits for another connection's lock: `flow-proxy
+ * keys` and the admin API make one statement per command, and a person can
+ * wait five seconds for a `sqlite3` shell's transaction to end.
+ */
+const KEY_BUSY_TIMEOUT_MS = 5000;
+
+/**
  * Opens (creating if needed) the database at `path` and its `client_keys`
  * table. WAL and a busy timeout let the request log, workers and the `keys`
  * command share the file.
@@ -459,18 +470,17 @@ export function openKeyStore(
 ): KeyStore {
   let db: DatabaseSync;
   try {
-    createPrivateFile(path);
-    db = new DatabaseSync(path);
+    db = openDatabase(path, { busyTimeoutMs: KEY_BUSY_TIMEOUT_MS });
   } catch (err) {
+    const { stage, message, cause } = err as SqliteOpenError;
     throw new Error(
-      `Cannot open key database "${path}": ${(err as Error).message}`,
-      { cause: err },
+      `Cannot ${
+        stage === "open" ? "open" : "use"
+      } key database "${path}": ${message}`,
+      { cause },
     );
   }
   try {
-    db.exec("PRAGMA busy_timeout = 5000");
-    db.exec("PRAGMA journal_mode = WAL");
-    db.exec("PRAGMA synchronous = NORMAL");
     db.exec(SCHEMA);
     return new KeyStore(db, options);
   } catch (err) {

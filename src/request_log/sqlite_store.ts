@@ -7,10 +7,14 @@
  * version in a row of `flow_proxy_schema` rather than in `PRAGMA
  * user_version`, which is one number for the whole file.
  */
-import { DatabaseSync, type StatementSync } from "node:sqlite";
+import type { DatabaseSync, StatementSync } from "node:sqlite";
 import type { RequestRecord } from "./record.ts";
 import type { RecordSink } from "./record_queue.ts";
-import { createPrivateFile, rollbackAfter } from "../base/sqlite.ts";
+import {
+  openDatabase,
+  rollbackAfter,
+  SqliteOpenError,
+} from "../base/sqlite.ts";
 import { describe } from "../base/describe.ts";
 
 /** Version of the `requests` schema this build writes. */
@@ -55,6 +59,13 @@ const INSERT_SQL =
   cache_read_tokens, cache_write_tokens, error, attempts, stream)
   VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`;
 
+/**
+ * How long a request-log write waits for another connection's lock: short,
+ * because the store worker retries a locked batch itself (for up to 30 s) and
+ * between tries goes back to its key polls and admin requests.
+ */
+const REQUEST_LOG_BUSY_TIMEOUT_MS = 2000;
+
 /** Options of {@linkcode openRequestLog}. */
 export interface SqliteStoreOptions {
   /** How long a write waits for another connection's lock. Default 2000 ms. */
@@ -83,20 +94,14 @@ export class SqliteStore implements RecordSink {
     this.path = path;
     let db: DatabaseSync | null = null;
     try {
-      createPrivateFile(path);
-      db = new DatabaseSync(path);
-      db.exec(
-        `PRAGMA busy_timeout = ${
-          Math.max(0, Math.trunc(options.busyTimeoutMs ?? 2000))
-        }`,
-      );
-      db.exec("PRAGMA journal_mode = WAL");
-      // WAL with NORMAL sync survives a process crash; an OS crash may lose the last batches.
-      db.exec("PRAGMA synchronous = NORMAL");
+      db = openDatabase(path, {
+        busyTimeoutMs: options.busyTimeoutMs ?? REQUEST_LOG_BUSY_TIMEOUT_MS,
+      });
       migrate(db, path);
       this.#insert = db.prepare(INSERT_SQL);
-    } catch (err) {
+    } catch (thrown) {
       db?.close();
+      const err = thrown instanceof SqliteOpenError ? thrown.cause : thrown;
       if (
         err instanceof Error && err.message.startsWith(`Request log "${path}"`)
       ) throw err;
@@ -256,9 +261,10 @@ export function usageSummary(
   }
   let db: DatabaseSync | null = null;
   try {
-    db = new DatabaseSync(source, { readOnly: true });
+    db = openDatabase(source, { readOnly: true });
     return summarize(db, options);
-  } catch (err) {
+  } catch (thrown) {
+    const err = thrown instanceof SqliteOpenError ? thrown.cause : thrown;
     throw new Error(
       `Cannot read request log "${source}": ${
         describeSqliteError(err, source)
