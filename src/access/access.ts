@@ -6,6 +6,7 @@
  */
 import { errorResponse, type ProxyErrorType } from "../base/api_errors.ts";
 import { apiFamily } from "../base/api_family.ts";
+import type { AccessRefusal } from "../base/error_kinds.ts";
 import {
   type KeyRecord,
   type KeyVerifier,
@@ -65,19 +66,8 @@ export type AccessResult =
     reason: AccessRefusal;
   };
 
-/** The reasons a request is refused, for logs (the client sees a less specific message). */
-export type AccessRefusal =
-  | "ip_not_allowed"
-  | "missing_key"
-  | "malformed_key"
-  | "conflicting_keys"
-  | "unknown_key"
-  | "revoked_key"
-  | "expired_key"
-  | "model_not_allowed"
-  | "model_missing"
-  | "model_conflict"
-  | "rate_limited";
+/** The reasons a request is refused (defined with every record error kind in src/base/error_kinds.ts). */
+export type { AccessRefusal };
 
 /** Where a request came from, as `Deno.ServeHandlerInfo` gives it. */
 export interface ClientInfo {

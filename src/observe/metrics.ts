@@ -28,6 +28,7 @@
  */
 import { MAX_CREDENTIALS, type Region } from "../base/shared_state.ts";
 import type { RequestRecord } from "../request_log/record.ts";
+import type { ErrorKind } from "../base/error_kinds.ts";
 import { PrometheusTextWriter } from "./prometheus_text.ts";
 
 /** Route families, the `route` label. */
@@ -97,13 +98,19 @@ const ROUTES: readonly RouteFamily[] = [
   "other",
 ];
 const STATUS_CLASSES = ["1xx", "2xx", "3xx", "4xx", "5xx", "error"] as const;
+/** The `type` labels of `flow_proxy_upstream_errors_total`, in the order of their counters. */
 const UPSTREAM_ERRORS = [
   "upstream_timeout",
   "upstream_5xx",
   "upstream_unreachable",
   "client_cancel",
   "stream_error",
-] as const;
+] as const satisfies readonly ErrorKind[];
+/** Counter index by error kind; a kind not in the table is not an upstream error. */
+const UPSTREAM_ERROR_INDEX: ReadonlyMap<ErrorKind, number> = new Map(
+  UPSTREAM_ERRORS.map((kind, index) => [kind, index]),
+);
+const UPSTREAM_5XX = UPSTREAM_ERRORS.indexOf("upstream_5xx");
 const CREDENTIAL_STATES = ["ok", "failed", "cooling", "probing"] as const;
 const LOG_STORES: readonly LogStore[] = ["sqlite", "clickhouse"];
 const TOKEN_DIRECTIONS = ["in", "out", "cache_read", "cache_write"] as const;
@@ -727,21 +734,7 @@ function statusClass(status: number): number {
  * The upstream error type of a finished request, or -1. A 5xx without an
  * error type is an upstream error response passed through: `upstream_5xx`.
  */
-function upstreamError(error: string | null, status: number): number {
-  switch (error) {
-    case "upstream_timeout":
-      return 0;
-    case "upstream_5xx":
-      return 1;
-    case "upstream_unreachable":
-      return 2;
-    case "client_cancel":
-      return 3;
-    case "stream_error":
-      return 4;
-    case null:
-      return status >= 500 && status < 600 ? 1 : -1;
-    default:
-      return -1;
-  }
+function upstreamError(error: ErrorKind | null, status: number): number {
+  if (error === null) return status >= 500 && status < 600 ? UPSTREAM_5XX : -1;
+  return UPSTREAM_ERROR_INDEX.get(error) ?? -1;
 }

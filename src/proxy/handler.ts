@@ -4,7 +4,8 @@
  */
 import type { Logger } from "@logtape/logtape";
 import type { Balancer } from "../upstream/balancer.ts";
-import type { RequestRecord } from "../request_log/record.ts";
+import type { ErrorKind, RequestRecord } from "../request_log/record.ts";
+import type { AccessRefusal } from "../base/error_kinds.ts";
 import {
   type ApiFamily,
   ERROR_STATUS,
@@ -47,7 +48,12 @@ export interface HandlerObserver {
 /** What an access check decided (see src/access/access.ts). */
 export type AccessDecision =
   | { ok: true; client: string | null; headers: [string, string][] }
-  | { ok: false; response: Response; client: string | null; reason: string };
+  | {
+    ok: false;
+    response: Response;
+    client: string | null;
+    reason: AccessRefusal;
+  };
 
 /** Access rules for proxied requests (see `createAccessControl` in src/access/access.ts). */
 export interface AccessCheck {
@@ -281,9 +287,10 @@ export function createHandler(options: HandlerOptions): ProxyHandler {
     info: Deno.ServeHandlerInfo,
     t: Target,
   ): Promise<Response> {
-    const run: { finish: ((status: number, error: string) => void) | null } = {
-      finish: null,
-    };
+    const run: { finish: ((status: number, error: ErrorKind) => void) | null } =
+      {
+        finish: null,
+      };
     try {
       return await proxyRequest(req, info, t, run);
     } catch (err) {
@@ -299,7 +306,7 @@ export function createHandler(options: HandlerOptions): ProxyHandler {
     req: Request,
     info: Deno.ServeHandlerInfo,
     t: Target,
-    run: { finish: ((status: number, error: string) => void) | null },
+    run: { finish: ((status: number, error: ErrorKind) => void) | null },
   ): Promise<Response> {
     const started = performance.now();
     const record: RequestRecord = {
@@ -329,7 +336,7 @@ export function createHandler(options: HandlerOptions): ProxyHandler {
     let credentialIndex: number | null = null;
     let bodyPlan: BodyPlan | null = null;
     let finished = false;
-    function finish(status: number, error: string | null): void {
+    function finish(status: number, error: ErrorKind | null): void {
       if (finished) return;
       finished = true;
       record.status = status;
@@ -585,7 +592,7 @@ export function createHandler(options: HandlerOptions): ProxyHandler {
     /** Its `completed` settles when the response was delivered (rejects if not). */
     info: Deno.ServeHandlerInfo;
     started: number;
-    finish: (status: number, error: string | null) => void;
+    finish: (status: number, error: ErrorKind | null) => void;
     extraHeaders: [string, string][];
     /** Strips the credentials' tokens from what the upstream sends back. */
     redactor: TokenRedactor;
@@ -643,7 +650,7 @@ export function createHandler(options: HandlerOptions): ProxyHandler {
     const isSse = record.stream;
     const reader = upstreamBody.getReader();
     const redact = ctx.redactor.stream();
-    function finish(status: number, error: string | null): void {
+    function finish(status: number, error: ErrorKind | null): void {
       applyUsage(record, tap.finish());
       ctx.finish(status, error);
     }
@@ -886,7 +893,7 @@ function sendOnce(method: string, body: BodyInit | null): BodyInit | null {
 }
 
 /** The record's error for an upstream answer passed through: 5xx are upstream errors. */
-function passedError(status: number): string | null {
+function passedError(status: number): "upstream_5xx" | null {
   return status >= 500 ? "upstream_5xx" : null;
 }
 

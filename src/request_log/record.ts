@@ -5,6 +5,10 @@
  * Times are milliseconds; `ts` is the wall-clock start (epoch ms).
  * Fields that may be unknown are `null`, never omitted.
  */
+import type { ErrorKind } from "../base/error_kinds.ts";
+
+export type { ErrorKind };
+
 export interface RequestRecord {
   /** The `x-request-id` sent back to the client. */
   id: string;
@@ -31,8 +35,8 @@ export interface RequestRecord {
   tokensOut: number | null;
   cacheReadTokens: number | null;
   cacheWriteTokens: number | null;
-  /** Error type (`upstream_timeout`, `client_cancel`, …) or null. */
-  error: string | null;
+  /** Why the request did not end in a plain answer (`upstream_timeout`, `client_cancel`, `missing_key`, …), or null. */
+  error: ErrorKind | null;
   /** Upstream attempts made (1 without failover). */
   attempts: number;
   /** True when the response was streamed as SSE. */

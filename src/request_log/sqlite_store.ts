@@ -102,9 +102,7 @@ export class SqliteStore implements RecordSink {
     } catch (thrown) {
       db?.close();
       const err = thrown instanceof SqliteOpenError ? thrown.cause : thrown;
-      if (
-        err instanceof Error && err.message.startsWith(`Request log "${path}"`)
-      ) throw err;
+      if (err instanceof SchemaError) throw err;
       throw new Error(
         `Cannot open request log "${path}": ${describeSqliteError(err, path)}`,
         { cause: err },
@@ -178,6 +176,9 @@ export class SqliteStore implements RecordSink {
   }
 }
 
+/** A request log this build cannot use as it is; its message names the file already. */
+class SchemaError extends Error {}
+
 function migrate(db: DatabaseSync, path: string): void {
   db.exec("BEGIN IMMEDIATE");
   try {
@@ -190,7 +191,7 @@ function migrate(db: DatabaseSync, path: string): void {
       .get(COMPONENT) as { version: number } | undefined;
     const current = row?.version ?? 0;
     if (current > REQUESTS_SCHEMA_VERSION) {
-      throw new Error(
+      throw new SchemaError(
         `Request log "${path}" has schema version ${current}, newer than this flow-proxy supports (${REQUESTS_SCHEMA_VERSION})`,
       );
     }
