@@ -12,16 +12,18 @@
  * single `Atomics.compareExchange` updates it, so two workers can never both
  * spend the same token.
  *
+ * Layout of the `limits` region, all `LIMITS_BYTES` of it (the size is set
+ * in src/base/shared_state.ts; the slot count follows from it):
  * ```
  * region  tags  BigInt64[SLOTS]  0 = free, else the key's hash
  *         tats  BigInt64[SLOTS]  theoretical arrival time, epoch µs
  * ```
  */
 import { sha256 } from "../base/digest.ts";
-import type { Region } from "../base/shared_state.ts";
+import { LIMITS_BYTES, type Region } from "../base/shared_state.ts";
 
-/** Bytes the limiter needs in its region. */
-export const LIMITS_BYTE_LENGTH = 64 * 1024;
+/** Bytes the limiter needs in its region: the whole region. */
+export const LIMITS_BYTE_LENGTH = LIMITS_BYTES;
 /** Buckets the region holds: distinct key names one process can limit. */
 export const LIMIT_SLOTS = LIMITS_BYTE_LENGTH / 16;
 

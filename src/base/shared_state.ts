@@ -1,15 +1,21 @@
 /**
  * The one SharedArrayBuffer that the supervisor creates and every worker
- * maps: its whole layout is defined here, and nowhere else.
+ * maps. This module owns its region table: where each region starts and how
+ * many bytes it has (every size is stated here once). The first four regions
+ * are laid out here too; the last three are byte ranges whose inner layout
+ * is documented and defined by the module that owns them, which checks that
+ * it fits:
  *
  * ```
  * offset 0   control   Int32[CONTROL_SLOTS]   readiness and generations (CONTROL)
  *            counters  BigInt64[COUNTER_SLOTS]  the round-robin counter (COUNTERS), never wraps
  *            health    Int32[MAX_CREDENTIALS × HEALTH_FIELDS]   state, failures in a row
  *            times     BigInt64[MAX_CREDENTIALS × TIME_FIELDS]  retry-at, probe lease (epoch ms)
- *            metrics   bytes owned by src/observe/metrics.ts
- *            limits    bytes owned by src/access/rate_limit.ts
- *            clients   bytes owned by src/observe/client_metrics.ts
+ *            metrics   METRICS_BYTES, laid out in src/observe/metrics.ts
+ *                      (with a model-name table, src/observe/name_table.ts)
+ *            limits    LIMITS_BYTES, laid out in src/access/rate_limit.ts
+ *            clients   CLIENTS_BYTES, laid out in src/observe/client_metrics.ts
+ *                      (with a key-name table, src/observe/name_table.ts)
  * ```
  * Every access goes through `Atomics`, so a write in one worker is seen by
  * all the others at once.
@@ -47,7 +53,7 @@ export const TIME_FIELDS = 2;
 
 /** Bytes reserved for metrics (see src/observe/metrics.ts). */
 export const METRICS_BYTES = 256 * 1024;
-/** Bytes reserved for client-key rate limits (see src/access/rate_limit.ts). */
+/** Bytes reserved for client-key rate limits (see src/access/rate_limit.ts, which uses all of them). */
 export const LIMITS_BYTES = 64 * 1024;
 /** Bytes reserved for per-client-key metrics (see src/observe/client_metrics.ts). */
 export const CLIENTS_BYTES = 8 * 1024;

@@ -4,17 +4,19 @@
  * Key names are known only after the access check, so these counters are
  * kept by the supervisor, which sees every request's record (in batches from
  * the workers) and is the only writer; every worker renders them from the
- * shared region. Layout of the region:
+ * shared region. Layout of the `clients` region (its size, `CLIENTS_BYTES`,
+ * is set in src/base/shared_state.ts; {@linkcode CLIENT_METRICS_BYTE_LENGTH}
+ * is what this layout uses of it):
  *
  * ```
- * Int32     [0]                  names in the table
- * Int32     [1 + i]              byte length of name i
- * BigInt64  [i × COUNTERS + c]   counters of name i (requests, errors, tokens in, tokens out)
- * Uint8     [i][NAME_BYTES]      name i, UTF-8
+ * BigInt64  [slot × COUNTERS + c]   counters of slot (requests, errors, tokens in, tokens out)
+ * names     the key-name table: a NameTable of MAX_CLIENTS × NAME_BYTES
+ *           (layout in src/observe/name_table.ts)
  * ```
  * Slot MAX_CLIENTS collects every name beyond the table (`client="other"`).
  */
 import type { Region } from "../base/shared_state.ts";
+import { NameTable, nameTableBytes } from "./name_table.ts";
 import { PrometheusTextWriter } from "./prometheus_text.ts";
 import type { RequestRecord } from "../request_log/record.ts";
 
@@ -27,23 +29,16 @@ const ERRORS = 1;
 const TOKENS_IN = 2;
 const TOKENS_OUT = 3;
 const SLOTS = MAX_CLIENTS + 1;
-const INT_BYTES = (1 + MAX_CLIENTS) * 4;
-const COUNTERS_OFFSET = Math.ceil(INT_BYTES / 8) * 8;
-const NAMES_OFFSET = COUNTERS_OFFSET + SLOTS * COUNTERS * 8;
+const NAMES_OFFSET = SLOTS * COUNTERS * 8;
 
 /** Bytes the region must have. */
 export const CLIENT_METRICS_BYTE_LENGTH = NAMES_OFFSET +
-  MAX_CLIENTS * NAME_BYTES;
-
-const encoder = new TextEncoder();
-const decoder = new TextDecoder();
+  nameTableBytes(MAX_CLIENTS, NAME_BYTES);
 
 /** Counters by client key name, in shared memory. */
 export class ClientMetrics {
-  #int: Int32Array;
   #counters: BigInt64Array;
-  #names: Uint8Array;
-  #slots = new Map<string, number>();
+  #names: NameTable;
 
   constructor(region: Region) {
     if (region.byteLength < CLIENT_METRICS_BYTE_LENGTH) {
@@ -52,24 +47,20 @@ export class ClientMetrics {
       );
     }
     const { buffer, byteOffset } = region;
-    this.#int = new Int32Array(buffer, byteOffset, 1 + MAX_CLIENTS);
-    this.#counters = new BigInt64Array(
+    this.#counters = new BigInt64Array(buffer, byteOffset, SLOTS * COUNTERS);
+    this.#names = new NameTable({
       buffer,
-      byteOffset + COUNTERS_OFFSET,
-      SLOTS * COUNTERS,
-    );
-    this.#names = new Uint8Array(
-      buffer,
-      byteOffset + NAMES_OFFSET,
-      MAX_CLIENTS * NAME_BYTES,
-    );
+      byteOffset: byteOffset + NAMES_OFFSET,
+      byteLength: CLIENT_METRICS_BYTE_LENGTH - NAMES_OFFSET,
+    }, { capacity: MAX_CLIENTS, nameBytes: NAME_BYTES });
   }
 
   /** Counts finished requests (supervisor only: the single writer). */
   observe(records: readonly RequestRecord[]): void {
     for (const record of records) {
       if (record.client === null) continue;
-      const base = this.#slot(record.client) * COUNTERS;
+      // The supervisor is the only writer: a name always gets the next free slot.
+      const base = this.#names.slot(record.client, true) * COUNTERS;
       Atomics.add(this.#counters, base + REQUESTS, 1n);
       if (record.status >= 400 || record.status === 0) {
         Atomics.add(this.#counters, base + ERRORS, 1n);
@@ -90,13 +81,10 @@ export class ClientMetrics {
   /** The client families of a scrape, in Prometheus text format. */
   render(): string {
     const out = new PrometheusTextWriter();
-    const count = Atomics.load(this.#int, 0);
     const rows: [string, number][] = [];
-    for (let i = 0; i < count; i++) {
-      const size = Atomics.load(this.#int, 1 + i);
-      const start = i * NAME_BYTES;
-      rows.push([decoder.decode(this.#names.subarray(start, start + size)), i]);
-    }
+    this.#names.names().forEach((name, slot) => {
+      if (name !== null) rows.push([name, slot]);
+    });
     if (this.#value(MAX_CLIENTS, REQUESTS) > 0n) {
       rows.push(["other", MAX_CLIENTS]);
     }
@@ -146,19 +134,5 @@ export class ClientMetrics {
 
   #value(slot: number, counter: number): bigint {
     return Atomics.load(this.#counters, slot * COUNTERS + counter);
-  }
-
-  #slot(name: string): number {
-    const known = this.#slots.get(name);
-    if (known !== undefined) return known;
-    const count = Atomics.load(this.#int, 0);
-    if (count >= MAX_CLIENTS) return MAX_CLIENTS;
-    const bytes = encoder.encode(name).subarray(0, NAME_BYTES);
-    this.#names.set(bytes, count * NAME_BYTES);
-    Atomics.store(this.#int, 1 + count, bytes.byteLength);
-    // Published last: a reader sees the name complete or not at all.
-    Atomics.store(this.#int, 0, count + 1);
-    this.#slots.set(name, count);
-    return count;
   }
 }

@@ -15,10 +15,11 @@
  *           tokens      [cell][in, out, cache read, cache write]   (+1 overflow cell)
  * Int32     in flight   [1]
  *           cell keys   [cell]     credential × model pair owning a tokens cell
- *           model state [model]    0 empty, 1 being written, 2 ready
- *           model size  [model]    bytes of the name
- * Uint8     model names [model][MODEL_NAME_BYTES]
+ * models    the model-name table: a NameTable of MAX_MODELS × MODEL_NAME_BYTES
+ *           (layout in src/observe/name_table.ts)
  * ```
+ * The region's size, `METRICS_BYTES`, is set in src/base/shared_state.ts;
+ * {@linkcode METRICS_BYTE_LENGTH} is what this layout uses of it.
  * Credentials are kept by their index in secrets.json and named at render
  * time; model names are interned in a table of {@linkcode MAX_MODELS}, so
  * every label has a bounded set of values. Only a name the upstream answered
@@ -27,6 +28,7 @@
  * real model into `other` for the life of the process.
  */
 import { MAX_CREDENTIALS, type Region } from "../base/shared_state.ts";
+import { NameTable, nameTableBytes } from "./name_table.ts";
 import type { RequestRecord } from "../request_log/record.ts";
 import type { ErrorKind } from "../base/error_kinds.ts";
 import { PrometheusTextWriter } from "./prometheus_text.ts";
@@ -158,17 +160,13 @@ const MAX_OBSERVED_MS = 1e10;
 /** Slot of requests that reached no credential. */
 const NO_CREDENTIAL = MAX_CREDENTIALS;
 const CREDENTIAL_SLOTS = MAX_CREDENTIALS + 1;
-const MODEL_OTHER = MAX_MODELS;
+/** Model slot `other` is MAX_MODELS: what the name table answers for a name without a slot. */
 const MODEL_UNKNOWN = MAX_MODELS + 1;
 /** Model slot bits of a cell key (slots up to MODEL_UNKNOWN). */
 const MODEL_KEY_BITS = 7;
 /** Credential × model cells for token counters; far above any real mix. */
 const TOKEN_CELLS = 4096;
 const TOKEN_PROBES = 64;
-const MODEL_CACHE_LIMIT = 1024;
-const MODEL_EMPTY = 0;
-const MODEL_WRITING = 1;
-const MODEL_READY = 2;
 const STORE_FIELDS = 5;
 const STORE = { WRITTEN: 0, DROPPED: 1, FAILED: 2, DEPTH: 3, SEEN: 4 } as const;
 
@@ -186,18 +184,14 @@ const BIG_SLOTS = TOKENS_BASE + (TOKEN_CELLS + 1) * TOKEN_DIRECTIONS.length;
 
 const IN_FLIGHT = 0;
 const CELL_KEYS_BASE = 1;
-const MODEL_STATE_BASE = CELL_KEYS_BASE + TOKEN_CELLS;
-const MODEL_SIZE_BASE = MODEL_STATE_BASE + MAX_MODELS;
-const INT_SLOTS = MODEL_SIZE_BASE + MAX_MODELS;
+const INT_SLOTS = CELL_KEYS_BASE + TOKEN_CELLS;
 
 const INT_OFFSET = BIG_SLOTS * 8;
-const NAMES_OFFSET = INT_OFFSET + INT_SLOTS * 4;
+const MODELS_OFFSET = INT_OFFSET + INT_SLOTS * 4;
 
 /** Bytes of the metrics region this module uses (must not exceed `METRICS_BYTES`). */
-export const METRICS_BYTE_LENGTH = NAMES_OFFSET + MAX_MODELS * MODEL_NAME_BYTES;
-
-const encoder = new TextEncoder();
-const decoder = new TextDecoder();
+export const METRICS_BYTE_LENGTH = MODELS_OFFSET +
+  nameTableBytes(MAX_MODELS, MODEL_NAME_BYTES);
 
 /** The route family of a request path, the `route` label. */
 export function routeFamily(path: string): RouteFamily {
@@ -208,9 +202,7 @@ export function routeFamily(path: string): RouteFamily {
 export class Metrics {
   #big: BigInt64Array;
   #int: Int32Array;
-  #names: Uint8Array;
-  #modelCache = new Map<string, number>();
-  #scratch = new Uint8Array(MODEL_NAME_BYTES);
+  #models: NameTable;
 
   /** Maps the counters onto `region`; throws a RangeError when it is too small or misaligned. */
   constructor(region: Region) {
@@ -227,11 +219,11 @@ export class Metrics {
     const { buffer, byteOffset } = region;
     this.#big = new BigInt64Array(buffer, byteOffset, BIG_SLOTS);
     this.#int = new Int32Array(buffer, byteOffset + INT_OFFSET, INT_SLOTS);
-    this.#names = new Uint8Array(
+    this.#models = new NameTable({
       buffer,
-      byteOffset + NAMES_OFFSET,
-      MAX_MODELS * MODEL_NAME_BYTES,
-    );
+      byteOffset: byteOffset + MODELS_OFFSET,
+      byteLength: METRICS_BYTE_LENGTH - MODELS_OFFSET,
+    }, { capacity: MAX_MODELS, nameBytes: MODEL_NAME_BYTES });
   }
 
   /** A request started (`1`) or ended (`-1`). */
@@ -540,19 +532,7 @@ export class Metrics {
     w: PrometheusTextWriter,
     credentialName: (index: number) => string,
   ): void {
-    const models: string[] = [];
-    for (let m = 0; m < MAX_MODELS; m++) {
-      const ready =
-        Atomics.load(this.#int, MODEL_STATE_BASE + m) === MODEL_READY;
-      const size = ready ? Atomics.load(this.#int, MODEL_SIZE_BASE + m) : 0;
-      const start = m * MODEL_NAME_BYTES;
-      // slice() copies: TextDecoder does not read shared memory.
-      models.push(
-        ready
-          ? decoder.decode(this.#names.slice(start, start + size))
-          : "other",
-      );
-    }
+    const models = this.#models.names().map((name) => name ?? "other");
     models.push("other", "unknown");
 
     // Racing workers may intern one name twice, and truncation can merge names: sum by label.
@@ -622,57 +602,13 @@ export class Metrics {
   }
 
   /**
-   * The slot of a model name: its table slot, MODEL_OTHER when it has none
+   * The slot of a model name: its table slot, MAX_MODELS (`other`) when it has none
    * (the table is full, or `claim` is false and no answer put it there),
    * MODEL_UNKNOWN for none.
    */
   #modelSlot(name: string | null, claim: boolean): number {
     if (name === null || name.length === 0) return MODEL_UNKNOWN;
-    const cached = this.#modelCache.get(name);
-    if (cached !== undefined) return cached;
-    const slot = this.#internModel(name, claim);
-    if (slot !== MODEL_OTHER && this.#modelCache.size < MODEL_CACHE_LIMIT) {
-      this.#modelCache.set(name, slot);
-    }
-    return slot;
-  }
-
-  #internModel(name: string, claim: boolean): number {
-    const scratch = this.#scratch;
-    // encodeInto stops before a character that does not fit: truncation keeps valid UTF-8.
-    const size = encoder.encodeInto(name, scratch).written;
-    const int = this.#int;
-    for (let m = 0; m < MAX_MODELS; m++) {
-      let state = Atomics.load(int, MODEL_STATE_BASE + m);
-      // Slots fill in order: the first empty one ends the names there are.
-      if (state === MODEL_EMPTY && !claim) return MODEL_OTHER;
-      if (state === MODEL_EMPTY) {
-        state = Atomics.compareExchange(
-          int,
-          MODEL_STATE_BASE + m,
-          MODEL_EMPTY,
-          MODEL_WRITING,
-        );
-        if (state === MODEL_EMPTY) {
-          this.#names.set(scratch.subarray(0, size), m * MODEL_NAME_BYTES);
-          Atomics.store(int, MODEL_SIZE_BASE + m, size);
-          // Publishing the state after the bytes makes them visible to readers that see READY.
-          Atomics.store(int, MODEL_STATE_BASE + m, MODEL_READY);
-          return m;
-        }
-      }
-      if (state === MODEL_READY && this.#sameName(m, size)) return m;
-    }
-    return MODEL_OTHER;
-  }
-
-  #sameName(slot: number, size: number): boolean {
-    if (Atomics.load(this.#int, MODEL_SIZE_BASE + slot) !== size) return false;
-    const start = slot * MODEL_NAME_BYTES;
-    for (let i = 0; i < size; i++) {
-      if (this.#names[start + i] !== this.#scratch[i]) return false;
-    }
-    return true;
+    return this.#models.slot(name, claim);
   }
 }
 
