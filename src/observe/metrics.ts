@@ -2,24 +2,9 @@
  * Prometheus metrics for the whole process. Every counter lives in the
  * metrics region of the shared buffer (src/base/shared_state.ts) and is
  * changed with `Atomics`, so whichever worker renders `/metrics` shows the sum
- * over all workers.
+ * over all workers. The region's layout is in metrics_layout.ts, the
+ * exposition in metrics_render.ts; this module counts.
  *
- * Region layout (see {@linkcode METRICS_BYTE_LENGTH}):
- * ```
- * BigInt64  requests    [credential slot][route][status class]
- *           duration    [route][bucket…, +Inf, sum µs]
- *           ttft        [route][bucket…, +Inf, sum µs]
- *           errors      [upstream error type]
- *           failovers   [credential]
- *           log stores  [store][written, dropped, failed, queue depth, seen]
- *           tokens      [cell][in, out, cache read, cache write]   (+1 overflow cell)
- * Int32     in flight   [1]
- *           cell keys   [cell]     credential × model pair owning a tokens cell
- * models    the model-name table: a NameTable of MAX_MODELS × MODEL_NAME_BYTES
- *           (layout in src/observe/name_table.ts)
- * ```
- * The region's size, `METRICS_BYTES`, is set in src/base/shared_state.ts;
- * {@linkcode METRICS_BYTE_LENGTH} is what this layout uses of it.
  * Credentials are kept by their index in secrets.json and named at render
  * time; model names are interned in a table of {@linkcode MAX_MODELS}, so
  * every label has a bounded set of values. Only a name the upstream answered
@@ -28,34 +13,56 @@
  * real model into `other` for the life of the process.
  */
 import { MAX_CREDENTIALS, type Region } from "../base/shared_state.ts";
-import { NameTable, nameTableBytes } from "./name_table.ts";
+import { NameTable } from "./name_table.ts";
 import type { RequestRecord } from "../request_log/record.ts";
 import type { ErrorKind } from "../base/error_kinds.ts";
-import { PrometheusTextWriter } from "./prometheus_text.ts";
+import {
+  BIG_SLOTS,
+  CELL_KEYS_BASE,
+  DURATION_BASE,
+  DURATION_BOUNDS_MS,
+  DURATION_STRIDE,
+  ERRORS_BASE,
+  FAILOVERS_BASE,
+  IN_FLIGHT,
+  INT_OFFSET,
+  INT_SLOTS,
+  type LogStore,
+  MAX_MODELS,
+  MAX_OBSERVED_MS,
+  METRICS_BYTE_LENGTH,
+  MODEL_KEY_BITS,
+  MODEL_NAME_BYTES,
+  MODEL_UNKNOWN,
+  MODELS_OFFSET,
+  NO_CREDENTIAL,
+  REQUESTS_BASE,
+  REQUESTS_ROW,
+  type RouteFamily,
+  ROUTES,
+  STATUS_CLASSES,
+  STORE,
+  STORE_FIELDS,
+  STORES_BASE,
+  TOKEN_CELLS,
+  TOKEN_DIRECTIONS,
+  TOKEN_PROBES,
+  TOKENS_BASE,
+  TTFT_BASE,
+  TTFT_BOUNDS_MS,
+  TTFT_STRIDE,
+  UPSTREAM_ERRORS,
+} from "./metrics_layout.ts";
+import { renderMetrics, type RenderOptions } from "./metrics_render.ts";
 
-/** Route families, the `route` label. */
-export type RouteFamily =
-  | "chat"
-  | "messages"
-  | "responses"
-  | "embeddings"
-  | "models"
-  | "other";
-
-/** A credential as `/metrics` shows it: its name and health. */
-export interface CredentialView {
-  name: string;
-  state: "ok" | "failed" | "cooling" | "probing";
-}
-
-/** What {@linkcode Metrics.render} needs besides the shared counters. */
-export interface RenderOptions {
-  /** Credentials by index in secrets.json; names the `credential` label. */
-  credentials: CredentialView[];
-  workersReady: number;
-  workersExpected: number;
-  version: string;
-}
+export {
+  type LogStore,
+  MAX_MODELS,
+  METRICS_BYTE_LENGTH,
+  MODEL_NAME_BYTES,
+  type RouteFamily,
+};
+export type { CredentialView, RenderOptions } from "./metrics_render.ts";
 
 /** What {@linkcode Metrics.observe} knows of the upstream's answer. */
 export interface ObserveOptions {
@@ -83,115 +90,11 @@ export interface LogStoreEvent {
   queueDepth?: number;
 }
 
-/** Request-log sinks, the `store` label. */
-export type LogStore = "sqlite" | "clickhouse";
-
-/** Most distinct model names kept as labels; later ones count as `model="other"`. */
-export const MAX_MODELS = 64;
-/** Longest model label in UTF-8 bytes; longer names are truncated. */
-export const MODEL_NAME_BYTES = 64;
-
-const ROUTES: readonly RouteFamily[] = [
-  "chat",
-  "messages",
-  "responses",
-  "embeddings",
-  "models",
-  "other",
-];
-const STATUS_CLASSES = ["1xx", "2xx", "3xx", "4xx", "5xx", "error"] as const;
-/** The `type` labels of `flow_proxy_upstream_errors_total`, in the order of their counters. */
-const UPSTREAM_ERRORS = [
-  "upstream_timeout",
-  "upstream_5xx",
-  "upstream_unreachable",
-  "client_cancel",
-  "stream_error",
-] as const satisfies readonly ErrorKind[];
 /** Counter index by error kind; a kind not in the table is not an upstream error. */
 const UPSTREAM_ERROR_INDEX: ReadonlyMap<ErrorKind, number> = new Map(
   UPSTREAM_ERRORS.map((kind, index) => [kind, index]),
 );
 const UPSTREAM_5XX = UPSTREAM_ERRORS.indexOf("upstream_5xx");
-const CREDENTIAL_STATES = ["ok", "failed", "cooling", "probing"] as const;
-const LOG_STORES: readonly LogStore[] = ["sqlite", "clickhouse"];
-const TOKEN_DIRECTIONS = ["in", "out", "cache_read", "cache_write"] as const;
-
-/** Upper bounds of the duration histogram, milliseconds. */
-const DURATION_BOUNDS_MS = [
-  5,
-  10,
-  25,
-  50,
-  100,
-  250,
-  500,
-  1000,
-  2500,
-  5000,
-  10000,
-  30000,
-  60000,
-  120000,
-  300000,
-];
-/** Upper bounds of the TTFT histogram, milliseconds. */
-const TTFT_BOUNDS_MS = [
-  25,
-  50,
-  100,
-  250,
-  500,
-  750,
-  1000,
-  1500,
-  2000,
-  3000,
-  5000,
-  7500,
-  10000,
-  20000,
-  30000,
-  60000,
-];
-/** Longer values are clamped so their microseconds stay exact in a BigInt64. */
-const MAX_OBSERVED_MS = 1e10;
-
-/** Slot of requests that reached no credential. */
-const NO_CREDENTIAL = MAX_CREDENTIALS;
-const CREDENTIAL_SLOTS = MAX_CREDENTIALS + 1;
-/** Model slot `other` is MAX_MODELS: what the name table answers for a name without a slot. */
-const MODEL_UNKNOWN = MAX_MODELS + 1;
-/** Model slot bits of a cell key (slots up to MODEL_UNKNOWN). */
-const MODEL_KEY_BITS = 7;
-/** Credential × model cells for token counters; far above any real mix. */
-const TOKEN_CELLS = 4096;
-const TOKEN_PROBES = 64;
-const STORE_FIELDS = 5;
-const STORE = { WRITTEN: 0, DROPPED: 1, FAILED: 2, DEPTH: 3, SEEN: 4 } as const;
-
-const REQUESTS_BASE = 0;
-const REQUESTS_ROW = ROUTES.length * STATUS_CLASSES.length;
-const DURATION_STRIDE = DURATION_BOUNDS_MS.length + 2;
-const DURATION_BASE = REQUESTS_BASE + CREDENTIAL_SLOTS * REQUESTS_ROW;
-const TTFT_STRIDE = TTFT_BOUNDS_MS.length + 2;
-const TTFT_BASE = DURATION_BASE + ROUTES.length * DURATION_STRIDE;
-const ERRORS_BASE = TTFT_BASE + ROUTES.length * TTFT_STRIDE;
-const FAILOVERS_BASE = ERRORS_BASE + UPSTREAM_ERRORS.length;
-const STORES_BASE = FAILOVERS_BASE + MAX_CREDENTIALS;
-const TOKENS_BASE = STORES_BASE + LOG_STORES.length * STORE_FIELDS;
-const BIG_SLOTS = TOKENS_BASE + (TOKEN_CELLS + 1) * TOKEN_DIRECTIONS.length;
-
-const IN_FLIGHT = 0;
-const CELL_KEYS_BASE = 1;
-const INT_SLOTS = CELL_KEYS_BASE + TOKEN_CELLS;
-
-const INT_OFFSET = BIG_SLOTS * 8;
-const MODELS_OFFSET = INT_OFFSET + INT_SLOTS * 4;
-
-/** Bytes of the metrics region this module uses (must not exceed `METRICS_BYTES`). */
-export const METRICS_BYTE_LENGTH = MODELS_OFFSET +
-  nameTableBytes(MAX_MODELS, MODEL_NAME_BYTES);
 
 /** The route family of a request path, the `route` label. */
 export function routeFamily(path: string): RouteFamily {
@@ -314,189 +217,10 @@ export class Metrics {
 
   /** The whole exposition, Prometheus text format 0.0.4. */
   render(options: RenderOptions): string {
-    const big = this.#big;
-    const w = new PrometheusTextWriter();
-    const credentialName = (index: number): string =>
-      index === NO_CREDENTIAL
-        ? "none"
-        : index < options.credentials.length
-        ? options.credentials[index].name
-        : "unknown";
-
-    w.family(
-      "flow_proxy_build_info",
-      "gauge",
-      "Always 1; the version label says which flow-proxy is running",
+    return renderMetrics(
+      { big: this.#big, int: this.#int, models: this.#models },
+      options,
     );
-    w.sample("flow_proxy_build_info", { version: options.version }, 1);
-    w.family(
-      "flow_proxy_workers_ready",
-      "gauge",
-      "Workers currently listening",
-    );
-    w.sample("flow_proxy_workers_ready", null, options.workersReady);
-    w.family(
-      "flow_proxy_workers_expected",
-      "gauge",
-      "Workers the process is configured to run",
-    );
-    w.sample("flow_proxy_workers_expected", null, options.workersExpected);
-    w.family(
-      "flow_proxy_in_flight_requests",
-      "gauge",
-      "Requests being served now, all workers",
-    );
-    w.sample(
-      "flow_proxy_in_flight_requests",
-      null,
-      Atomics.load(this.#int, IN_FLIGHT),
-    );
-
-    // Several entries may share a name (duplicates weight the rotation): sum them.
-    const requests = new Map<string, bigint[]>();
-    for (let c = 0; c < CREDENTIAL_SLOTS; c++) {
-      const base = REQUESTS_BASE + c * REQUESTS_ROW;
-      for (let k = 0; k < REQUESTS_ROW; k++) {
-        const value = Atomics.load(big, base + k);
-        if (value !== 0n) {
-          totalsFor(requests, credentialName(c), REQUESTS_ROW)[k] += value;
-        }
-      }
-    }
-    w.family(
-      "flow_proxy_requests_total",
-      "counter",
-      "Requests served, by credential, route family and status class",
-    );
-    for (const [credential, row] of requests) {
-      for (let k = 0; k < REQUESTS_ROW; k++) {
-        if (row[k] === 0n) continue;
-        const route = ROUTES[Math.floor(k / STATUS_CLASSES.length)];
-        const statusClass = STATUS_CLASSES[k % STATUS_CLASSES.length];
-        w.sample("flow_proxy_requests_total", {
-          credential,
-          route,
-          status_class: statusClass,
-        }, row[k]);
-      }
-    }
-
-    this.#renderHistogram(w, {
-      name: "flow_proxy_request_duration_seconds",
-      help:
-        "Time from a request's arrival to its last byte sent, by route family",
-      base: DURATION_BASE,
-      stride: DURATION_STRIDE,
-      bounds: DURATION_BOUNDS_MS,
-    });
-    this.#renderHistogram(w, {
-      name: "flow_proxy_ttft_seconds",
-      help:
-        "Time from arrival to the first token (SSE) or first byte (other streams), by route family",
-      base: TTFT_BASE,
-      stride: TTFT_STRIDE,
-      bounds: TTFT_BOUNDS_MS,
-    });
-
-    w.family(
-      "flow_proxy_upstream_errors_total",
-      "counter",
-      "Requests that ended in an upstream or stream error, by type",
-    );
-    for (let e = 0; e < UPSTREAM_ERRORS.length; e++) {
-      w.sample(
-        "flow_proxy_upstream_errors_total",
-        { type: UPSTREAM_ERRORS[e] },
-        Atomics.load(big, ERRORS_BASE + e),
-      );
-    }
-
-    const states = new Map<string, number[]>();
-    for (const credential of options.credentials) {
-      let row = states.get(credential.name);
-      if (row === undefined) states.set(credential.name, row = [0, 0, 0, 0]);
-      const s = CREDENTIAL_STATES.indexOf(credential.state);
-      if (s !== -1) row[s]++;
-    }
-    w.family(
-      "flow_proxy_credential_state",
-      "gauge",
-      "Credentials with this name in this state (1 per entry)",
-    );
-    for (const [credential, row] of states) {
-      for (let s = 0; s < CREDENTIAL_STATES.length; s++) {
-        w.sample("flow_proxy_credential_state", {
-          credential,
-          state: CREDENTIAL_STATES[s],
-        }, row[s]);
-      }
-    }
-
-    const failovers = new Map<string, bigint[]>();
-    for (const credential of options.credentials) {
-      totalsFor(failovers, credential.name, 1);
-    }
-    for (let c = 0; c < MAX_CREDENTIALS; c++) {
-      const value = Atomics.load(big, FAILOVERS_BASE + c);
-      if (value !== 0n) totalsFor(failovers, credentialName(c), 1)[0] += value;
-    }
-    w.family(
-      "flow_proxy_failovers_total",
-      "counter",
-      "Attempts moved from this credential to another one",
-    );
-    for (const [credential, row] of failovers) {
-      w.sample("flow_proxy_failovers_total", { credential }, row[0]);
-    }
-
-    this.#renderTokens(w, credentialName);
-
-    w.family(
-      "flow_proxy_log_store_written_total",
-      "counter",
-      "Request records written by the request-log sink",
-    );
-    w.family(
-      "flow_proxy_log_store_dropped_total",
-      "counter",
-      "Request records dropped (queue full or retries exhausted)",
-    );
-    w.family(
-      "flow_proxy_log_store_failures_total",
-      "counter",
-      "Failed writes of the request-log sink",
-    );
-    w.family(
-      "flow_proxy_log_store_queue_depth",
-      "gauge",
-      "Request records waiting to be written",
-    );
-    for (let s = 0; s < LOG_STORES.length; s++) {
-      const base = STORES_BASE + s * STORE_FIELDS;
-      if (Atomics.load(big, base + STORE.SEEN) === 0n) continue;
-      const labels = { store: LOG_STORES[s] };
-      w.sample(
-        "flow_proxy_log_store_written_total",
-        labels,
-        Atomics.load(big, base + STORE.WRITTEN),
-      );
-      w.sample(
-        "flow_proxy_log_store_dropped_total",
-        labels,
-        Atomics.load(big, base + STORE.DROPPED),
-      );
-      w.sample(
-        "flow_proxy_log_store_failures_total",
-        labels,
-        Atomics.load(big, base + STORE.FAILED),
-      );
-      w.sample(
-        "flow_proxy_log_store_queue_depth",
-        labels,
-        Atomics.load(big, base + STORE.DEPTH),
-      );
-    }
-    return w.toString();
   }
 
   #histogram(base: number, bounds: readonly number[], ms: number): void {
@@ -509,79 +233,6 @@ export class Metrics {
       base + bounds.length + 1,
       BigInt(Math.round(value * 1000)),
     );
-  }
-
-  #renderHistogram(w: PrometheusTextWriter, h: HistogramSpec): void {
-    w.family(h.name, "histogram", h.help);
-    for (let r = 0; r < ROUTES.length; r++) {
-      const base = h.base + r * h.stride;
-      const route = ROUTES[r];
-      let cumulative = 0n;
-      for (let b = 0; b <= h.bounds.length; b++) {
-        cumulative += Atomics.load(this.#big, base + b);
-        const le = b === h.bounds.length ? "+Inf" : String(h.bounds[b] / 1000);
-        w.sample(`${h.name}_bucket`, { route, le }, cumulative);
-      }
-      const sumMicros = Atomics.load(this.#big, base + h.bounds.length + 1);
-      w.sample(`${h.name}_sum`, { route }, Number(sumMicros) / 1e6);
-      w.sample(`${h.name}_count`, { route }, cumulative);
-    }
-  }
-
-  #renderTokens(
-    w: PrometheusTextWriter,
-    credentialName: (index: number) => string,
-  ): void {
-    const models = this.#models.names().map((name) => name ?? "other");
-    models.push("other", "unknown");
-
-    // Racing workers may intern one name twice, and truncation can merge names: sum by label.
-    const totals = new Map<
-      string,
-      { credential: string; model: string; values: bigint[] }
-    >();
-    for (let cell = 0; cell <= TOKEN_CELLS; cell++) {
-      let credential: string;
-      let model: string;
-      if (cell === TOKEN_CELLS) {
-        credential = "other";
-        model = "other";
-      } else {
-        const key = Atomics.load(this.#int, CELL_KEYS_BASE + cell);
-        if (key === 0) continue;
-        credential = credentialName((key - 1) >> MODEL_KEY_BITS);
-        model = models[(key - 1) & ((1 << MODEL_KEY_BITS) - 1)];
-      }
-      const base = TOKENS_BASE + cell * TOKEN_DIRECTIONS.length;
-      for (let d = 0; d < TOKEN_DIRECTIONS.length; d++) {
-        const value = Atomics.load(this.#big, base + d);
-        if (value === 0n) continue;
-        const id = `${credential}\u0000${model}`;
-        let entry = totals.get(id);
-        if (entry === undefined) {
-          totals.set(
-            id,
-            entry = { credential, model, values: [0n, 0n, 0n, 0n] },
-          );
-        }
-        entry.values[d] += value;
-      }
-    }
-    w.family(
-      "flow_proxy_tokens_total",
-      "counter",
-      "Tokens reported by the upstream, by credential, model and direction",
-    );
-    for (const { credential, model, values } of totals.values()) {
-      for (let d = 0; d < TOKEN_DIRECTIONS.length; d++) {
-        if (values[d] === 0n) continue;
-        w.sample("flow_proxy_tokens_total", {
-          credential,
-          model,
-          direction: TOKEN_DIRECTIONS[d],
-        }, values[d]);
-      }
-    }
   }
 
   /** The tokens cell of a credential × model pair, claimed on first use; the overflow cell when all are taken. */
@@ -610,24 +261,6 @@ export class Metrics {
     if (name === null || name.length === 0) return MODEL_UNKNOWN;
     return this.#models.slot(name, claim);
   }
-}
-
-interface HistogramSpec {
-  name: string;
-  help: string;
-  base: number;
-  stride: number;
-  bounds: readonly number[];
-}
-
-function totalsFor(
-  map: Map<string, bigint[]>,
-  name: string,
-  size: number,
-): bigint[] {
-  let row = map.get(name);
-  if (row === undefined) map.set(name, row = new Array<bigint>(size).fill(0n));
-  return row;
 }
 
 function addCount(
