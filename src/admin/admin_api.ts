@@ -22,7 +22,6 @@ import {
   parseExpiry,
   parseLongDuration,
 } from "../access/client_keys.ts";
-import { usageSummary } from "../request_log/sqlite_store.ts";
 import { ADMIN_PREFIX, isAdminPath } from "../base/reserved_paths.ts";
 
 /** Largest request body the admin API reads. */
@@ -60,9 +59,11 @@ export interface AdminApiOptions {
   keys: AdminKeys | null;
   /** Workers and credential health, read per `GET status`. */
   status: () => AdminStatus | Promise<AdminStatus>;
-  /** The SQLite request log that `GET usage` summarises with `usageSummary`; null = none. */
-  dbPath?: string | null;
-  /** Replaces the `usageSummary` read, e.g. in tests; receives the window start (epoch ms). */
+  /**
+   * The `usageSummary` of the request log from the window start (epoch ms),
+   * asked of the store worker (a serving thread never opens SQLite); absent =
+   * no request log (404).
+   */
   usage?: (since: number) => unknown | Promise<unknown>;
   /** Called after a key was created or revoked (e.g. `KeyWatch.check`, so this worker sees it at once). */
   onKeysChanged?: () => void;
@@ -79,10 +80,7 @@ export function createAdminApi(
   const now = options.now ?? Date.now;
   const startedAt = options.startedAt ?? now();
   const tokenDigest = options.token === null ? null : sha256(options.token);
-  const usage = options.usage ??
-    (options.dbPath
-      ? (since: number) => usageSummary(options.dbPath!, { since })
-      : null);
+  const usage = options.usage ?? null;
 
   function authorized(req: Request): boolean {
     const header = req.headers.get("authorization");

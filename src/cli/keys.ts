@@ -16,10 +16,10 @@ import {
   type KeyRecord,
   keyRecordJson,
   keyStatus,
-  openKeyStore,
   parseExpiry,
   validateKeyInput,
 } from "../access/client_keys.ts";
+import { openKeyStore } from "../access/key_store.ts";
 
 /** What a command may touch of its process: injected so tests run in-process. */
 export interface CommandIo {

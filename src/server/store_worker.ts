@@ -9,7 +9,7 @@
  */
 /// <reference lib="deno.worker" />
 import type { Logger } from "@logtape/logtape";
-import { type KeyStore, openKeyStore } from "../access/client_keys.ts";
+import { type KeyStore, openKeyStore } from "../access/key_store.ts";
 import {
   flushLogs,
   getLog,

@@ -6,7 +6,8 @@ import {
   createAccessControl,
   mustRefuseToStart,
 } from "../../src/access/access.ts";
-import { KeyVerifier, openKeyStore } from "../../src/access/client_keys.ts";
+import { KeyVerifier } from "../../src/access/client_keys.ts";
+import { openKeyStore } from "../../src/access/key_store.ts";
 import { parseCidrs } from "../../src/base/ip_filter.ts";
 import {
   LIMITS_BYTE_LENGTH,

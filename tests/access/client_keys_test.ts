@@ -6,10 +6,9 @@ import {
   keyRecordJson,
   KeyVerifier,
   modelAllowed,
-  openKeyStore,
   parseExpiry,
-  watchKeys,
 } from "../../src/access/client_keys.ts";
+import { openKeyStore, watchKeys } from "../../src/access/key_store.ts";
 
 const T0 = Date.UTC(2026, 10, 22, 12, 0, 0);
 const DAY = 86_400_000;

@@ -5,7 +5,9 @@ import {
   createAdminApi,
 } from "../../src/admin/admin_api.ts";
 import { ADMIN_PREFIX, isAdminPath } from "../../src/base/reserved_paths.ts";
-import { KeyVerifier, openKeyStore } from "../../src/access/client_keys.ts";
+import { KeyVerifier } from "../../src/access/client_keys.ts";
+import { openKeyStore } from "../../src/access/key_store.ts";
+import { usageSummary } from "../../src/request_log/sqlite_store.ts";
 import { VERSION } from "../../src/version.ts";
 
 const T0 = Date.UTC(2026, 10, 22, 12, 0, 0);
@@ -365,7 +367,10 @@ Deno.test("createAdminApi() GET usage summarises from a start time", async (t) =
   });
   await t.step("from the SQLite request log (usageSummary)", async () => {
     await withStore(async (_store, path) => {
-      const response = await call(api({ dbPath: path }), "usage?since=1h");
+      const response = await call(
+        api({ usage: (since) => usageSummary(path, { since }) }),
+        "usage?since=1h",
+      );
       assert.equal(response.status, 200);
       const body = await response.json();
       assert.equal(body.since, now - 3_600_000);

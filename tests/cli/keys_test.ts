@@ -1,6 +1,7 @@
 import assert from "node:assert/strict";
 import { join } from "node:path";
-import { KeyVerifier, openKeyStore } from "../../src/access/client_keys.ts";
+import { KeyVerifier } from "../../src/access/client_keys.ts";
+import { openKeyStore } from "../../src/access/key_store.ts";
 import { type CommandIo, keysCommand } from "../../src/cli/keys.ts";
 
 const T0 = Date.UTC(2026, 10, 22, 12, 0, 0);

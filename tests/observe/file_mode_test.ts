@@ -2,7 +2,7 @@
 import assert from "node:assert/strict";
 import { join } from "node:path";
 import { openRequestLog } from "../../src/request_log/sqlite_store.ts";
-import { openKeyStore } from "../../src/access/client_keys.ts";
+import { openKeyStore } from "../../src/access/key_store.ts";
 import { closeLogging, getLog, setupLogging } from "../../src/base/logging.ts";
 
 function mode(path: string): string {

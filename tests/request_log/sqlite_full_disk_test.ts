@@ -10,7 +10,7 @@ import { DatabaseSync } from "node:sqlite";
 import type { RequestRecord } from "../../src/request_log/record.ts";
 import { openRequestLog } from "../../src/request_log/sqlite_store.ts";
 import { RecordQueue } from "../../src/request_log/record_queue.ts";
-import { KeyStore, openKeyStore } from "../../src/access/client_keys.ts";
+import { KeyStore, openKeyStore } from "../../src/access/key_store.ts";
 
 /** SQLite's primary result code for a full database or disk. */
 const SQLITE_FULL = 13;

@@ -2,8 +2,9 @@
  * What the isolates load. Every module an isolate imports stays in its heap
  * for good, and flow-proxy runs one isolate per worker plus the supervisor:
  * the Node.js compatibility layer behind `node:crypto` cost about 2.4 MiB in
- * each (docs/architecture.md, "Memory"), and jose is only needed where
- * tokens are signed.
+ * each (docs/architecture.md, "Memory"), jose is only needed where tokens
+ * are signed, and `node:sqlite` only where the database is opened (the store
+ * worker): a serving thread verifies client keys in memory.
  */
 import assert from "node:assert/strict";
 import { fileURLToPath } from "node:url";
@@ -58,4 +59,14 @@ Deno.test("the supervisor loads no node:crypto", async () => {
   for (const name of HEAVY) {
     assert.ok(!graph.has(name), `main.ts loads ${name}`);
   }
+});
+
+Deno.test("a worker does not load node:sqlite; the store worker does", async () => {
+  const worker = await runtimeGraph("src/server/worker.ts");
+  assert.ok(
+    !worker.has("node:sqlite"),
+    "src/server/worker.ts loads node:sqlite",
+  );
+  const store = await runtimeGraph("src/server/store_worker.ts");
+  assert.ok(store.has("node:sqlite"), [...store].join("\n"));
 });
