@@ -6,9 +6,15 @@
 import { checkSecretsCommand } from "./src/cli/check_secrets.ts";
 import { usageCommand } from "./src/cli/usage.ts";
 import { keysCommand } from "./src/cli/keys.ts";
-import { EXIT, serveCommand } from "./src/cli/serve.ts";
+import { serveCommand } from "./src/cli/serve.ts";
+import {
+  argumentError,
+  type Command,
+  type CommandIo,
+  EXIT,
+} from "./src/cli/command.ts";
 import { SecretsError } from "./src/config/secrets.ts";
-import { UsageError } from "./src/config/settings.ts";
+import { ArgumentError } from "./src/config/arguments.ts";
 import { fatal, flushLogs, stderr, stdout } from "./src/base/logging.ts";
 import { VERSION } from "./src/version.ts";
 
@@ -27,51 +33,54 @@ Options:
 Docs: README.md and docs/ in the repository.
 `;
 
-function usageError(message: string, command?: string): never {
-  const usage = command
-    ? `Usage: flow-proxy ${command} [options]\nRun 'flow-proxy ${command} --help' for the options.\n`
-    : USAGE;
-  stderr(`error: ${message}\n\n${usage}`);
-  Deno.exit(EXIT.USAGE);
+/** The commands, by the name typed after `flow-proxy`. */
+const COMMANDS: Record<string, Command> = {
+  "serve": serveCommand,
+  "check-secrets": checkSecretsCommand,
+  "usage": usageCommand,
+  "keys": keysCommand,
+};
+
+/** Usage shown after an argument error: the command's pointer to its help, or the top-level usage. */
+function usageOf(command: string | undefined): string {
+  return command
+    ? `\nUsage: flow-proxy ${command} [options]\nRun 'flow-proxy ${command} --help' for the options.\n`
+    : `\n${USAGE}`;
 }
 
-async function main(args: string[]): Promise<number> {
+async function main(args: string[], io: CommandIo): Promise<number> {
   const [command, ...rest] = args;
-  const io = { env: Deno.env.toObject(), cwd: Deno.cwd(), stdout, stderr };
   switch (command) {
     case undefined:
-      usageError("No command given");
-      break;
+      return argumentError(io, "No command given", `\n${USAGE}`);
     case "-h":
     case "--help":
     case "help":
-      stdout(USAGE);
+      io.stdout(USAGE);
       return EXIT.OK;
     case "-V":
     case "--version":
     case "version":
-      stdout(`flow-proxy ${VERSION}\n`);
+      io.stdout(`flow-proxy ${VERSION}\n`);
       return EXIT.OK;
-    case "serve":
-      return await serveCommand(rest);
-    case "check-secrets":
-      return await checkSecretsCommand(rest, io);
-    case "usage":
-      return await usageCommand(rest, io);
-    case "keys":
-      return await keysCommand(rest, io);
   }
-  if (command.startsWith("-")) usageError(`Unknown option '${command}'`);
-  usageError(`Unknown command '${command}'`);
+  if (Object.hasOwn(COMMANDS, command)) {
+    return await COMMANDS[command](rest, io);
+  }
+  const what = command.startsWith("-") ? "option" : "command";
+  return argumentError(io, `Unknown ${what} '${command}'`, `\n${USAGE}`);
 }
 
 if (import.meta.main) {
+  const io = { env: Deno.env.toObject(), cwd: Deno.cwd(), stdout, stderr };
   try {
-    const code = await main(Deno.args);
+    const code = await main(Deno.args, io);
     flushLogs();
     Deno.exit(code);
   } catch (err) {
-    if (err instanceof UsageError) usageError(err.message, Deno.args[0]);
+    if (err instanceof ArgumentError) {
+      Deno.exit(argumentError(io, err.message, usageOf(Deno.args[0])));
+    }
     if (err instanceof SecretsError) fatal(err.message, EXIT.FAILURE);
     fatal(err, EXIT.FAILURE);
   }

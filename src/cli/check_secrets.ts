@@ -4,12 +4,8 @@
  */
 import { parseArgs } from "node:util";
 import { resolve } from "node:path";
-import {
-  cleanParseArgsMessage,
-  defaultSecretsFile,
-  loadEnvironment,
-  UsageError,
-} from "../config/settings.ts";
+import { defaultSecretsFile, loadEnvironment } from "../config/settings.ts";
+import { ArgumentError, cleanParseArgsMessage } from "../config/arguments.ts";
 import {
   type Credential,
   credentialKey,
@@ -17,17 +13,7 @@ import {
   type SecretsIssue,
   type SecretsReport,
 } from "../config/secrets.ts";
-
-/** What a command may touch of its process: injected so tests run in-process. */
-export interface CommandIo {
-  env: Record<string, string | undefined>;
-  /** Directory against which relative paths resolve. */
-  cwd: string;
-  /** Writes text as is (no newline added). */
-  stdout(text: string): void;
-  /** Writes text as is (no newline added). */
-  stderr(text: string): void;
-}
+import { argumentError, type CommandIo, EXIT } from "./command.ts";
 
 /** One credential in `--json` output: nothing secret. */
 export interface CheckedCredential {
@@ -90,18 +76,20 @@ export async function checkSecretsCommand(
       allowPositionals: false,
     }));
   } catch (err) {
-    return usageError(io, cleanParseArgsMessage(err));
+    return checkSecretsArgumentError(io, cleanParseArgsMessage(err));
   }
   if (values.help) {
     io.stdout(CHECK_SECRETS_HELP);
-    return 0;
+    return EXIT.OK;
   }
 
   let file: string;
   try {
     file = secretsFileName(values["secrets-file"], values["env-file"], io);
   } catch (err) {
-    if (err instanceof UsageError) return usageError(io, err.message);
+    if (err instanceof ArgumentError) {
+      return checkSecretsArgumentError(io, err.message);
+    }
     throw err;
   }
 
@@ -109,7 +97,7 @@ export async function checkSecretsCommand(
     displayName: file,
   });
   io.stdout(values.json ? formatJson(report) : formatText(report));
-  return report.errors.length > 0 ? 1 : 0;
+  return report.errors.length > 0 ? EXIT.FAILURE : EXIT.OK;
 }
 
 /** The file to check, as the user named it: flag > environment (.env included) > default. */
@@ -118,8 +106,8 @@ function secretsFileName(
   envFile: string | undefined,
   io: CommandIo,
 ): string {
-  if (flag === "") throw new UsageError("--secrets-file must not be empty");
-  if (envFile === "") throw new UsageError("--env-file must not be empty");
+  if (flag === "") throw new ArgumentError("--secrets-file must not be empty");
+  if (envFile === "") throw new ArgumentError("--env-file must not be empty");
   // Loaded even when the flag wins, so that a bad --env-file is always reported.
   const { env } = loadEnvironment(
     envFile === undefined ? undefined : resolve(io.cwd, envFile),
@@ -136,11 +124,12 @@ function secretsFileName(
   );
 }
 
-function usageError(io: CommandIo, message: string): number {
-  io.stderr(
-    `error: ${message}\n${USAGE}\nRun "flow-proxy check-secrets --help" for details.\n`,
+function checkSecretsArgumentError(io: CommandIo, message: string): number {
+  return argumentError(
+    io,
+    message,
+    `${USAGE}\nRun "flow-proxy check-secrets --help" for details.\n`,
   );
-  return 2;
 }
 
 /** The `--json` document: credentials without any secret, issues as reported. */

@@ -5,12 +5,8 @@
  */
 import { parseArgs } from "node:util";
 import { resolve } from "node:path";
-import {
-  cleanParseArgsMessage,
-  defaultDbPath,
-  loadEnvironment,
-  UsageError,
-} from "../config/settings.ts";
+import { defaultDbPath, loadEnvironment } from "../config/settings.ts";
+import { ArgumentError, cleanParseArgsMessage } from "../config/arguments.ts";
 import {
   type CreateKeyInput,
   type KeyRecord,
@@ -20,17 +16,7 @@ import {
   validateKeyInput,
 } from "../access/client_keys.ts";
 import { openKeyStore } from "../access/key_store.ts";
-
-/** What a command may touch of its process: injected so tests run in-process. */
-export interface CommandIo {
-  env: Record<string, string | undefined>;
-  /** Directory against which relative paths resolve. */
-  cwd: string;
-  /** Writes text as is (no newline added). */
-  stdout(text: string): void;
-  /** Writes text as is (no newline added). */
-  stderr(text: string): void;
-}
+import { argumentError, type CommandIo, EXIT, formatTable } from "./command.ts";
 
 /** Options of {@linkcode keysCommand} beyond its I/O. */
 export interface KeysCommandOptions {
@@ -110,14 +96,17 @@ function runKeys(
   const now = options.now ?? Date.now;
   const [sub, ...rest] = args;
   if (sub === undefined) {
-    return usageError(io, "No keys command given: create, list or revoke");
+    return keysArgumentError(
+      io,
+      "No keys command given: create, list or revoke",
+    );
   }
   if (sub === "-h" || sub === "--help" || sub === "help") {
     io.stdout(KEYS_HELP);
-    return 0;
+    return EXIT.OK;
   }
   if (sub !== "create" && sub !== "list" && sub !== "revoke") {
-    return usageError(
+    return keysArgumentError(
       io,
       `Unknown keys command '${sub}': use create, list or revoke`,
     );
@@ -132,12 +121,12 @@ function runKeys(
       allowPositionals: sub === "revoke",
     });
   } catch (err) {
-    return usageError(io, cleanParseArgsMessage(err));
+    return keysArgumentError(io, cleanParseArgsMessage(err));
   }
   const values = parsed.values as Record<string, string | boolean | undefined>;
   if (values.help) {
     io.stdout(KEYS_HELP);
-    return 0;
+    return EXIT.OK;
   }
 
   let db: string;
@@ -152,12 +141,12 @@ function runKeys(
     if (sub === "create") input = createInput(values, now());
     if (sub === "revoke") {
       if (parsed.positionals.length !== 1) {
-        throw new UsageError("keys revoke takes exactly one key name");
+        throw new ArgumentError("keys revoke takes exactly one key name");
       }
       name = parsed.positionals[0];
     }
   } catch (err) {
-    if (err instanceof UsageError) return usageError(io, err.message);
+    if (err instanceof ArgumentError) return keysArgumentError(io, err.message);
     throw err;
   }
 
@@ -168,7 +157,7 @@ function runKeys(
     return revoke(db, name!, json, io);
   } catch (err) {
     io.stderr(`error: ${(err as Error).message}\n`);
-    return 1;
+    return EXIT.FAILURE;
   }
 }
 
@@ -178,8 +167,8 @@ function databasePath(
   envFile: string | undefined,
   io: CommandIo,
 ): string {
-  if (flag === "") throw new UsageError("--db must not be empty");
-  if (envFile === "") throw new UsageError("--env-file must not be empty");
+  if (flag === "") throw new ArgumentError("--db must not be empty");
+  if (envFile === "") throw new ArgumentError("--env-file must not be empty");
   const { env } = loadEnvironment(
     envFile === undefined ? undefined : resolve(io.cwd, envFile),
     {
@@ -197,7 +186,9 @@ function createInput(
   now: number,
 ): CreateKeyInput {
   const name = values.name as string | undefined;
-  if (name === undefined) throw new UsageError("keys create needs --name NAME");
+  if (name === undefined) {
+    throw new ArgumentError("keys create needs --name NAME");
+  }
   const input: CreateKeyInput = { name };
   if (values.rpm !== undefined) {
     input.rpm = wholeNumber(values.rpm as string, "--rpm");
@@ -215,7 +206,7 @@ function createInput(
     }
     validateKeyInput(input);
   } catch (err) {
-    throw new UsageError((err as Error).message);
+    throw new ArgumentError((err as Error).message);
   }
   return input;
 }
@@ -223,7 +214,7 @@ function createInput(
 function wholeNumber(value: string, flag: string): number {
   const n = /^\d+$/.test(value.trim()) ? Number(value.trim()) : NaN;
   if (!Number.isSafeInteger(n)) {
-    throw new UsageError(`${flag} must be a whole number, got "${value}"`);
+    throw new ArgumentError(`${flag} must be a whole number, got "${value}"`);
   }
   return n;
 }
@@ -241,7 +232,7 @@ function create(
     io.stdout(
       JSON.stringify({ key, ...keyRecordJson(record, now()) }, null, 2) + "\n",
     );
-    return 0;
+    return EXIT.OK;
   }
   const details = [describeLimit(record)];
   if (record.models) details.push(`models: ${record.models.join(", ")}`);
@@ -258,7 +249,7 @@ function create(
       `or 'x-api-key: <key>' (Anthropic SDK and Claude Code: ANTHROPIC_API_KEY).\n` +
       `A running flow-proxy accepts it within a few seconds; from now on every request needs a key.\n`,
   );
-  return 0;
+  return EXIT.OK;
 }
 
 function list(
@@ -274,13 +265,13 @@ function list(
     io.stdout(
       JSON.stringify(records.map((r) => keyRecordJson(r, t)), null, 2) + "\n",
     );
-    return 0;
+    return EXIT.OK;
   }
   if (records.length === 0) {
     io.stdout(
       `No client keys in ${db}. Create one with: flow-proxy keys create --name NAME\n`,
     );
-    return 0;
+    return EXIT.OK;
   }
   const header = [
     "NAME",
@@ -305,7 +296,7 @@ function list(
     r.lastUsedAt === null ? "never" : formatTime(r.lastUsedAt),
   ]);
   io.stdout(formatTable([header, ...rows]));
-  return 0;
+  return EXIT.OK;
 }
 
 function revoke(
@@ -318,14 +309,14 @@ function revoke(
     withStore(db, Date.now, (store) => store.revoke(name));
   if (!revoked) {
     io.stderr(`error: No active key named "${name}" in ${db}\n`);
-    return 1;
+    return EXIT.FAILURE;
   }
   io.stdout(
     json
       ? JSON.stringify({ name, revoked: true }) + "\n"
       : `Revoked key "${name}". A running flow-proxy refuses it within a few seconds.\n`,
   );
-  return 0;
+  return EXIT.OK;
 }
 
 function withStore<T>(
@@ -349,15 +340,6 @@ function formatTime(ms: number): string {
   return new Date(ms).toISOString().slice(0, 16).replace("T", " ") + "Z";
 }
 
-function formatTable(rows: string[][]): string {
-  const widths = rows[0].map((_, i) =>
-    Math.max(...rows.map((r) => r[i].length))
-  );
-  return rows.map((r) =>
-    r.map((cell, i) => cell.padEnd(widths[i])).join("  ").trimEnd()
-  ).join("\n") + "\n";
-}
-
 function exists(path: string): boolean {
   try {
     Deno.statSync(path);
@@ -367,9 +349,10 @@ function exists(path: string): boolean {
   }
 }
 
-function usageError(io: CommandIo, message: string): number {
-  io.stderr(
-    `error: ${message}\n${USAGE}\nRun "flow-proxy keys --help" for details.\n`,
+function keysArgumentError(io: CommandIo, message: string): number {
+  return argumentError(
+    io,
+    message,
+    `${USAGE}\nRun "flow-proxy keys --help" for details.\n`,
   );
-  return 2;
 }

@@ -8,8 +8,8 @@ import {
   resolveSettings,
   serveHelp,
   type Settings,
-  UsageError,
 } from "../config/settings.ts";
+import { ArgumentError } from "../config/arguments.ts";
 import { Metrics } from "../observe/metrics.ts";
 import { ClientMetrics } from "../observe/client_metrics.ts";
 import {
@@ -20,7 +20,6 @@ import {
   registerSecrets,
   setupLogging,
   stderr,
-  stdout,
 } from "../base/logging.ts";
 import { openRecordPipeline } from "../server/record_pipeline.ts";
 import { StoreClient } from "../server/store_client.ts";
@@ -28,9 +27,7 @@ import { Supervisor } from "../server/supervisor.ts";
 import { createSharedState } from "../base/shared_state.ts";
 import { VERSION } from "../version.ts";
 import { describe } from "../base/describe.ts";
-
-/** Exit code of a clean shutdown, and of a usage error. */
-export const EXIT = { OK: 0, FAILURE: 1, USAGE: 2 } as const;
+import { type CommandIo, EXIT } from "./command.ts";
 
 /**
  * Stop signals this close to the first one count as the same signal: a
@@ -41,17 +38,20 @@ export const EXIT = { OK: 0, FAILURE: 1, USAGE: 2 } as const;
 export const SIGNAL_WINDOW_MS = 1000;
 
 /** Runs `serve` until a signal stops it; returns the exit code. */
-export async function serveCommand(args: string[]): Promise<number> {
-  const parsed = resolveSettings(args);
+export async function serveCommand(
+  args: string[],
+  io: CommandIo,
+): Promise<number> {
+  const parsed = resolveSettings(args, { env: io.env, cwd: io.cwd });
   if (parsed.help) {
-    stdout(serveHelp());
+    io.stdout(serveHelp());
     return EXIT.OK;
   }
   const settings = parsed.settings;
   try {
     parseCidrs(settings.allowIp);
   } catch (err) {
-    throw new UsageError(
+    throw new ArgumentError(
       `--allow-ip: ${describe(err)}`,
     );
   }

@@ -4,26 +4,15 @@
  */
 import { parseArgs } from "node:util";
 import { resolve } from "node:path";
-import {
-  cleanParseArgsMessage,
-  defaultDbPath,
-  loadEnvironment,
-  UsageError,
-} from "../config/settings.ts";
+import { defaultDbPath, loadEnvironment } from "../config/settings.ts";
+import { ArgumentError, cleanParseArgsMessage } from "../config/arguments.ts";
 import {
   type UsageSummary,
   usageSummary,
   type UsageTotals,
 } from "../request_log/sqlite_store.ts";
-import { describe, describeIoError } from "../base/describe.ts";
-
-/** What a command gets from the process: environment, working directory and output writers. */
-export interface CommandIo {
-  env: Record<string, string | undefined>;
-  cwd: string;
-  stdout(text: string): void;
-  stderr(text: string): void;
-}
+import { describeIoError } from "../base/describe.ts";
+import { argumentError, type CommandIo, EXIT, formatTable } from "./command.ts";
 
 /** Help text of `flow-proxy usage`. */
 export const USAGE_HELP = `Usage: flow-proxy usage [options]
@@ -71,13 +60,12 @@ function runUsage(args: string[], io: CommandIo): number {
     const parsed = parseUsageArgs(args, io);
     if (parsed === "help") {
       io.stdout(USAGE_HELP);
-      return 0;
+      return EXIT.OK;
     }
     request = parsed;
   } catch (err) {
-    if (!(err instanceof UsageError)) throw err;
-    io.stderr(`error: ${err.message}\n\n${USAGE_HELP}`);
-    return 2;
+    if (!(err instanceof ArgumentError)) throw err;
+    return argumentError(io, err.message, `\n${USAGE_HELP}`);
   }
 
   let summary: UsageSummary;
@@ -90,7 +78,7 @@ function runUsage(args: string[], io: CommandIo): number {
         describeIoError(err)
       }\n`,
     );
-    return 1;
+    return EXIT.FAILURE;
   }
   try {
     summary = usageSummary(request.db, {
@@ -98,8 +86,9 @@ function runUsage(args: string[], io: CommandIo): number {
       until: request.until,
     });
   } catch (err) {
-    io.stderr(`error: ${describe(err)}\n`);
-    return 1;
+    // The message already names the cause (describe() would repeat it).
+    io.stderr(`error: ${(err as Error).message}\n`);
+    return EXIT.FAILURE;
   }
 
   io.stdout(
@@ -107,7 +96,7 @@ function runUsage(args: string[], io: CommandIo): number {
       ? formatJson(summary, request)
       : formatTables(summary, request),
   );
-  return 0;
+  return EXIT.OK;
 }
 
 interface UsageRequest {
@@ -135,7 +124,7 @@ function parseUsageArgs(args: string[], io: CommandIo): UsageRequest | "help" {
       allowPositionals: false,
     }));
   } catch (err) {
-    throw new UsageError(cleanParseArgsMessage(err));
+    throw new ArgumentError(cleanParseArgsMessage(err));
   }
   if (values.help) return "help";
 
@@ -147,7 +136,7 @@ function parseUsageArgs(args: string[], io: CommandIo): UsageRequest | "help" {
     ? undefined
     : parseTime(values.until, "--until", now);
   if (since !== undefined && until !== undefined && since >= until) {
-    throw new UsageError(`--since must be earlier than --until`);
+    throw new ArgumentError(`--since must be earlier than --until`);
   }
 
   const groups: Group[] = [];
@@ -155,7 +144,7 @@ function parseUsageArgs(args: string[], io: CommandIo): UsageRequest | "help" {
     for (const item of value.split(",")) {
       const group = item.trim().toLowerCase();
       if (!(GROUPS as readonly string[]).includes(group)) {
-        throw new UsageError(
+        throw new ArgumentError(
           `--by must be credential, model or day, got "${item}"`,
         );
       }
@@ -163,7 +152,7 @@ function parseUsageArgs(args: string[], io: CommandIo): UsageRequest | "help" {
     }
   }
 
-  if (values.db === "") throw new UsageError("--db must not be empty");
+  if (values.db === "") throw new ArgumentError("--db must not be empty");
   let db = values.db;
   if (db === undefined) {
     const { env } = loadEnvironment(undefined, { env: io.env, cwd: io.cwd });
@@ -204,7 +193,7 @@ function parseTime(value: string, flag: string, now: number): number {
       return time;
     }
   }
-  throw new UsageError(
+  throw new ArgumentError(
     `${flag} must be a date (2026-11-01), a date and time (2026-11-01T08:00) or an age (24h, 7d), got "${value}"`,
   );
 }
@@ -242,27 +231,18 @@ function formatTables(summary: UsageSummary, request: UsageRequest): string {
       rows = summary.byDay.map((r) => [r.day, r]);
     }
     rows.push(["Total", summary.total]);
-    out += "\n" + formatTable(title, rows);
+    out += "\n" + formatTotals(title, rows);
   }
   return out;
 }
 
-function formatTable(title: string, rows: [string, UsageTotals][]): string {
-  const cells = [
+function formatTotals(title: string, rows: [string, UsageTotals][]): string {
+  return formatTable([
     [title, ...COLUMNS.map(([, label]) => label)],
     ...rows.map((
       [name, totals],
     ) => [name, ...COLUMNS.map(([key]) => String(totals[key]))]),
-  ];
-  const widths = cells[0].map((_, i) =>
-    Math.max(...cells.map((row) => row[i].length))
-  );
-  return cells.map((row) =>
-    row.map((cell, i) =>
-      i === 0 ? cell.padEnd(widths[i]) : cell.padStart(widths[i])
-    ).join("  ")
-      .trimEnd() + "\n"
-  ).join("");
+  ], { rightAlignFrom: 1 });
 }
 
 function formatJson(summary: UsageSummary, request: UsageRequest): string {

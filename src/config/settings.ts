@@ -9,6 +9,11 @@ import { join, resolve } from "node:path";
 import { parseCidrs } from "../base/ip_filter.ts";
 import { LOG_LEVELS, type LogLevel } from "../base/logging.ts";
 import { describe, describeIoError } from "../base/describe.ts";
+import {
+  ArgumentError,
+  cleanParseArgsMessage,
+  joinNegativeValues,
+} from "./arguments.ts";
 
 /** Default production upstream. */
 export const DEFAULT_UPSTREAM = "https://flow.ciandt.com/flow-llm-proxy";
@@ -410,11 +415,6 @@ export type ResolveResult = { help: true } | {
   settings: Settings;
 };
 
-/** A usage error: bad flag or value. The CLI prints it with usage and exits 2. */
-export class UsageError extends Error {
-  override name = "UsageError";
-}
-
 /** Parses `serve` arguments and the environment into settings. */
 export function resolveSettings(
   args: string[],
@@ -457,12 +457,12 @@ export function resolveSettings(
     try {
       adminToken = readSmallTextFileSync(tokenFile).trim();
     } catch (err) {
-      throw new UsageError(
+      throw new ArgumentError(
         `Cannot read admin token file "${tokenFile}": ${describeIoError(err)}`,
       );
     }
     if (adminToken === "") {
-      throw new UsageError(`Admin token file "${tokenFile}" is empty`);
+      throw new ArgumentError(`Admin token file "${tokenFile}" is empty`);
     }
   }
   if (adminToken !== undefined) values.adminToken = adminToken;
@@ -476,14 +476,14 @@ export function resolveSettings(
     // The balancer needs base ≤ max; blame the one the user set.
     const base = sources.get("backoffBase");
     const max = sources.get("backoffMax") ?? "--backoff-max";
-    throw new UsageError(
+    throw new ArgumentError(
       base
         ? `${base} must not be longer than ${max} (${settings.backoffMax} ms), got ${settings.backoffBase} ms`
         : `${max} must not be shorter than --backoff-base (${settings.backoffBase} ms), got ${settings.backoffMax} ms`,
     );
   }
   if (settings.adminToken !== null && settings.adminToken.length < 16) {
-    throw new UsageError("Admin token must be at least 16 characters long");
+    throw new ArgumentError("Admin token must be at least 16 characters long");
   }
   if (settings.clickhouseUrl) {
     settings.clickhouseUser ??= null;
@@ -601,65 +601,8 @@ function parseFlags(args: string[]) {
       allowPositionals: false,
     });
   } catch (err) {
-    throw new UsageError(cleanParseArgsMessage(err));
+    throw new ArgumentError(cleanParseArgsMessage(err));
   }
-}
-
-/**
- * `--port -1` as `--port=-1`. parseArgs reads a value starting with "-" as
- * an option ("argument is ambiguous"); a negative number after an option that
- * takes a value is meant as that value, and its validator then says what is
- * wrong with it.
- */
-function joinNegativeValues(
-  args: string[],
-  options: Record<string, { type: "string" | "boolean" }>,
-): string[] {
-  const out: string[] = [];
-  for (let i = 0; i < args.length; i++) {
-    const arg = args[i];
-    if (arg === "--") {
-      out.push(...args.slice(i));
-      break;
-    }
-    const next = args[i + 1];
-    if (
-      arg.startsWith("--") && options[arg.slice(2)]?.type === "string" &&
-      next !== undefined && /^-\.?\d/.test(next)
-    ) {
-      out.push(`${arg}=${next}`);
-      i++;
-    } else {
-      out.push(arg);
-    }
-  }
-  return out;
-}
-
-/** Turns node's parseArgs messages into one short line. */
-export function cleanParseArgsMessage(err: unknown): string {
-  const message = describe(err);
-  const unknown = message.match(/Unknown option '([^']+)'/);
-  if (unknown) return `Unknown option '${unknown[1]}'`;
-  const positional = message.match(/Unexpected argument '([^']+)'/);
-  if (positional) return `Unexpected argument '${positional[1]}'`;
-  const missing = message.match(
-    /Option '(?:-\w, )?(--[\w-]+) <value>' argument missing/,
-  );
-  if (missing) return `Option '${missing[1]}' needs a value`;
-  const noValue = message.match(
-    /Option '(--[\w-]+)' does not take an argument/,
-  );
-  if (noValue) return `Option '${noValue[1]}' does not take a value`;
-  const ambiguous = message.match(
-    /Option '(?:-\w, )?(--[\w-]+)' argument is ambiguous/,
-  );
-  if (ambiguous) {
-    return `Option '${ambiguous[1]}' needs a value (write ${
-      ambiguous[1]
-    }=-… for a value that starts with "-")`;
-  }
-  return message.split("\n")[0];
 }
 
 function convert(spec: OptionSpec, raw: unknown, source: string): unknown {
@@ -680,7 +623,7 @@ function convert(spec: OptionSpec, raw: unknown, source: string): unknown {
         parseCidrs(list);
       } catch (err) {
         // Worded as serve.ts has always reported it: `--allow-ip: Invalid …`.
-        throw new UsageError(
+        throw new ArgumentError(
           `${source}: ${describe(err)}`,
         );
       }
@@ -690,11 +633,11 @@ function convert(spec: OptionSpec, raw: unknown, source: string): unknown {
   const value = String(raw);
   switch (spec.kind) {
     case "string":
-      if (value === "") throw new UsageError(`${source} must not be empty`);
+      if (value === "") throw new ArgumentError(`${source} must not be empty`);
       return value;
     case "identifier":
       if (!IDENTIFIER.test(value)) {
-        throw new UsageError(
+        throw new ArgumentError(
           `${source} must be letters, digits and underscores, not starting with a digit, got "${value}"`,
         );
       }
@@ -702,7 +645,7 @@ function convert(spec: OptionSpec, raw: unknown, source: string): unknown {
     case "port": {
       const n = parseInteger(value);
       if (n === null || n < 1 || n > 65535) {
-        throw new UsageError(
+        throw new ArgumentError(
           `${source} must be a port number from 1 to 65535, got "${value}"`,
         );
       }
@@ -733,13 +676,13 @@ function parseCount(value: string, source: string, spec: OptionSpec): number {
     : "a positive whole number";
   const trimmed = value.trim();
   if (/^\d+$/.test(trimmed) && BigInt(trimmed) > BigInt(max)) {
-    throw new UsageError(
+    throw new ArgumentError(
       `${source} must be a whole number from ${min} to ${max}, got "${value}"`,
     );
   }
   const n = parseInteger(value);
   if (n === null || n < min) {
-    throw new UsageError(`${source} must be ${what}, got "${value}"`);
+    throw new ArgumentError(`${source} must be ${what}, got "${value}"`);
   }
   return n;
 }
@@ -756,13 +699,13 @@ function parseSizeOption(
   const min = spec.min ?? 1;
   const what = min === 0 ? "a size of 0 or more" : "a positive size";
   if (/^\s*-/.test(value)) {
-    throw new UsageError(
+    throw new ArgumentError(
       `${source} must be ${what} such as 10MiB or 1048576, got "${value}"`,
     );
   }
   const bytes = parseSize(value, source);
   if (bytes < min) {
-    throw new UsageError(
+    throw new ArgumentError(
       `${source} must be ${what} such as 10MiB or 1048576, got "${value}"`,
     );
   }
@@ -789,7 +732,7 @@ export function parseBool(value: string, source: string): boolean {
     case "off":
       return false;
   }
-  throw new UsageError(
+  throw new ArgumentError(
     `${source} must be true or false (1/0, yes/no, on/off), got "${value}"`,
   );
 }
@@ -813,13 +756,13 @@ export function parseSize(value: string, source: string): number {
   const m = value.trim().match(/^(\d+(?:\.\d+)?)\s*([a-zA-Z]*)$/);
   const unit = m ? SIZE_UNITS[m[2].toLowerCase()] : undefined;
   if (!m || unit === undefined) {
-    throw new UsageError(
+    throw new ArgumentError(
       `${source} must be a size such as 10MiB or 1048576, got "${value}"`,
     );
   }
   const bytes = Math.floor(Number(m[1]) * unit);
   if (!Number.isSafeInteger(bytes)) {
-    throw new UsageError(
+    throw new ArgumentError(
       `${source} must be a size of at most ${Number.MAX_SAFE_INTEGER} bytes, got "${value}"`,
     );
   }
@@ -844,7 +787,7 @@ export function parseDuration(value: string, source: string): number {
     // `-5s` is a duration, just not one a timer can wait for.
     const negative = /^-\s*\d/.test(text) &&
       DURATION_UNITS[text.replace(/^-\s*[\d.]+\s*/, "")] !== undefined;
-    throw new UsageError(
+    throw new ArgumentError(
       `${source} must be a ${
         negative ? "positive " : ""
       }duration such as 500ms, 10s or 5m, got "${value}"`,
@@ -852,12 +795,12 @@ export function parseDuration(value: string, source: string): number {
   }
   const ms = Math.round(Number(m[1]) * unit);
   if (ms <= 0) {
-    throw new UsageError(
+    throw new ArgumentError(
       `${source} must be a positive duration such as 500ms, 10s or 5m, got "${value}"`,
     );
   }
   if (ms > MAX_DURATION_MS) {
-    throw new UsageError(
+    throw new ArgumentError(
       `${source} must be a duration of at most ${MAX_DURATION_MS} ms (about 24 days), got "${value}"`,
     );
   }
@@ -870,20 +813,20 @@ export function parseHttpUrl(value: string, source: string): URL {
   try {
     url = new URL(value);
   } catch {
-    throw new UsageError(
+    throw new ArgumentError(
       `${source} must be an http:// or https:// URL, got "${value}"`,
     );
   }
   if (url.protocol !== "http:" && url.protocol !== "https:") {
-    throw new UsageError(
+    throw new ArgumentError(
       `${source} must be an http:// or https:// URL, got "${value}"`,
     );
   }
   if (url.username || url.password) {
-    throw new UsageError(`${source} must not carry a user name or password`);
+    throw new ArgumentError(`${source} must not carry a user name or password`);
   }
   if (url.search || url.hash) {
-    throw new UsageError(
+    throw new ArgumentError(
       `${source} must not have a query or fragment, got "${value}"`,
     );
   }
@@ -895,7 +838,7 @@ export function parseLogLevel(value: string, source: string): LogLevel {
   const upper = value.trim().toUpperCase();
   const level = upper === "WARN" ? "WARNING" : upper;
   if (!(LOG_LEVELS as readonly string[]).includes(level)) {
-    throw new UsageError(
+    throw new ArgumentError(
       `${source} must be one of ${LOG_LEVELS.join(", ")}, got "${value}"`,
     );
   }
@@ -914,7 +857,7 @@ function readEnvFile(
     if (explicit === undefined && err instanceof Deno.errors.NotFound) {
       return { path: null, vars: {} };
     }
-    throw new UsageError(
+    throw new ArgumentError(
       `Cannot read env file "${path}": ${describeIoError(err)}`,
     );
   }

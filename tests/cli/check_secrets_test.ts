@@ -5,9 +5,9 @@ import {
   CHECK_SECRETS_HELP,
   checkSecretsCommand,
   type CheckSecretsJson,
-  type CommandIo,
   formatWeights,
 } from "../../src/cli/check_secrets.ts";
+import type { CommandIo } from "../../src/cli/command.ts";
 import { validateSecrets } from "../../src/config/secrets.ts";
 
 const SECRET = "s3cr3t-Qw9-CLI-UNIQUE-4410";

@@ -2,7 +2,8 @@ import assert from "node:assert/strict";
 import { join } from "node:path";
 import { KeyVerifier } from "../../src/access/client_keys.ts";
 import { openKeyStore } from "../../src/access/key_store.ts";
-import { type CommandIo, keysCommand } from "../../src/cli/keys.ts";
+import { keysCommand } from "../../src/cli/keys.ts";
+import type { CommandIo } from "../../src/cli/command.ts";
 
 const T0 = Date.UTC(2026, 10, 22, 12, 0, 0);
 

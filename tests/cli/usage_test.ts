@@ -1,10 +1,7 @@
 import assert from "node:assert/strict";
 import { join } from "node:path";
-import {
-  type CommandIo,
-  USAGE_HELP,
-  usageCommand,
-} from "../../src/cli/usage.ts";
+import { USAGE_HELP, usageCommand } from "../../src/cli/usage.ts";
+import type { CommandIo } from "../../src/cli/command.ts";
 import type { RequestRecord } from "../../src/request_log/record.ts";
 import { openRequestLog } from "../../src/request_log/sqlite_store.ts";
 

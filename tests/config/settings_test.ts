@@ -6,8 +6,8 @@ import {
   parseSize,
   resolveSettings,
   type Settings,
-  UsageError,
 } from "../../src/config/settings.ts";
+import { ArgumentError } from "../../src/config/arguments.ts";
 
 /** A fresh, empty working directory (no `.env`), removed by the caller. */
 function tempDir(): string {
@@ -26,18 +26,21 @@ function resolve(
   return result.settings;
 }
 
-/** Asserts a UsageError with a one-line message matching `pattern`. */
+/** Asserts a ArgumentError with a one-line message matching `pattern`. */
 function assertUsage(
   fn: () => unknown,
   pattern: RegExp,
-): UsageError {
+): ArgumentError {
   let caught: unknown;
   try {
     fn();
   } catch (err) {
     caught = err;
   }
-  assert.ok(caught instanceof UsageError, `expected UsageError, got ${caught}`);
+  assert.ok(
+    caught instanceof ArgumentError,
+    `expected ArgumentError, got ${caught}`,
+  );
   assert.match(caught.message, pattern);
   assert.ok(!caught.message.includes("\n"), `multi-line: ${caught.message}`);
   assert.ok(!caught.message.endsWith("."), `final period: ${caught.message}`);

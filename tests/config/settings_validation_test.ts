@@ -5,7 +5,8 @@
  */
 import assert from "node:assert/strict";
 import { join } from "node:path";
-import { resolveSettings, UsageError } from "../../src/config/settings.ts";
+import { resolveSettings } from "../../src/config/settings.ts";
+import { ArgumentError } from "../../src/config/arguments.ts";
 import {
   expectedMessage,
   INVALID_CASES,
@@ -16,7 +17,7 @@ function usageMessage(fn: () => unknown): string {
   try {
     fn();
   } catch (err) {
-    assert.ok(err instanceof UsageError, `not a UsageError: ${err}`);
+    assert.ok(err instanceof ArgumentError, `not a ArgumentError: ${err}`);
     return err.message;
   }
   assert.fail("no usage error");
