@@ -12,6 +12,7 @@
  * may then take the same name.
  */
 import { constantTimeEqual, sha256, sha256Hex } from "../base/digest.ts";
+import { parseDeadline } from "../base/time_grammar.ts";
 
 /** Prefix of every client key, so that a leaked key is recognisable. */
 export const KEY_PREFIX = "fpk_";
@@ -77,38 +78,14 @@ export function hashKey(key: string): string {
   return sha256Hex(key);
 }
 
-const EXPIRY_UNITS: Record<string, number> = {
-  s: 1000,
-  m: 60_000,
-  h: 3_600_000,
-  d: 86_400_000,
-  w: 604_800_000,
-};
-
-/** A whole number with a unit `s`, `m`, `h`, `d` or `w` (`30d`) in ms; null when `value` is not one. */
-export function parseLongDuration(value: string): number | null {
-  const match = /^(\d+)\s*([smhdw])$/.exec(value.trim());
-  return match ? Number(match[1]) * EXPIRY_UNITS[match[2]] : null;
-}
-
 /**
  * Parses an expiry: a duration from `now` (`30d`, `12h`, `90m`, `2w`) or an
  * ISO date or date-time (`2026-12-31`, `2026-12-31T18:00:00Z`). Returns epoch ms.
  */
 export function parseExpiry(value: string, now: number): number {
-  const text = value.trim();
-  const duration = parseLongDuration(text);
-  let at: number;
-  if (duration !== null) {
-    at = now + duration;
-  } else if (
-    /^\d{4}-\d{2}-\d{2}([T ][\d:.]+(Z|[+-]\d{2}:?\d{2})?)?$/.test(text)
-  ) {
-    at = Date.parse(text);
-  } else {
-    at = NaN;
-  }
-  if (!Number.isFinite(at)) {
+  // The base time grammar: a date-time without a zone is UTC.
+  const at = parseDeadline(value, now);
+  if (at === null) {
     throw new TypeError(
       `Invalid expiry "${value}": use a duration such as 30d, 12h or 90m, or a date such as 2026-12-31`,
     );

@@ -20,9 +20,9 @@ import {
   keyRecordJson,
   keyStatus,
   parseExpiry,
-  parseLongDuration,
 } from "../access/client_keys.ts";
 import { ADMIN_PREFIX, isAdminPath } from "../base/reserved_paths.ts";
+import { parseSince as parseSinceGrammar } from "../base/time_grammar.ts";
 
 /** Largest request body the admin API reads. */
 const MAX_BODY_BYTES = 64 * 1024;
@@ -243,13 +243,14 @@ export function createAdminApi(
   };
 }
 
-/** `since` as a duration back from now (`24h`, `7d`), an ISO date, or epoch milliseconds. */
+/**
+ * `since` as a duration back from now (`24h`, `7d`), a date or date and time
+ * (UTC unless zoned; a date that does not exist is refused), or epoch
+ * milliseconds: the base time grammar, as `usage --since` reads it.
+ */
 function parseSince(value: string, now: number): number {
-  if (/^\d{12,}$/.test(value)) return Number(value);
-  const duration = parseLongDuration(value);
-  if (duration !== null) return now - duration;
-  const at = Date.parse(value);
-  if (!/^\d{4}-\d{2}-\d{2}/.test(value) || !Number.isFinite(at)) {
+  const at = parseSinceGrammar(value, now);
+  if (at === null) {
     throw new TypeError(
       `Invalid "since" value "${value}": use a duration such as 24h or 7d, an ISO date, or epoch milliseconds`,
     );

@@ -12,6 +12,7 @@ import {
   type UsageTotals,
 } from "../request_log/sqlite_store.ts";
 import { describeIoError } from "../base/describe.ts";
+import { parseSince } from "../base/time_grammar.ts";
 import { argumentError, type CommandIo, EXIT, formatTable } from "./command.ts";
 
 /** Help text of `flow-proxy usage`. */
@@ -35,15 +36,6 @@ Exit status: 0 ok, 1 the database cannot be read, 2 bad usage.
 
 const GROUPS = ["credential", "model", "day"] as const;
 type Group = typeof GROUPS[number];
-
-const AGE_UNITS: Record<string, number> = {
-  s: 1000,
-  m: 60_000,
-  min: 60_000,
-  h: 3_600_000,
-  d: 86_400_000,
-  w: 604_800_000,
-};
 
 /** Runs `flow-proxy usage`; resolves to the exit status (0 ok, 1 unreadable database, 2 usage error). */
 export function usageCommand(args: string[], io: CommandIo): Promise<number> {
@@ -167,32 +159,10 @@ function parseUsageArgs(args: string[], io: CommandIo): UsageRequest | "help" {
   };
 }
 
-/**
- * Parses `2026-11-01`, `2026-11-01T08:00[:00[.000]]` (UTC unless it carries
- * `Z` or an offset) or an age before `now` such as `90m`, `24h`, `7d`, `2w`.
- */
+/** A time of `--since`/`--until` in the base time grammar: a date, a date and time (UTC unless zoned) or an age. */
 function parseTime(value: string, flag: string, now: number): number {
-  const text = value.trim();
-  const age = text.match(/^(\d+)\s*(s|m|min|h|d|w)$/);
-  if (age) return now - Number(age[1]) * AGE_UNITS[age[2]];
-
-  const m = text.match(
-    /^(\d{4})-(\d{2})-(\d{2})(?:[T ](\d{2}):(\d{2})(?::(\d{2})(\.\d{1,3})?)?(Z|[+-]\d{2}:?\d{2})?)?$/i,
-  );
-  if (m) {
-    const [, y, mo, d, h = "00", mi = "00", s = "00", frac = "", zone = "Z"] =
-      m;
-    const iso = `${y}-${mo}-${d}T${h}:${mi}:${s}${frac}${zone.toUpperCase()}`;
-    const time = Date.parse(iso);
-    // Date.parse rolls 2026-02-30 over to March; a date that does not exist is a typo.
-    const calendar = new Date(Date.UTC(Number(y), Number(mo) - 1, Number(d)));
-    if (
-      !Number.isNaN(time) && calendar.getUTCMonth() === Number(mo) - 1 &&
-      calendar.getUTCDate() === Number(d)
-    ) {
-      return time;
-    }
-  }
+  const time = parseSince(value, now);
+  if (time !== null) return time;
   throw new ArgumentError(
     `${flag} must be a date (2026-11-01), a date and time (2026-11-01T08:00) or an age (24h, 7d), got "${value}"`,
   );

@@ -9,6 +9,7 @@ import { join, resolve } from "node:path";
 import { parseCidrs } from "../base/ip_filter.ts";
 import { LOG_LEVELS, type LogLevel } from "../base/logging.ts";
 import { describe, describeIoError } from "../base/describe.ts";
+import { parseDuration as parseGrammarDuration } from "../base/time_grammar.ts";
 import {
   ArgumentError,
   cleanParseArgsMessage,
@@ -769,31 +770,25 @@ export function parseSize(value: string, source: string): number {
   return bytes;
 }
 
-const DURATION_UNITS: Record<string, number> = {
-  ms: 1,
-  s: 1000,
-  "": 1000,
-  m: 60_000,
-  min: 60_000,
-  h: 3_600_000,
-};
-
-/** Parses durations like `250ms`, `10s`, `5m`, `1h`; a bare number is seconds. */
+/**
+ * Parses a duration flag: the grammar of {@linkcode parseGrammarDuration}
+ * (`250ms`, `10s`, `5m`, `1h`), and a bare number is seconds. Positive and
+ * at most {@linkcode MAX_DURATION_MS}, the longest a timer can wait.
+ */
 export function parseDuration(value: string, source: string): number {
   const text = value.trim();
-  const m = text.match(/^(\d+(?:\.\d+)?)\s*([a-z]*)$/);
-  const unit = m ? DURATION_UNITS[m[2]] : undefined;
-  if (!m || unit === undefined) {
+  const ms = parseGrammarDuration(BARE_NUMBER.test(text) ? `${text}s` : text);
+  if (ms === null) {
     // `-5s` is a duration, just not one a timer can wait for.
-    const negative = /^-\s*\d/.test(text) &&
-      DURATION_UNITS[text.replace(/^-\s*[\d.]+\s*/, "")] !== undefined;
+    const unsigned = text.replace(/^-\s*/, "");
+    const negative = unsigned !== text &&
+      (BARE_NUMBER.test(unsigned) || parseGrammarDuration(unsigned) !== null);
     throw new ArgumentError(
       `${source} must be a ${
         negative ? "positive " : ""
       }duration such as 500ms, 10s or 5m, got "${value}"`,
     );
   }
-  const ms = Math.round(Number(m[1]) * unit);
   if (ms <= 0) {
     throw new ArgumentError(
       `${source} must be a positive duration such as 500ms, 10s or 5m, got "${value}"`,
@@ -806,6 +801,9 @@ export function parseDuration(value: string, source: string): number {
   }
   return ms;
 }
+
+/** A number without a unit: seconds, for the duration flags only. */
+const BARE_NUMBER = /^\d+(?:\.\d+)?$/;
 
 /** Parses an http(s) URL; anything else is a usage error. */
 export function parseHttpUrl(value: string, source: string): URL {

@@ -360,6 +360,21 @@ Deno.test("createAdminApi() GET usage summarises from a start time", async (t) =
       /Invalid "since" value "last-week"/,
     );
   });
+  await t.step(
+    "the time grammar of usage --since: zone-less is UTC, no rolled-over dates",
+    async () => {
+      const response = await call(handler, "usage?since=2026-11-01T08:00");
+      assert.equal(response.status, 200);
+      await response.body?.cancel();
+      assert.equal(seen.at(-1), Date.UTC(2026, 10, 1, 8));
+      const missing = await call(handler, "usage?since=2026-02-30");
+      assert.equal(missing.status, 400);
+      assert.match(
+        (await errorOf(missing)).message,
+        /Invalid "since" value "2026-02-30"/,
+      );
+    },
+  );
   await t.step("without a request log", async () => {
     const response = await call(api({}), "usage");
     assert.equal(response.status, 404);
