@@ -1,13 +1,15 @@
 import assert from "node:assert/strict";
 import { join } from "node:path";
 import {
-  inspectSecretsFile,
   lineColumn,
-  loadSecrets,
   locateFromV8Message,
+  scanJsonError,
+} from "../../src/config/json_locate.ts";
+import {
+  inspectSecretsFile,
+  loadSecrets,
   MAX_CREDENTIALS,
   MISSING_FILE_HINT,
-  scanJsonError,
   SecretsError,
   type SecretsIssue,
   type SecretsReport,
