@@ -4,7 +4,7 @@
  * configuration table lists exactly the options `serve` has.
  */
 import assert from "node:assert/strict";
-import { SERVE_OPTIONS } from "../src/config/settings.ts";
+import { SERVE_OPTIONS } from "../src/config/serve_options.ts";
 import { REPO, runCli } from "./support/proxy.ts";
 
 function markdownFiles(): string[] {

@@ -4,7 +4,8 @@
  */
 import { parseArgs } from "node:util";
 import { resolve } from "node:path";
-import { defaultSecretsFile, loadEnvironment } from "../config/settings.ts";
+import { defaultSecretsFile } from "../config/default_paths.ts";
+import { loadEnvironment } from "../config/env_file.ts";
 import { ArgumentError, cleanParseArgsMessage } from "../config/arguments.ts";
 import {
   type Credential,

@@ -4,11 +4,8 @@
 import { mustRefuseToStart } from "../access/access.ts";
 import { parseCidrs } from "../base/ip_filter.ts";
 import { loadSecrets, readSecretsText } from "../config/secrets.ts";
-import {
-  resolveSettings,
-  serveHelp,
-  type Settings,
-} from "../config/settings.ts";
+import { resolveSettings, type Settings } from "../config/settings.ts";
+import { serveHelp } from "./serve_help.ts";
 import { ArgumentError } from "../config/arguments.ts";
 import { Metrics } from "../observe/metrics.ts";
 import { ClientMetrics } from "../observe/client_metrics.ts";

@@ -4,7 +4,8 @@
  */
 import { parseArgs } from "node:util";
 import { resolve } from "node:path";
-import { defaultDbPath, loadEnvironment } from "../config/settings.ts";
+import { defaultDbPath } from "../config/default_paths.ts";
+import { loadEnvironment } from "../config/env_file.ts";
 import { ArgumentError, cleanParseArgsMessage } from "../config/arguments.ts";
 import {
   type UsageSummary,

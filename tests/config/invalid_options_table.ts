@@ -2,7 +2,7 @@
  * Invalid values for every option of `serve`, shared by the in-process test
  * of the settings parser and the one that runs the real CLI.
  */
-import { SERVE_OPTIONS } from "../../src/config/settings.ts";
+import { SERVE_OPTIONS } from "../../src/config/serve_options.ts";
 
 /** One value an option must refuse, and how the message says why. */
 export interface InvalidCase {

@@ -1,12 +1,8 @@
 import assert from "node:assert/strict";
 import { join } from "node:path";
-import {
-  DEFAULT_UPSTREAM,
-  parseDuration,
-  parseSize,
-  resolveSettings,
-  type Settings,
-} from "../../src/config/settings.ts";
+import { resolveSettings, type Settings } from "../../src/config/settings.ts";
+import { DEFAULT_UPSTREAM } from "../../src/config/serve_options.ts";
+import { parseDuration, parseSize } from "../../src/config/values.ts";
 import { ArgumentError } from "../../src/config/arguments.ts";
 
 /** A fresh, empty working directory (no `.env`), removed by the caller. */

@@ -1,0 +1,428 @@
+/**
+ * The options of `serve`, one row each: flag, variable, how the value is
+ * read, help and default. Parsing (`settings.ts`) and help
+ * (`cli/serve_help.ts`) both come from this table, so a new option is one
+ * new row, and each default is stated once, in its row.
+ *
+ * @module
+ */
+import type { LogLevel } from "../base/logging.ts";
+import { defaultDbPath, defaultSecretsFile } from "./default_paths.ts";
+
+/** Default production upstream. */
+export const DEFAULT_UPSTREAM = "https://flow.ciandt.com/flow-llm-proxy";
+
+/** Resolved settings of `serve`. Durations are milliseconds, sizes bytes. */
+export interface Settings {
+  host: string;
+  port: number;
+  secretsFile: string;
+  upstream: URL;
+  numWorkers: number;
+  threaded: boolean;
+  logLevel: LogLevel;
+  logFile: string | null;
+  /** The `.env` file that was read, or null. */
+  envFile: string | null;
+  /** Request bodies up to this size are kept so the request can be replayed on failover. */
+  retryBodyLimit: number;
+  /** Largest request body accepted (413 beyond). */
+  maxBodySize: number;
+  /** Upstream attempts per request, failover included. */
+  maxAttempts: number;
+  connectTimeout: number;
+  headersTimeout: number;
+  idleTimeout: number;
+  shutdownTimeout: number;
+  /** A new client connection must send its first request headers within this. */
+  clientHeaderTimeout: number;
+  /** A client connection with no request in flight is closed after this. */
+  keepAliveTimeout: number;
+  /** Client connections open at once per serving thread. */
+  maxConnections: number;
+  /** First retry of a failed credential after this long; doubles per failure. */
+  backoffBase: number;
+  /** Cap of the failed-credential backoff. */
+  backoffMax: number;
+  /** Cool-down after a 429 that carries no usable `Retry-After`. */
+  cooldownDefault: number;
+  /** Reload secrets when the file changes (SIGHUP always reloads). */
+  watchSecrets: boolean;
+  /** SQLite request log path, or null when disabled. */
+  dbPath: string | null;
+  /** Records waiting to be written before new ones are dropped. */
+  logQueueSize: number;
+  clickhouseUrl: URL | null;
+  clickhouseDatabase: string;
+  clickhouseTable: string;
+  clickhouseUser: string | null;
+  clickhousePassword: string | null;
+  requireKey: boolean;
+  allowAnonymous: boolean;
+  /** CIDR ranges allowed to connect; empty means everyone. */
+  allowIp: string[];
+  /** Requests per minute for client keys without their own limit; 0 = unlimited. */
+  defaultRpm: number;
+  /** Burst for client keys without their own; 0 = same as the RPM. */
+  defaultBurst: number;
+  adminToken: string | null;
+}
+
+/** How an option's text is read (see `values.ts`). */
+export type Kind =
+  | "string"
+  | "port"
+  | "count"
+  | "size"
+  | "duration"
+  | "url"
+  | "level"
+  | "bool"
+  | "list"
+  | "identifier";
+
+/** Longest duration a timer can hold: `setTimeout` fires at once beyond 2^31-1 ms. */
+export const MAX_DURATION_MS = 2 ** 31 - 1;
+/** Most Web Workers `--num-workers` accepts: each is a V8 isolate of its own. */
+export const MAX_WORKERS = 256;
+
+/** What a computed default may depend on. */
+export interface DefaultContext {
+  /** The environment, `.env` included. */
+  env: Record<string, string | undefined>;
+  /** Directory against which relative defaults resolve. */
+  cwd: string;
+  /** CPU count, when the caller knows better than `navigator`. */
+  cpus?: number;
+}
+
+/** One option of `serve`: its flag, variable, value kind, help and default. */
+export interface OptionSpec<K extends keyof Settings = keyof Settings> {
+  /** Key in {@linkcode Settings}. */
+  key: K;
+  flag: string;
+  env?: string;
+  kind: Kind;
+  help: string;
+  /** The default value, or how to compute it where it depends on the machine. */
+  default: Settings[K] | ((context: DefaultContext) => Settings[K]);
+  /**
+   * Help's wording of the default where the value does not say it (null, a
+   * switch, a computed value); otherwise help formats {@linkcode default}.
+   */
+  defaultText?: string;
+  /** Flag takes no value (a boolean switch). */
+  switch?: boolean;
+  /** Smallest number accepted (counts, sizes); 1 unless stated. */
+  min?: number;
+  /** Largest number accepted (counts, sizes, durations in ms). */
+  max?: number;
+}
+
+/** An option row whose default has the type of its key. */
+export type ServeOption = {
+  [K in keyof Settings]: OptionSpec<K>;
+}[keyof Settings];
+
+/** The options of `serve`, in help order. */
+export const SERVE_OPTIONS: readonly ServeOption[] = [
+  {
+    key: "host",
+    flag: "host",
+    env: "FLOW_PROXY_HOST",
+    kind: "string",
+    help: "Address to listen on",
+    default: "127.0.0.1",
+  },
+  {
+    key: "port",
+    flag: "port",
+    env: "FLOW_PROXY_PORT",
+    kind: "port",
+    help: "Port to listen on (1-65535)",
+    default: 8899,
+  },
+  {
+    key: "secretsFile",
+    flag: "secrets-file",
+    env: "FLOW_PROXY_SECRETS_FILE",
+    kind: "string",
+    help: "Credentials file",
+    default: ({ env }) => defaultSecretsFile(env),
+    defaultText:
+      "$CREDENTIALS_DIRECTORY/secrets.json if present, else secrets.json",
+  },
+  {
+    key: "upstream",
+    flag: "upstream",
+    env: "FLOW_PROXY_UPSTREAM",
+    kind: "url",
+    help: "Flow LLM proxy base URL",
+    default: new URL(DEFAULT_UPSTREAM),
+  },
+  {
+    key: "numWorkers",
+    flag: "num-workers",
+    env: "FLOW_PROXY_NUM_WORKERS",
+    kind: "count",
+    help: "Web Workers serving requests",
+    default: ({ cpus }) =>
+      Math.max(1, cpus ?? navigator.hardwareConcurrency ?? 1),
+    defaultText: "number of CPU cores",
+    max: MAX_WORKERS,
+  },
+  {
+    key: "threaded",
+    flag: "no-threaded",
+    env: "FLOW_PROXY_THREADED",
+    kind: "bool",
+    switch: true,
+    help:
+      "Serve on the main thread instead of Web Workers (env: FLOW_PROXY_THREADED=0)",
+    default: true,
+    defaultText: "threaded",
+  },
+  {
+    key: "logLevel",
+    flag: "log-level",
+    env: "FLOW_PROXY_LOG_LEVEL",
+    kind: "level",
+    help: "DEBUG, INFO, WARNING or ERROR",
+    default: "INFO",
+  },
+  {
+    key: "logFile",
+    flag: "log-file",
+    env: "FLOW_PROXY_LOG_FILE",
+    kind: "string",
+    help: "Also write log lines to this file",
+    default: null,
+    defaultText: "none (stderr only)",
+  },
+  {
+    key: "retryBodyLimit",
+    flag: "retry-body-limit",
+    env: "FLOW_PROXY_RETRY_BODY_LIMIT",
+    kind: "size",
+    help: "Keep request bodies up to this size for failover (e.g. 10MiB)",
+    default: 10 * 1024 * 1024,
+    min: 0,
+  },
+  {
+    key: "maxBodySize",
+    flag: "max-body-size",
+    env: "FLOW_PROXY_MAX_BODY_SIZE",
+    kind: "size",
+    help: "Largest request body accepted; larger gets 413",
+    default: 100 * 1024 * 1024,
+  },
+  {
+    key: "maxAttempts",
+    flag: "max-attempts",
+    env: "FLOW_PROXY_MAX_ATTEMPTS",
+    kind: "count",
+    help: "Upstream attempts per request, failover included",
+    default: 3,
+    max: 100,
+  },
+  {
+    key: "connectTimeout",
+    flag: "connect-timeout",
+    env: "FLOW_PROXY_CONNECT_TIMEOUT",
+    kind: "duration",
+    help: "Time to connect to the upstream (e.g. 10s)",
+    default: 10_000,
+  },
+  {
+    key: "headersTimeout",
+    flag: "headers-timeout",
+    env: "FLOW_PROXY_HEADERS_TIMEOUT",
+    kind: "duration",
+    help: "Time from sending a request to the upstream's response headers",
+    default: 600_000,
+  },
+  {
+    key: "idleTimeout",
+    flag: "idle-timeout",
+    env: "FLOW_PROXY_IDLE_TIMEOUT",
+    kind: "duration",
+    help: "Longest silence between two chunks of a response body",
+    default: 300_000,
+  },
+  {
+    key: "shutdownTimeout",
+    flag: "shutdown-timeout",
+    env: "FLOW_PROXY_SHUTDOWN_TIMEOUT",
+    kind: "duration",
+    help: "Grace period for in-flight requests on SIGTERM/SIGINT",
+    default: 30_000,
+  },
+  {
+    key: "clientHeaderTimeout",
+    flag: "client-header-timeout",
+    env: "FLOW_PROXY_CLIENT_HEADER_TIMEOUT",
+    kind: "duration",
+    help: "A new client connection must send its request headers within this",
+    default: 30_000,
+  },
+  {
+    key: "keepAliveTimeout",
+    flag: "keepalive-timeout",
+    env: "FLOW_PROXY_KEEPALIVE_TIMEOUT",
+    kind: "duration",
+    help: "Close a client connection idle for this long",
+    default: 75_000,
+  },
+  {
+    key: "maxConnections",
+    flag: "max-connections",
+    env: "FLOW_PROXY_MAX_CONNECTIONS",
+    kind: "count",
+    help: "Client connections open at once, per worker (more are refused)",
+    default: 4096,
+  },
+  {
+    key: "backoffBase",
+    flag: "backoff-base",
+    env: "FLOW_PROXY_BACKOFF_BASE",
+    kind: "duration",
+    help: "First retry of a failed credential after this long",
+    default: 10_000,
+  },
+  {
+    key: "backoffMax",
+    flag: "backoff-max",
+    env: "FLOW_PROXY_BACKOFF_MAX",
+    kind: "duration",
+    help: "Longest backoff of a failed credential",
+    default: 300_000,
+  },
+  {
+    key: "cooldownDefault",
+    flag: "cooldown",
+    env: "FLOW_PROXY_COOLDOWN",
+    kind: "duration",
+    help: "Cool-down after a 429 without Retry-After",
+    default: 30_000,
+  },
+  {
+    key: "watchSecrets",
+    flag: "no-watch-secrets",
+    env: "FLOW_PROXY_WATCH_SECRETS",
+    kind: "bool",
+    switch: true,
+    help:
+      "Do not reload the secrets file when it changes (SIGHUP still reloads)",
+    default: true,
+    defaultText: "watch",
+  },
+  {
+    key: "dbPath",
+    flag: "db",
+    env: "FLOW_PROXY_DB",
+    kind: "string",
+    help: "SQLite request log and client keys",
+    default: ({ env, cwd }) => defaultDbPath(env, cwd),
+    defaultText: "$STATE_DIRECTORY/flow-proxy.db if set, else flow-proxy.db",
+  },
+  {
+    key: "logQueueSize",
+    flag: "log-queue-size",
+    env: "FLOW_PROXY_LOG_QUEUE_SIZE",
+    kind: "count",
+    help: "Request records buffered for the log stores before dropping",
+    default: 10_000,
+    max: 10_000_000,
+  },
+  {
+    key: "clickhouseUrl",
+    flag: "clickhouse-url",
+    env: "FLOW_PROXY_CLICKHOUSE_URL",
+    kind: "url",
+    help: "Also write request records to ClickHouse at this HTTP URL",
+    default: null,
+    defaultText: "none",
+  },
+  {
+    key: "clickhouseDatabase",
+    flag: "clickhouse-database",
+    env: "FLOW_PROXY_CLICKHOUSE_DATABASE",
+    kind: "identifier",
+    help: "ClickHouse database",
+    default: "default",
+  },
+  {
+    key: "clickhouseTable",
+    flag: "clickhouse-table",
+    env: "FLOW_PROXY_CLICKHOUSE_TABLE",
+    kind: "identifier",
+    help: "ClickHouse table (created if missing)",
+    default: "flow_proxy_requests",
+  },
+  {
+    key: "requireKey",
+    flag: "require-key",
+    env: "FLOW_PROXY_REQUIRE_KEY",
+    kind: "bool",
+    switch: true,
+    help: "Require a client key even when none exists yet",
+    default: false,
+    defaultText: "off (on once a key exists)",
+  },
+  {
+    key: "allowAnonymous",
+    flag: "allow-anonymous",
+    env: "FLOW_PROXY_ALLOW_ANONYMOUS",
+    kind: "bool",
+    switch: true,
+    help: "Allow a non-loopback host without client keys",
+    default: false,
+    defaultText: "off",
+  },
+  {
+    key: "allowIp",
+    flag: "allow-ip",
+    env: "FLOW_PROXY_ALLOW_IP",
+    kind: "list",
+    help:
+      "Only these CIDR ranges may connect (repeatable; env: comma-separated)",
+    default: [],
+    defaultText: "everyone",
+  },
+  {
+    key: "defaultRpm",
+    flag: "default-rpm",
+    env: "FLOW_PROXY_DEFAULT_RPM",
+    kind: "count",
+    help:
+      "Requests per minute for keys without their own limit (0 = unlimited)",
+    default: 0,
+    min: 0,
+  },
+  {
+    key: "defaultBurst",
+    flag: "default-burst",
+    env: "FLOW_PROXY_DEFAULT_BURST",
+    kind: "count",
+    help: "Burst for keys without their own (0 = the RPM)",
+    default: 0,
+    min: 0,
+  },
+  {
+    key: "adminToken",
+    flag: "admin-token",
+    env: "FLOW_PROXY_ADMIN_TOKEN",
+    kind: "string",
+    help: "Token for the admin API under /_flow-proxy/ (or --admin-token-file)",
+    default: null,
+    defaultText: "none: admin API off",
+  },
+];
+
+/** Options that are not settings but change how settings are read. */
+export const EXTRA_OPTIONS = {
+  "env-file": { type: "string" },
+  "admin-token-file": { type: "string" },
+  "no-db": { type: "boolean" },
+  "help": { type: "boolean", short: "h" },
+} as const;
