@@ -13,6 +13,7 @@ import {
 } from "./json_locate.ts";
 
 const LOSSY_UTF8 = new TextDecoder("utf-8");
+
 /**
  * Where sequences that are not UTF-8 start, as the WHATWG decoder sees them
  * (one U+FFFD per maximal bad subpart): the first few byte offsets and the count.

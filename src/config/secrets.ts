@@ -4,10 +4,14 @@
  * {@linkcode validateSecrets} checks text and reports every problem at once;
  * {@linkcode inspectSecretsFile} adds the file itself (readable, size, mode);
  * {@linkcode loadSecrets} is what `serve` calls. All of them read the file
- * through {@linkcode readSecretsFile}, which refuses anything but a regular
- * file and never reads more than {@linkcode MAX_SECRETS_FILE_BYTES}, whatever
- * `stat` says. No message ever contains a `clientSecret` value: issues name
- * the entry and the field, never the value.
+ * through {@linkcode readSecretsFile}, which uses the shared reader of
+ * `safe_read.ts`: it refuses anything but a regular file and never reads more
+ * than {@linkcode MAX_SECRETS_FILE_BYTES}, whatever `stat` says. The checks
+ * of one entry are in `secrets_entry.ts`, the JSON error locator in
+ * `json_locate.ts` and `json_scan.ts`. No message ever contains a
+ * `clientSecret` value: issues name the entry and the field, never the value.
+ *
+ * @module
  */
 import {
   readRegularFile,
