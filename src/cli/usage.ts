@@ -12,7 +12,7 @@ import {
   usageSummary,
   type UsageTotals,
 } from "../request_log/sqlite_store.ts";
-import { describeIoError } from "../base/describe.ts";
+import { describe, describeIoError } from "../base/describe.ts";
 import { parseSince } from "../base/time_grammar.ts";
 import { argumentError, type CommandIo, EXIT, formatTable } from "./command.ts";
 
@@ -79,8 +79,7 @@ function runUsage(args: string[], io: CommandIo): number {
       until: request.until,
     });
   } catch (err) {
-    // The message already names the cause (describe() would repeat it).
-    io.stderr(`error: ${(err as Error).message}\n`);
+    io.stderr(`error: ${describe(err)}\n`);
     return EXIT.FAILURE;
   }
 
