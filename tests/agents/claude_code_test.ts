@@ -15,12 +15,10 @@ import {
   runAgent,
 } from "./run.ts";
 import type { ScenarioConfig } from "./scenario.ts";
+import { claudeCodeEnv } from "./client_setups.ts";
 
-/** The whole set-up a user makes: where flow-proxy is, and a key. */
-const ONLY_BASE_URL_AND_KEY = {
-  ANTHROPIC_BASE_URL: "{{BASE_URL}}",
-  ANTHROPIC_AUTH_TOKEN: "any-client-key",
-};
+/** The whole set-up a user makes, as docs/clients.md gives it: where flow-proxy is, and a key. */
+const ONLY_BASE_URL_AND_KEY = claudeCodeEnv();
 const BOUND_MS = 120_000;
 
 function claude(prompt: string, ...flags: string[]): ScenarioConfig {

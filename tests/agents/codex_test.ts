@@ -16,23 +16,23 @@ import {
   runAgent,
 } from "./run.ts";
 import type { ScenarioConfig } from "./scenario.ts";
+import {
+  codexConfigToml,
+  codexEnv,
+  codexOpenAiBaseUrlToml,
+} from "./client_setups.ts";
 
-/** The smallest Codex set-up that uses flow-proxy: a provider block and a key. */
-const MINIMAL_CONFIG = `model_provider = "flow"
-
-[model_providers.flow]
-name = "flow-proxy"
-base_url = "{{BASE_URL}}/v1"
-env_key = "FLOW_PROXY_KEY"
-wire_api = "responses"
-`;
+/** The smallest Codex set-up that uses flow-proxy, as docs/clients.md gives it: a provider block and a key. */
+const MINIMAL_CONFIG = codexConfigToml();
+/** The one-line set-up docs/clients.md gives for Codex's built-in provider. */
+const BUILT_IN_PROVIDER_CONFIG = codexOpenAiBaseUrlToml();
 const BOUND_MS = 120_000;
 
 function codex(prompt: string, config = MINIMAL_CONFIG): ScenarioConfig {
   return {
     client: "codex",
     args: ["exec", "--skip-git-repo-check", prompt],
-    env: { FLOW_PROXY_KEY: "any-client-key" },
+    env: codexEnv(),
     // The telemetry switches come after the user's part (tables end the root keys).
     homeFiles: { ".codex/config.toml": `${config}\n${CODEX_TELEMETRY_OFF}` },
     timeoutMs: BOUND_MS,
@@ -86,7 +86,7 @@ Deno.test("codex exec runs a shell command through flow-proxy", async () => {
 Deno.test("codex falls back from the Responses WebSocket to HTTP at once through flow-proxy", async () => {
   // openai_base_url keeps the built-in provider, which tries the WebSocket first.
   const result = await runAgent({
-    ...codex("Say hello", 'openai_base_url = "{{BASE_URL}}/v1"\n'),
+    ...codex("Say hello", BUILT_IN_PROVIDER_CONFIG),
     env: { OPENAI_API_KEY: "any-client-key" },
   });
   const upgrades = result.flow.filter((r) =>

@@ -15,6 +15,12 @@ import { generateText, jsonSchema, stepCountIs, streamText, tool } from "ai";
 import { MockFlow } from "../support/mock_flow.ts";
 import { PLAIN_ANSWER, TOOL_ANSWER_PREFIX } from "../support/mock_flow_llm.ts";
 import { startProxy, testCredentials, writeSecrets } from "../support/proxy.ts";
+import {
+  DOCS_BASE_URL,
+  runSnippet,
+  snippet,
+  stringOptions,
+} from "./client_setups.ts";
 
 const outside: string[] = [];
 /** A fetch that only reaches 127.0.0.1 and records any other host it was asked for. */
@@ -50,6 +56,17 @@ Deno.test("the Vercel AI SDK and LangChain work through flow-proxy with their de
     secretsFile: writeSecrets(creds),
   });
   const apiKey = "any-client-key";
+  /** The URLs docs/clients.md gives for `key` in snippet `name`, pointed at this proxy. */
+  const documented = (name: string, key: string) =>
+    stringOptions(snippet(name), key).map((u) =>
+      u.replace(DOCS_BASE_URL, proxy.url)
+    );
+  const [vercelAnthropicUrl, vercelOpenAiUrl] = documented(
+    "vercel-ai-sdk",
+    "baseURL",
+  );
+  const [langchainAnthropicUrl] = documented("langchain", "anthropicApiUrl");
+  const [langchainOpenAiUrl] = documented("langchain", "baseURL");
 
   async function step(name: string, body: () => Promise<void>) {
     await t.step(name, async () => {
@@ -69,13 +86,24 @@ Deno.test("the Vercel AI SDK and LangChain work through flow-proxy with their de
     });
   }
 
+  for (const name of ["vercel-ai-sdk", "langchain"]) {
+    await step(
+      `docs/clients.md: the ${name} snippet runs as written`,
+      async () => {
+        const run = await runSnippet(snippet(name), proxy.url);
+        assert.equal(run.code, 0, run.stderr);
+        assert.equal(run.stdout, `${PLAIN_ANSWER}\n${PLAIN_ANSWER}\n`);
+      },
+    );
+  }
+
   const vercelAnthropic = createAnthropic({
-    baseURL: `${proxy.url}/v1`,
+    baseURL: vercelAnthropicUrl,
     apiKey,
     fetch: localFetch,
   });
   const vercelOpenAi = createOpenAI({
-    baseURL: `${proxy.url}/v1`,
+    baseURL: vercelOpenAiUrl,
     apiKey,
     fetch: localFetch,
   });
@@ -129,7 +157,7 @@ Deno.test("the Vercel AI SDK and LangChain work through flow-proxy with their de
       "ChatAnthropic (default model)",
       new ChatAnthropic({
         apiKey,
-        anthropicApiUrl: proxy.url,
+        anthropicApiUrl: langchainAnthropicUrl,
         maxRetries: 0,
         clientOptions: { fetch: localFetch },
       }),
@@ -139,7 +167,7 @@ Deno.test("the Vercel AI SDK and LangChain work through flow-proxy with their de
       new ChatOpenAI({
         apiKey,
         maxRetries: 0,
-        configuration: { baseURL: `${proxy.url}/v1`, fetch: localFetch },
+        configuration: { baseURL: langchainOpenAiUrl, fetch: localFetch },
       }),
     ],
   ] as const;
