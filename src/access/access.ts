@@ -4,9 +4,14 @@
  * model allowlist, the key's rate limit. A refused request never reaches the
  * upstream and never spends rate-limit budget on a check it failed earlier.
  */
-import { errorResponse, type ProxyErrorType } from "../base/api_errors.ts";
-import { apiFamily } from "../base/api_family.ts";
-import type { AccessRefusal } from "../base/error_kinds.ts";
+import type { ProxyErrorType } from "../base/api_errors.ts";
+import type {
+  AccessControl,
+  AccessDenial,
+  AccessRefusal,
+  AccessResult,
+  ClientInfo,
+} from "./contract.ts";
 import {
   type KeyRecord,
   type KeyVerifier,
@@ -14,6 +19,15 @@ import {
 } from "./client_keys.ts";
 import { type IpFilter, isLoopbackHost } from "../base/ip_filter.ts";
 import { effectiveRule, type RateLimiter } from "./rate_limit.ts";
+
+export type {
+  AccessControl,
+  AccessDenial,
+  AccessGranted,
+  AccessRefusal,
+  AccessResult,
+  ClientInfo,
+} from "./contract.ts";
 
 /** Longest `Authorization` or `x-api-key` value considered (keys are 47 characters). */
 const MAX_KEY_HEADER_BYTES = 512;
@@ -47,55 +61,15 @@ export interface AccessOptions {
   onUseError?: (err: unknown) => void;
 }
 
-/**
- * The verdict on one request. `client` is the key's name (for records and
- * logs) whenever a key was recognised, even if then refused.
- */
-export type AccessResult =
-  | {
-    ok: true;
-    client: string | null;
-    /** `x-ratelimit-*` headers to add to the response (empty when not limited). */
-    headers: [string, string][];
-  }
-  | {
-    ok: false;
-    response: Response;
-    client: string | null;
-    /** Why, for logs and the request record: `ip_not_allowed`, `missing_key`, `revoked_key`, … */
-    reason: AccessRefusal;
-  };
-
-/** The reasons a request is refused (defined with every record error kind in src/base/error_kinds.ts). */
-export type { AccessRefusal };
-
-/** Where a request came from, as `Deno.ServeHandlerInfo` gives it. */
-export interface ClientInfo {
-  remoteAddr: Deno.Addr;
-}
-
 /** The peer's IP address; "" for a Unix socket (never in an IP range). */
 function peerAddress(addr: Deno.Addr): string {
   return "hostname" in addr ? addr.hostname : "";
 }
 
-/** Checks one request against the access rules. */
-export interface AccessControl {
-  (
-    req: Request,
-    info: ClientInfo,
-    model: string | null,
-  ): AccessResult;
-  /**
-   * The checks that need no body (address and key), to run before reading
-   * one: a refusal, or null when the full check may follow once the model is
-   * known. Lets an unauthenticated client be turned away without its upload.
-   */
-  early(req: Request, info: ClientInfo): AccessResult | null;
-}
-
 const NO_HEADERS: [string, string][] = [];
-const WWW_AUTHENTICATE = { "www-authenticate": 'Bearer realm="flow-proxy"' };
+const WWW_AUTHENTICATE: [string, string][] = [
+  ["www-authenticate", 'Bearer realm="flow-proxy"'],
+];
 
 /**
  * Builds the access check. Keys are enforced as soon as the verifier knows
@@ -107,20 +81,13 @@ export function createAccessControl(options: AccessOptions): AccessControl {
   const defaults = { rpm: options.defaultRpm, burst: options.defaultBurst };
 
   function refuse(
-    req: Request,
     type: ProxyErrorType,
     reason: AccessRefusal,
     message: string,
     client: string | null = null,
-    headers?: HeadersInit,
-  ): AccessResult {
-    const family = apiFamily(new URL(req.url).pathname);
-    return {
-      ok: false,
-      response: errorResponse(family, type, message, headers),
-      client,
-      reason,
-    };
+    headers: [string, string][] = NO_HEADERS,
+  ): AccessDenial {
+    return { ok: false, type, message, headers, client, reason };
   }
 
   /** Address and key: a refusal, or the key's record (null while keys are not enforced). */
@@ -128,12 +95,11 @@ export function createAccessControl(options: AccessOptions): AccessControl {
     req: Request,
     info: ClientInfo,
     t: number,
-  ): AccessResult | { record: KeyRecord | null } {
+  ): AccessDenial | { record: KeyRecord | null } {
     if (
       options.ipFilter && !options.ipFilter.allows(peerAddress(info.remoteAddr))
     ) {
       return refuse(
-        req,
         "forbidden",
         "ip_not_allowed",
         "Your address is not allowed to use this proxy",
@@ -150,7 +116,6 @@ export function createAccessControl(options: AccessOptions): AccessControl {
     const presented = presentedKey(req.headers);
     if (presented.error) {
       return refuse(
-        req,
         "unauthorized",
         presented.error,
         presented.message,
@@ -162,7 +127,6 @@ export function createAccessControl(options: AccessOptions): AccessControl {
       { ok: false, reason: "unknown_key" as const, record: null };
     if (!verdict.ok) {
       return refuse(
-        req,
         "unauthorized",
         verdict.reason,
         "Invalid, revoked or expired API key",
@@ -177,7 +141,7 @@ export function createAccessControl(options: AccessOptions): AccessControl {
     req: Request,
     record: KeyRecord,
     model: string | null,
-  ): AccessResult | null {
+  ): AccessDenial | null {
     const models = record.models;
     if (models === null) return null;
     // The upstream also takes a model from the query and from Azure- and
@@ -185,7 +149,6 @@ export function createAccessControl(options: AccessOptions): AccessControl {
     const named = modelsInUrl(req.url);
     if (named === null) {
       return refuse(
-        req,
         "bad_request",
         "model_conflict",
         "The request path or query names a model that cannot be read",
@@ -196,7 +159,6 @@ export function createAccessControl(options: AccessOptions): AccessControl {
     for (const name of named) {
       if (!modelAllowed(models, name)) {
         return refuse(
-          req,
           "forbidden",
           "model_not_allowed",
           `This API key may not use model "${name}"; allowed: ${
@@ -209,7 +171,6 @@ export function createAccessControl(options: AccessOptions): AccessControl {
     for (const name of named) {
       if (name !== named[0]) {
         return refuse(
-          req,
           "bad_request",
           "model_conflict",
           `The request names different models ("${
@@ -225,7 +186,6 @@ export function createAccessControl(options: AccessOptions): AccessControl {
     // scanned); reads (GET /v1/models) carry no model and are fine.
     if (req.method === "GET" || req.method === "HEAD") return null;
     return refuse(
-      req,
       "forbidden",
       "model_missing",
       `This API key may only call the models ${
@@ -266,7 +226,6 @@ export function createAccessControl(options: AccessOptions): AccessControl {
       ];
       if (!taken.allowed) {
         return refuse(
-          req,
           "rate_limited",
           "rate_limited",
           `Rate limit of ${rule.rpm} requests per minute exceeded; retry in ${taken.retryAfterSeconds} s`,
@@ -288,7 +247,7 @@ export function createAccessControl(options: AccessOptions): AccessControl {
     return { ok: true, client: record.name, headers };
   } as AccessControl;
 
-  checkAccess.early = function early(req, info): AccessResult | null {
+  checkAccess.early = function early(req, info): AccessDenial | null {
     const identified = identify(req, info, now());
     if ("ok" in identified) return identified;
     earlier.set(req, identified.record);

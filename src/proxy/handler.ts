@@ -32,6 +32,7 @@ import {
   type Watch,
 } from "./deadlines.ts";
 import { describe } from "../base/describe.ts";
+import type { AccessControl, AccessDenial } from "../access/contract.ts";
 
 /** Hooks for metrics; every method is optional work on the hot path, so keep them cheap. */
 export interface HandlerObserver {
@@ -43,28 +44,6 @@ export interface HandlerObserver {
     answer?: { answeredModel: string | null },
   ): void;
   failover(fromIndex: number): void;
-}
-
-/** What an access check decided (see src/access/access.ts). */
-export type AccessDecision =
-  | { ok: true; client: string | null; headers: [string, string][] }
-  | {
-    ok: false;
-    response: Response;
-    client: string | null;
-    reason: AccessRefusal;
-  };
-
-/** Access rules for proxied requests (see `createAccessControl` in src/access/access.ts). */
-export interface AccessCheck {
-  /** The full check, once the request's model is known. */
-  (
-    req: Request,
-    info: Deno.ServeHandlerInfo,
-    model: string | null,
-  ): AccessDecision;
-  /** The checks that need no body (address, key); null when the full check may follow. */
-  early(req: Request, info: Deno.ServeHandlerInfo): AccessDecision | null;
 }
 
 /** Options of {@linkcode createHandler}. */
@@ -89,7 +68,7 @@ export interface HandlerOptions {
   /** Receives one record per finished request. */
   onRecord?: (record: RequestRecord) => void;
   /** Decides whether a client may use the proxy; absent = everyone may. */
-  access?: AccessCheck;
+  access?: AccessControl;
   /** Whether a peer address may use `/metrics` and the admin API (`--allow-ip`); absent = all may. */
   allowAddress?: (address: string) => boolean;
   /** Serves the reserved prefix `/_flow-proxy/` (see {@linkcode RESERVED_PREFIX}). */
@@ -374,23 +353,28 @@ export function createHandler(options: HandlerOptions): ProxyHandler {
       return res;
     }
 
-    function refuse(
-      decision: Extract<AccessDecision, { ok: false }>,
-    ): Response {
+    function refuse(decision: AccessDenial): Response {
       record.client = decision.client;
       log.warn(
         `Refused ${req.method} ${t.path} from ${
           peerAddress(info) || "unknown"
         }: ${decision.reason} [${t.id}]`,
       );
-      decision.response.headers.set("x-request-id", t.id);
-      finish(decision.response.status, decision.reason);
-      return decision.response;
+      // The shape follows the path as the client sent it, as it always has.
+      const res = fail(
+        apiFamily(new URL(req.url).pathname),
+        decision.type,
+        decision.message,
+        t.id,
+        decision.headers,
+      );
+      finish(res.status, decision.reason);
+      return res;
     }
 
     // Address and key first: an unknown client is turned away before its upload is read.
     const early = options.access?.early(req, info);
-    if (early && !early.ok) {
+    if (early) {
       await req.body?.cancel().catch(() => {});
       return refuse(early);
     }

@@ -14,7 +14,8 @@ import {
   type StoredKey,
 } from "../../src/access/client_keys.ts";
 import type { RequestRecord } from "../../src/request_log/record.ts";
-import { type AccessCheck, createHandler } from "../../src/proxy/handler.ts";
+import type { AccessControl } from "../../src/access/contract.ts";
+import { createHandler } from "../../src/proxy/handler.ts";
 import { createSharedState } from "../../src/base/shared_state.ts";
 
 const KEY = "fpk_store-failure-test-key-000000000000000000000";
@@ -50,7 +51,7 @@ function storedKey(): StoredKey {
 }
 
 /** A handler in front of a fake upstream, counting what the observer sees. */
-function setup(access: AccessCheck) {
+function setup(access: AccessControl) {
   const state = createSharedState();
   resetHealth(state);
   const balancer = new Balancer(state, {
@@ -124,7 +125,7 @@ Deno.test("createAccessControl() lets a request through when onUse throws, and r
 Deno.test("createHandler() answers 500 and finishes the record when an access check throws", async (t) => {
   const throwing = function () {
     throw new Error("store exploded");
-  } as unknown as AccessCheck;
+  } as unknown as AccessControl;
   throwing.early = () => null;
   const { handler, counts, records } = setup(throwing);
   try {

@@ -9,6 +9,7 @@ import {
 import { KeyVerifier } from "../../src/access/client_keys.ts";
 import { openKeyStore } from "../../src/access/key_store.ts";
 import { parseCidrs } from "../../src/base/ip_filter.ts";
+import { errorResponse } from "../../src/base/api_errors.ts";
 import {
   LIMITS_BYTE_LENGTH,
   RateLimiter,
@@ -96,6 +97,20 @@ function bearer(key: string): HeadersInit {
   return { authorization: `Bearer ${key}` };
 }
 
+/**
+ * A refusal as the handler answers it: the error in the family's shape with
+ * the refusal's headers (src/proxy/ renders it the same way).
+ */
+function rendered(result: AccessResult, anthropic = false): Response {
+  if (result.ok) throw new Error("expected a refusal");
+  return errorResponse(
+    anthropic ? "anthropic" : "openai",
+    result.type,
+    result.message,
+    result.headers,
+  );
+}
+
 /** Asserts a refusal, its status, error type, shape and reason; the body never carries a key. */
 async function assertRefused(
   result: AccessResult,
@@ -109,12 +124,13 @@ async function assertRefused(
 ): Promise<Record<string, unknown>> {
   assert.equal(result.ok, false, "expected a refusal");
   if (result.ok) throw new Error("unreachable");
-  assert.equal(result.response.status, expected.status);
+  const response = rendered(result, expected.anthropic);
+  assert.equal(response.status, expected.status);
   assert.equal(result.reason, expected.reason);
   assert.equal(result.client, expected.client ?? null);
-  assert.equal(result.response.headers.get("content-type"), "application/json");
-  const text = await result.response.text();
-  const headerText = JSON.stringify([...result.response.headers]);
+  assert.equal(response.headers.get("content-type"), "application/json");
+  const text = await response.text();
+  const headerText = JSON.stringify([...response.headers]);
   for (const key of ALL_KEYS) {
     assert.ok(!text.includes(key.slice(4)), "a key leaked into the body");
     assert.ok(!headerText.includes(key.slice(4)), "a key leaked into a header");
@@ -221,7 +237,7 @@ Deno.test("createAccessControl() refuses missing, wrong, revoked and expired key
       /Missing API key/,
     );
     assert.equal(
-      !result.ok && result.response.headers.get("www-authenticate"),
+      rendered(result).headers.get("www-authenticate"),
       'Bearer realm="flow-proxy"',
     );
   });
@@ -509,7 +525,7 @@ Deno.test("createAccessControl() rate-limits per key with 429 and x-ratelimit he
       String((body.error as { message: string }).message),
       /60 requests per minute/,
     );
-    const headers = !result.ok ? result.response.headers : new Headers();
+    const headers = rendered(result).headers;
     assert.equal(headers.get("retry-after"), "1");
     assert.equal(headers.get("x-ratelimit-limit"), "60");
     assert.equal(headers.get("x-ratelimit-remaining"), "0");

@@ -1,0 +1,59 @@
+/**
+ * What access control tells the request handler: let the request through
+ * (as which client, with which headers), or refuse it. A refusal is a value,
+ * not a `Response`: the handler answers it in the shape of the API its
+ * client speaks (see src/base/api_errors.ts).
+ */
+import type { ProxyErrorType } from "../base/api_errors.ts";
+import type { AccessRefusal } from "../base/error_kinds.ts";
+
+/** The reasons a request is refused (listed with every record error kind in base/error_kinds.ts). */
+export type { AccessRefusal };
+
+/** A request let through. */
+export interface AccessGranted {
+  ok: true;
+  /** The key's name, or null while keys are not enforced. */
+  client: string | null;
+  /** `x-ratelimit-*` headers to add to the response (empty when not limited). */
+  headers: [string, string][];
+}
+
+/** A request refused: what the client is told, and why (for logs and the record). */
+export interface AccessDenial {
+  ok: false;
+  /** The error type; it fixes the status (see `ERROR_STATUS`). */
+  type: ProxyErrorType;
+  /** The message the client reads. */
+  message: string;
+  /** Headers to add to the error response: `www-authenticate`, `retry-after`, `x-ratelimit-*`. */
+  headers: [string, string][];
+  /** The key's name whenever a key was recognised, even though refused. */
+  client: string | null;
+  /** Why, for logs and the request record: `ip_not_allowed`, `missing_key`, … */
+  reason: AccessRefusal;
+}
+
+/** The verdict on one request. */
+export type AccessResult = AccessGranted | AccessDenial;
+
+/** Where a request came from, as `Deno.ServeHandlerInfo` gives it. */
+export interface ClientInfo {
+  remoteAddr: Deno.Addr;
+}
+
+/** Checks one request against the access rules (see `createAccessControl`). */
+export interface AccessControl {
+  /** The full check, once the request's model is known. */
+  (
+    req: Request,
+    info: ClientInfo,
+    model: string | null,
+  ): AccessResult;
+  /**
+   * The checks that need no body (address and key), to run before reading
+   * one: a refusal, or null when the full check may follow once the model is
+   * known. Lets an unauthenticated client be turned away without its upload.
+   */
+  early(req: Request, info: ClientInfo): AccessDenial | null;
+}
