@@ -1,0 +1,49 @@
+/**
+ * What every request of one handler shares: the settings it reads, its I/O
+ * and the deadline watcher. `createHandler` builds it once; the pieces of a
+ * request (src/proxy/exchange.ts, attempts.ts, respond.ts) read it.
+ */
+import type { Logger } from "@logtape/logtape";
+import type { Settings } from "../config/settings.ts";
+import type { RequestRecord } from "../request_log/record.ts";
+import type { Balancer } from "../upstream/balancer.ts";
+import type { AccessControl } from "../access/contract.ts";
+import type { DeadlineWatcher } from "./deadlines.ts";
+
+/** The settings the handler reads (flags of `serve`, see src/config/settings.ts). */
+export type HandlerSettings = Pick<
+  Settings,
+  | "upstream"
+  | "retryBodyLimit"
+  | "maxBodySize"
+  | "maxAttempts"
+  | "connectTimeout"
+  | "headersTimeout"
+  | "idleTimeout"
+  | "cooldownDefault"
+>;
+
+/** Hooks for metrics; every method is optional work on the hot path, so keep them cheap. */
+export interface HandlerObserver {
+  started(): void;
+  /** `answer.answeredModel`: the model the upstream's response named, if any (see `ObserveOptions`). */
+  finished(
+    record: RequestRecord,
+    credentialIndex: number | null,
+    answer?: { answeredModel: string | null },
+  ): void;
+  failover(fromIndex: number): void;
+}
+
+/** The state one handler shares between its requests. */
+export interface HandlerContext {
+  settings: HandlerSettings;
+  logger: Logger;
+  /** The balancer of the current secrets generation. */
+  balancer: () => Balancer;
+  fetch: typeof fetch;
+  deadlines: DeadlineWatcher;
+  observer: HandlerObserver | undefined;
+  onRecord: ((record: RequestRecord) => void) | undefined;
+  access: AccessControl | undefined;
+}

@@ -1,0 +1,88 @@
+/**
+ * A proxied request from its arrival to the attempt loop: the access checks
+ * (the address and key before the body is read, the model after) and the
+ * request-body plan; whatever throws is answered 500 here.
+ */
+import { describe } from "../base/describe.ts";
+import type { HandlerContext } from "./context.ts";
+import { Exchange, type ExchangeInit } from "./exchange.ts";
+import { type BodyPlan, PayloadTooLarge, planBody } from "./request_body.ts";
+import { runAttempts } from "./attempts.ts";
+
+function ignore(): void {}
+
+/**
+ * Proxies one request. Whatever it throws (an access check, a store, a bug)
+ * is answered 500 and its record finished, so the `in_flight` gauge that
+ * `observer.started()` raised always comes down again.
+ */
+export async function forward(
+  context: HandlerContext,
+  init: ExchangeInit,
+): Promise<Response> {
+  const call = new Exchange(context, init);
+  try {
+    return await admit(call);
+  } catch (err) {
+    context.logger.error(
+      `Internal error on ${init.req.method} ${init.path}: ${
+        describe(err)
+      } [${init.id}]`,
+    );
+    return call.fail("internal_error", "Internal error");
+  }
+}
+
+/** Checks access, plans the body, then runs the attempts. */
+async function admit(call: Exchange): Promise<Response> {
+  const { req, info } = call;
+  const { access, settings } = call.context;
+  // Address and key first: an unknown client is turned away before its upload is read.
+  const early = access?.early(req, info);
+  if (early) {
+    await req.body?.cancel().catch(ignore);
+    return call.refuse(early);
+  }
+
+  let body: BodyPlan;
+  try {
+    body = await planBody(req, settings.retryBodyLimit, settings.maxBodySize);
+  } catch (err) {
+    return await unreadBody(call, err);
+  }
+  call.record.model = body.model;
+  call.body = body;
+  if (body.ambiguousModel) {
+    await body.discard();
+    return call.fail(
+      "bad_request",
+      'The request body names "model" more than once, with different values',
+    );
+  }
+
+  if (access) {
+    const decision = access(req, info, body.model);
+    call.record.client = decision.client;
+    if (!decision.ok) {
+      await body.discard();
+      return call.refuse(decision);
+    }
+    call.extraHeaders = decision.headers;
+  }
+  return await runAttempts(call);
+}
+
+/** The answer when the request body could not be read. */
+async function unreadBody(call: Exchange, err: unknown): Promise<Response> {
+  if (err instanceof PayloadTooLarge) {
+    return call.fail(
+      "payload_too_large",
+      `Request body is larger than ${call.context.settings.maxBodySize} bytes`,
+    );
+  }
+  if (await call.link.left()) return call.clientLeft();
+  return call.fail(
+    "bad_request",
+    `Cannot read the request body: ${describe(err)}`,
+  );
+}

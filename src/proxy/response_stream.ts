@@ -1,0 +1,137 @@
+/**
+ * An event stream, or a body of unknown or large length that may carry
+ * usage: forwarded chunk by chunk through the usage tap and the token
+ * redactor, with the idle deadline between chunks. A class, so only the
+ * responses that take this path allocate its state, in one object.
+ */
+import { errorBody } from "../base/api_errors.ts";
+import type { UsageTap } from "../observe/usage_tap.ts";
+import type { Watch } from "./deadlines.ts";
+import type { Exchange, RecordError } from "./exchange.ts";
+import type { StreamRedactor } from "./redact.ts";
+import { midResponse, passedError, relay } from "./relay.ts";
+
+const encoder = new TextEncoder();
+
+function ignore(): void {}
+
+/** Answers `call` with the upstream's streamed body, `tap` reading its usage. */
+export function respondStream(
+  call: Exchange,
+  res: Response,
+  tap: UsageTap,
+): Response {
+  const source = new StreamRelay(call, res, tap);
+  const body = new ReadableStream<Uint8Array>(source, { highWaterMark: 0 });
+  return relay(call, res, body);
+}
+
+/**
+ * The client's body: pulls from the upstream only when the client asks
+ * (its `pull`, `cancel`), and cancels the upstream read when the attempt is
+ * aborted (its `handleEvent`).
+ */
+export class StreamRelay implements UnderlyingDefaultSource<Uint8Array> {
+  #call: Exchange;
+  #status: number;
+  #isSse: boolean;
+  #reader: ReadableStreamDefaultReader<Uint8Array>;
+  #redact: StreamRedactor;
+  #watch: Watch;
+  #tap: UsageTap;
+  #clientGone = false;
+
+  /** Takes the reader of `res.body`; `call.watch` and `call.controller` are the attempt's. */
+  constructor(call: Exchange, res: Response, tap: UsageTap) {
+    this.#call = call;
+    this.#status = res.status;
+    this.#isSse = call.record.stream;
+    this.#reader = res.body!.getReader();
+    this.#redact = call.redactor!.stream();
+    this.#watch = call.watch;
+    this.#tap = tap;
+    // A deadline aborts the controller; cancelling the reader as well ends a
+    // pending read at once (seen to hang under load with the signal alone).
+    call.controller.signal.addEventListener("abort", this, { once: true });
+  }
+
+  /** The attempt was aborted. */
+  handleEvent(): void {
+    if (!this.#clientGone) this.#reader.cancel().catch(ignore);
+  }
+
+  /** Forwards the next chunk (or ends the stream). */
+  async pull(ctrl: ReadableStreamDefaultController<Uint8Array>): Promise<void> {
+    // Loops only while the redactor holds a whole chunk back (it may
+    // begin a token): a pull must enqueue something or end the stream.
+    const watch = this.#watch;
+    while (true) {
+      let chunk: ReadableStreamReadResult<Uint8Array>;
+      watch.pull();
+      try {
+        chunk = await this.#reader.read();
+      } catch (err) {
+        return this.#fail(ctrl, err);
+      }
+      if (chunk.done) {
+        const signal = this.#call.controller.signal;
+        if (signal.aborted) return this.#fail(ctrl, signal.reason);
+        watch.done();
+        const rest = this.#redact.flush();
+        if (rest !== null) ctrl.enqueue(rest);
+        ctrl.close();
+        this.#finish(this.#status, passedError(this.#status));
+        return;
+      }
+      const value = chunk.value as Uint8Array<ArrayBuffer>;
+      // Until the client asks for more, its pace is not the upstream's.
+      watch.pause();
+      this.#call.record.bytesOut += value.byteLength;
+      this.#tap.write(value);
+      const out = this.#redact.push(value);
+      if (out.byteLength > 0) return ctrl.enqueue(out);
+    }
+  }
+
+  /** The client cancelled its body: it left. */
+  cancel(): void {
+    this.#clientGone = true;
+    this.#watch.done();
+    this.#call.controller.abort(
+      new DOMException("Client disconnected", "AbortError"),
+    );
+    this.#reader.cancel().catch(ignore);
+    this.#finish(this.#status, "client_cancel");
+  }
+
+  #finish(status: number, error: RecordError): void {
+    this.#call.applyUsage(this.#tap.finish());
+    this.#call.finish(status, error);
+  }
+
+  /** Ends the stream after a failed read: an `event: error` for SSE, an error otherwise. */
+  #fail(ctrl: ReadableStreamDefaultController<Uint8Array>, err: unknown): void {
+    const call = this.#call;
+    this.#watch.done();
+    if (call.link.gone) {
+      // The client left; the response is being cancelled as well.
+      this.#finish(this.#status, "client_cancel");
+      return ctrl.close();
+    }
+    const timedOut = this.#watch.expired === "idle";
+    const message = timedOut
+      ? `The upstream sent nothing for ${call.context.settings.idleTimeout} ms`
+      : midResponse(err, call);
+    this.#finish(this.#status, timedOut ? "upstream_timeout" : "stream_error");
+    if (!this.#isSse) return ctrl.error(new Error(message));
+    const type = timedOut ? "upstream_timeout" : "upstream_unreachable";
+    const rest = this.#redact.flush();
+    if (rest !== null) ctrl.enqueue(rest);
+    ctrl.enqueue(
+      encoder.encode(
+        `event: error\ndata: ${errorBody(call.family, type, message)}\n\n`,
+      ),
+    );
+    ctrl.close();
+  }
+}
