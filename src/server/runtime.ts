@@ -156,15 +156,9 @@ export async function startRuntime(options: RuntimeOptions): Promise<Runtime> {
   });
 
   const handler: ProxyHandler = createHandler({
-    upstream: settings.upstream,
+    // The handler reads the settings its `HandlerSettings` names.
+    ...settings,
     balancer: () => balancer,
-    retryBodyLimit: settings.retryBodyLimit,
-    maxBodySize: settings.maxBodySize,
-    maxAttempts: settings.maxAttempts,
-    connectTimeout: settings.connectTimeout,
-    headersTimeout: settings.headersTimeout,
-    idleTimeout: settings.idleTimeout,
-    cooldownDefault: settings.cooldownDefault,
     logger,
     onRecord: options.onRecord,
     access,
