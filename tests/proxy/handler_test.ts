@@ -5,10 +5,9 @@ import { signFlowToken } from "../../src/upstream/jwt.ts";
 import type { RequestRecord } from "../../src/request_log/record.ts";
 import {
   createHandler,
-  findModel,
   type HandlerOptions,
   type ProxyHandler,
-  retryAfterMs,
+  refuseMethod,
 } from "../../src/proxy/handler.ts";
 import { createSharedState } from "../../src/base/shared_state.ts";
 import { MockUpstream } from "../support/mock_upstream.ts";
@@ -1094,52 +1093,16 @@ Deno.test("createHandler against the mock upstream signs a JWT Flow accepts", as
   }
 });
 
-Deno.test("findModel reads the top-level model without parsing the body", async (t) => {
-  const cases: [string, string | null][] = [
-    ['{"model":"gpt-4o","messages":[]}', "gpt-4o"],
-    [
-      '{ "messages": [], "model" : "anthropic.claude-4-5-sonnet" }',
-      "anthropic.claude-4-5-sonnet",
-    ],
-    ['{"model":"we\\"ird\\u00e9"}', 'we"irdé'],
-    [
-      '{"messages":[{"content":"say \\"model\\": \\"x\\""}],"model":"real"}',
-      "real",
-    ],
-    ['{"messages":[]}', null],
-    ['{"model":42}', null],
-    ["", null],
-    ["not json", null],
-  ];
-  for (const [text, expected] of cases) {
-    await t.step(text.slice(0, 50) || "(empty)", () => {
-      assert.equal(findModel(encoder.encode(text)), expected);
-    });
-  }
-  await t.step("undefined", () => {
-    assert.equal(findModel(undefined), null);
+Deno.test("refuseMethod() refuses CONNECT, what fetch cannot send and miscased methods", () => {
+  assert.equal(refuseMethod("CONNECT")?.type, "method_not_allowed");
+  assert.equal(refuseMethod("connect")?.type, "method_not_allowed");
+  assert.deepEqual(refuseMethod("TRACK"), {
+    type: "method_not_allowed",
+    message: "Method TRACK is not supported",
   });
-});
-
-Deno.test("retryAfterMs reads delta-seconds and HTTP dates", async (t) => {
-  const now = Date.UTC(2026, 0, 1, 0, 0, 0);
-  await t.step("seconds", () => {
-    assert.equal(retryAfterMs("7", now), 7000);
-    assert.equal(retryAfterMs(" 10 ", now), 10_000);
-    assert.equal(retryAfterMs("0", now), 0);
+  assert.deepEqual(refuseMethod("post"), {
+    type: "bad_request",
+    message: "Method names are case-sensitive: send POST, not post",
   });
-  await t.step("HTTP date", () => {
-    assert.equal(
-      retryAfterMs(new Date(now + 90_000).toUTCString(), now),
-      90_000,
-    );
-  });
-  await t.step("a date in the past is 0", () => {
-    assert.equal(retryAfterMs(new Date(now - 5000).toUTCString(), now), 0);
-  });
-  await t.step("absent or garbage is null", () => {
-    assert.equal(retryAfterMs(null, now), null);
-    assert.equal(retryAfterMs("soon", now), null);
-    assert.equal(retryAfterMs("", now), null);
-  });
+  assert.equal(refuseMethod("PROPFIND"), null, "extension methods pass");
 });
