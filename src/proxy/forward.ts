@@ -16,7 +16,7 @@ function ignore(): void {}
  * is answered 500 and its record finished, so the `in_flight` gauge that
  * `observer.started()` raised always comes down again.
  */
-export async function forward(
+export async function forwardRequest(
   context: HandlerContext,
   init: ExchangeInit,
 ): Promise<Response> {

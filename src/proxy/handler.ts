@@ -23,7 +23,7 @@ import {
   type ReservedOptions,
   serveReserved,
 } from "./reserved.ts";
-import { forward } from "./forward.ts";
+import { forwardRequest } from "./forward.ts";
 
 export type { HandlerObserver, HandlerSettings } from "./context.ts";
 // Where tests and tools have always found them.
@@ -104,7 +104,7 @@ export function createHandler(options: HandlerOptions): ProxyHandler {
     req: Request,
     info: Deno.ServeHandlerInfo,
   ): Promise<Response> {
-    const { target, forward: forwardMode, path, refusal } = route(req.url);
+    const { target, forward, path, refusal } = route(req.url);
     const id = requestId(req.headers);
     const family = apiFamily(path);
     const method = req.method;
@@ -136,11 +136,18 @@ export function createHandler(options: HandlerOptions): ProxyHandler {
         logger: options.logger,
       });
     }
-    if (!forwardMode && mayBeReserved(path)) {
+    if (!forward && mayBeReserved(path)) {
       const answer = serveReserved(options, { req, info, path, id, family });
       if (answer !== null) return await answer;
     }
-    return await forward(context, { req, info, target, path, id, family });
+    return await forwardRequest(context, {
+      req,
+      info,
+      target,
+      path,
+      id,
+      family,
+    });
   }
 
   const handler = handle as ProxyHandler;
