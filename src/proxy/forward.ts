@@ -12,64 +12,59 @@ import { runAttempts } from "./attempts.ts";
 function ignore(): void {}
 
 /**
- * Proxies one request. Whatever it throws (an access check, a store, a bug)
- * is answered 500 and its record finished, so the `in_flight` gauge that
- * `observer.started()` raised always comes down again.
+ * Proxies one request: checks access, plans the body, then runs the
+ * attempts. Whatever it throws (an access check, a store, a bug) is answered
+ * 500 and its record finished, so the `in_flight` gauge that
+ * `observer.started()` raised always comes down again. (One async function,
+ * not a wrapper around another: each level costs every request a promise.)
  */
 export async function forwardRequest(
   context: HandlerContext,
   init: ExchangeInit,
 ): Promise<Response> {
   const call = new Exchange(context, init);
+  const { req, info } = init;
+  const { access, settings } = context;
   try {
-    return await admit(call);
+    // Address and key first: an unknown client is turned away before its upload is read.
+    const early = access?.early(req, info);
+    if (early) {
+      await req.body?.cancel().catch(ignore);
+      return call.refuse(early);
+    }
+    let body: BodyPlan;
+    try {
+      body = await planBody(req, settings.retryBodyLimit, settings.maxBodySize);
+    } catch (err) {
+      return await unreadBody(call, err);
+    }
+    call.record.model = body.model;
+    call.body = body;
+    if (body.ambiguousModel) {
+      await body.discard();
+      return call.fail(
+        "bad_request",
+        'The request body names "model" more than once, with different values',
+      );
+    }
+    if (access) {
+      const decision = access(req, info, body.model);
+      call.record.client = decision.client;
+      if (!decision.ok) {
+        await body.discard();
+        return call.refuse(decision);
+      }
+      call.extraHeaders = decision.headers;
+    }
+    return await runAttempts(call);
   } catch (err) {
     context.logger.error(
-      `Internal error on ${init.req.method} ${init.path}: ${
+      `Internal error on ${req.method} ${init.path}: ${
         describe(err)
       } [${init.id}]`,
     );
     return call.fail("internal_error", "Internal error");
   }
-}
-
-/** Checks access, plans the body, then runs the attempts. */
-async function admit(call: Exchange): Promise<Response> {
-  const { req, info } = call;
-  const { access, settings } = call.context;
-  // Address and key first: an unknown client is turned away before its upload is read.
-  const early = access?.early(req, info);
-  if (early) {
-    await req.body?.cancel().catch(ignore);
-    return call.refuse(early);
-  }
-
-  let body: BodyPlan;
-  try {
-    body = await planBody(req, settings.retryBodyLimit, settings.maxBodySize);
-  } catch (err) {
-    return await unreadBody(call, err);
-  }
-  call.record.model = body.model;
-  call.body = body;
-  if (body.ambiguousModel) {
-    await body.discard();
-    return call.fail(
-      "bad_request",
-      'The request body names "model" more than once, with different values',
-    );
-  }
-
-  if (access) {
-    const decision = access(req, info, body.model);
-    call.record.client = decision.client;
-    if (!decision.ok) {
-      await body.discard();
-      return call.refuse(decision);
-    }
-    call.extraHeaders = decision.headers;
-  }
-  return await runAttempts(call);
 }
 
 /** The answer when the request body could not be read. */
