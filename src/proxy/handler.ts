@@ -72,14 +72,7 @@ const FORBIDDEN_METHODS = new Set(["CONNECT", "TRACE", "TRACK"]);
 
 /** Builds the proxy handler; options are validated here, once. */
 export function createHandler(options: HandlerOptions): ProxyHandler {
-  if (!(options.maxAttempts >= 1)) {
-    throw new RangeError("maxAttempts must be at least 1");
-  }
-  if (!(options.retryBodyLimit >= 0) || !(options.maxBodySize > 0)) {
-    throw new RangeError(
-      `maxBodySize must be positive and retryBodyLimit 0 or more, got ${options.maxBodySize} and ${options.retryBodyLimit}`,
-    );
-  }
+  checkLimits(options);
   const route = createRouter(options.upstream);
   const deadlines = new DeadlineWatcher({
     connectTimeout: options.connectTimeout,
@@ -154,6 +147,18 @@ export function createHandler(options: HandlerOptions): ProxyHandler {
   handler.close = () => deadlines.close();
   Object.defineProperty(handler, "watching", { get: () => deadlines.size });
   return handler;
+}
+
+/** Throws a `RangeError` for limits no request could meet. */
+function checkLimits(settings: HandlerSettings): void {
+  if (!(settings.maxAttempts >= 1)) {
+    throw new RangeError("maxAttempts must be at least 1");
+  }
+  if (!(settings.retryBodyLimit >= 0) || !(settings.maxBodySize > 0)) {
+    throw new RangeError(
+      `maxBodySize must be positive and retryBodyLimit 0 or more, got ${settings.maxBodySize} and ${settings.retryBodyLimit}`,
+    );
+  }
 }
 
 /** What a CONNECT is told. */
