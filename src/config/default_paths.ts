@@ -5,7 +5,7 @@
  *
  * @module
  */
-import { join, resolve } from "node:path";
+import { dirname, join, resolve } from "node:path";
 
 /** Default secrets file: `$CREDENTIALS_DIRECTORY/secrets.json` when it exists, else `secrets.json`. */
 export function defaultSecretsFile(
@@ -16,6 +16,20 @@ export function defaultSecretsFile(
     return join(credDir, "secrets.json");
   }
   return "secrets.json";
+}
+
+/**
+ * Default models file: `models.json` in the secrets file's directory when it
+ * exists there (so `LoadCredential=` can carry both), else null: the built-in
+ * catalogue. Existence is checked relative to `cwd`; the path is returned as
+ * it is derived from `secretsFile`.
+ */
+export function defaultModelsFile(
+  secretsFile: string,
+  cwd: string,
+): string | null {
+  const candidate = join(dirname(secretsFile), "models.json");
+  return exists(resolve(cwd, candidate)) ? candidate : null;
 }
 
 /** Default database: `$STATE_DIRECTORY/flow-proxy.db` (systemd), else `flow-proxy.db` in `cwd`. */

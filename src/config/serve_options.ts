@@ -17,6 +17,8 @@ export interface Settings {
   host: string;
   port: number;
   secretsFile: string;
+  /** Models file (catalogue, mapping, compatibility switches), or null for the built-in one. */
+  modelsFile: string | null;
   upstream: URL;
   numWorkers: number;
   threaded: boolean;
@@ -151,6 +153,17 @@ export const SERVE_OPTIONS: readonly ServeOption[] = [
     default: ({ env }) => defaultSecretsFile(env),
     defaultText:
       "$CREDENTIALS_DIRECTORY/secrets.json if present, else secrets.json",
+  },
+  {
+    key: "modelsFile",
+    flag: "config",
+    env: "FLOW_PROXY_CONFIG",
+    kind: "string",
+    help: "Models file: catalogue, mapping, compatibility (docs/models.md)",
+    // Worked out from the secrets file in settings.ts, once that is known.
+    default: null,
+    defaultText:
+      "models.json beside the secrets file if present, else built in",
   },
   {
     key: "upstream",

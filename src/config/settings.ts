@@ -14,6 +14,7 @@ import {
   cleanParseArgsMessage,
   joinNegativeValues,
 } from "./arguments.ts";
+import { defaultModelsFile } from "./default_paths.ts";
 import { loadEnvironment } from "./env_file.ts";
 import { readSmallTextFileSync } from "./safe_read.ts";
 import {
@@ -99,6 +100,9 @@ export function resolveSettings(
     ...values,
     envFile,
   } as Settings;
+  if (!sources.has("modelsFile")) {
+    settings.modelsFile = defaultModelsFile(settings.secretsFile, cwd);
+  }
   if (settings.backoffMax < settings.backoffBase) {
     // The balancer needs base ≤ max; blame the one the user set.
     const base = sources.get("backoffBase");

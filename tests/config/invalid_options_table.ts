@@ -53,6 +53,7 @@ const VALUES: Record<string, [string, string][]> = {
     [OVERFLOW, PORT],
   ],
   "secrets-file": [["", EMPTY]],
+  "config": [["", EMPTY]],
   "upstream": [["ftp://x", URL], ["not a url", URL], ["-1", URL]],
   "num-workers": [
     ["0", POSITIVE_COUNT],

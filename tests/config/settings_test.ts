@@ -536,6 +536,48 @@ Deno.test("resolveSettings defaults the secrets file to $CREDENTIALS_DIRECTORY w
   }
 });
 
+Deno.test("resolveSettings defaults the models file to models.json beside the secrets file", async (t) => {
+  const dir = tempDir();
+  try {
+    Deno.writeTextFileSync(join(dir, "secrets.json"), "[]");
+    await t.step("no models.json → none (built-in catalogue)", () => {
+      assert.equal(
+        resolve([], { CREDENTIALS_DIRECTORY: dir }).modelsFile,
+        null,
+      );
+    });
+    Deno.writeTextFileSync(join(dir, "models.json"), "{}");
+    await t.step("models.json in $CREDENTIALS_DIRECTORY → that file", () => {
+      assert.equal(
+        resolve([], { CREDENTIALS_DIRECTORY: dir }).modelsFile,
+        join(dir, "models.json"),
+      );
+    });
+    await t.step("beside a --secrets-file, relative to cwd", () => {
+      assert.equal(
+        resolve(["--secrets-file", "secrets.json"], {}, dir).modelsFile,
+        "models.json",
+      );
+    });
+    await t.step("the env var and the flag win", () => {
+      assert.equal(
+        resolve([], {
+          CREDENTIALS_DIRECTORY: dir,
+          FLOW_PROXY_CONFIG: "/etc/m.json",
+        }).modelsFile,
+        "/etc/m.json",
+      );
+      assert.equal(
+        resolve(["--config", "mine.json"], { CREDENTIALS_DIRECTORY: dir })
+          .modelsFile,
+        "mine.json",
+      );
+    });
+  } finally {
+    Deno.removeSync(dir, { recursive: true });
+  }
+});
+
 Deno.test("resolveSettings places the database in $STATE_DIRECTORY", async (t) => {
   await t.step("STATE_DIRECTORY", () => {
     assert.equal(
