@@ -137,6 +137,7 @@ export async function serveCommand(
   };
   const onHup = () => {
     supervisor.reload("SIGHUP");
+    supervisor.reloadModels("SIGHUP");
   };
   const handlers: [Deno.Signal, () => void][] = [
     ["SIGTERM", () => onStop("SIGTERM")],
@@ -150,9 +151,14 @@ export async function serveCommand(
   const watcher = settings.watchSecrets
     ? watchFile(settings.secretsFile, () => supervisor.reload("file change"))
     : null;
+  const modelsFile = settings.modelsFile;
+  const modelsWatcher = settings.watchSecrets && modelsFile !== null
+    ? watchFile(modelsFile, () => supervisor.reloadModels("file change"))
+    : null;
 
   const code = await stopped.promise;
   watcher?.close();
+  modelsWatcher?.close();
   for (const [signal, handler] of handlers) {
     Deno.removeSignalListener(signal, handler);
   }
@@ -203,6 +209,7 @@ function banner(s: Settings, credentials: number): string {
     `  secrets       ${s.secretsFile} (${credentials} credential${
       credentials === 1 ? "" : "s"
     })`,
+    `  models        ${s.modelsFile ?? "built in"}`,
     `  log level     ${s.logLevel}${
       s.logFile ? ` (also to ${s.logFile})` : ""
     }`,
@@ -211,7 +218,7 @@ function banner(s: Settings, credentials: number): string {
   ].join("\n");
 }
 
-/** How often the secrets file's metadata is checked for a change. */
+/** How often the secrets and models files' metadata is checked for a change. */
 const SECRETS_POLL_MS = 1000;
 
 /**

@@ -325,7 +325,7 @@ export const SERVE_OPTIONS: readonly ServeOption[] = [
     kind: "bool",
     switch: true,
     help:
-      "Do not reload the secrets file when it changes (SIGHUP still reloads)",
+      "Do not reload the secrets and models files when they change (SIGHUP still does)",
     default: true,
     defaultText: "watch",
   },

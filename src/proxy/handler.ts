@@ -24,6 +24,7 @@ import {
   serveReserved,
 } from "./reserved.ts";
 import { forwardRequest } from "./forward.ts";
+import type { ModelsState } from "../models/models_state.ts";
 
 export type { HandlerObserver, HandlerSettings } from "./context.ts";
 // Where tests and tools have always found them.
@@ -44,6 +45,8 @@ export interface HandlerOptions extends HandlerSettings, ReservedOptions {
   fetch?: typeof fetch;
   /** TCP reachability check used when an answer is slower than the connect timeout. */
   connectCheck?: ((signal: AbortSignal) => Promise<boolean>) | null;
+  /** The models configuration of this thread; the built-in catalogue when absent. */
+  models?: ModelsState;
 }
 
 /** The handler, plus the resources it holds. */

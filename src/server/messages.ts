@@ -4,6 +4,7 @@ import type { StoredKey } from "../access/client_keys.ts";
 import type { RequestRecord } from "../request_log/record.ts";
 import type { StoreOp } from "./store_link.ts";
 import type { WireSettings } from "./wire.ts";
+import type { ModelsSource } from "./models_source.ts";
 
 /** Supervisor → worker. */
 export type ToWorker =
@@ -17,8 +18,12 @@ export type ToWorker =
     workersExpected: number;
     /** Client keys now; null without a database. */
     keys: StoredKey[] | null;
+    /** The models file in force (validated by the supervisor); null for the built-in one. */
+    models: ModelsSource | null;
   }
   | { type: "credentials"; credentials: SignedCredentials; generation: number }
+  /** A reloaded models file, valid: every thread puts it in force. */
+  | { type: "models"; models: ModelsSource }
   /** A new set of client keys, from the store worker. */
   | { type: "keys"; keys: StoredKey[] }
   /** The answer to a `store-request`. */

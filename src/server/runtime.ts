@@ -20,6 +20,8 @@ import { CONTROL, type SharedState } from "../base/shared_state.ts";
 import { serveWithLimits } from "./connection_limits.ts";
 import type { StoreLink } from "./store_link.ts";
 import { describe } from "../base/describe.ts";
+import { ModelsState } from "../models/models_state.ts";
+import type { ModelsConfig } from "../models/types.ts";
 
 /**
  * How long a serving thread keeps answering after shutdown starts, every
@@ -44,6 +46,8 @@ export interface RuntimeOptions {
   onRecord: (record: RequestRecord) => void;
   /** The database, by message (see store_link.ts); null without one (`--no-db`). */
   store?: StoreLink | null;
+  /** The models configuration at start; the built-in one when absent. */
+  models?: ModelsConfig;
 }
 
 /** A serving thread's handle. */
@@ -54,6 +58,10 @@ export interface Runtime {
   reload(credentials: SignedCredentials, generation: number): void;
   /** Checks client keys against `keys` from now on (sent by the store worker). */
   loadKeys(keys: readonly StoredKey[]): void;
+  /** This thread's models configuration, which the handler reads per request. */
+  models: ModelsState;
+  /** Puts a reloaded models configuration in force for the next request. */
+  replaceModels(config: ModelsConfig): void;
   /** Stops accepting, lets in-flight requests finish, then resolves. */
   shutdown(): Promise<void>;
   /** Resolves when the server has stopped. */
@@ -101,6 +109,7 @@ export async function startRuntime(options: RuntimeOptions): Promise<Runtime> {
     logger,
   );
   const startedAt = Date.now();
+  const models = new ModelsState(options.models);
   const metrics = new Metrics(state.metrics);
   const clientMetrics = new ClientMetrics(state.clients);
   const workersReady = () => Atomics.load(state.control, CONTROL.WORKERS_READY);
@@ -164,6 +173,7 @@ export async function startRuntime(options: RuntimeOptions): Promise<Runtime> {
     access,
     allowAddress: ipFilter ? (address) => ipFilter.allows(address) : undefined,
     admin: (req) => admin(req),
+    models,
     observer: {
       started: () => metrics.inFlight(1),
       finished(record, credentialIndex, answer) {
@@ -291,6 +301,15 @@ export async function startRuntime(options: RuntimeOptions): Promise<Runtime> {
       );
     },
     loadKeys: (keys) => verifier.load(keys),
+    models,
+    replaceModels(config) {
+      models.replace(config);
+      logger.debug(
+        `Models configuration in force on this thread: ${
+          config.source ?? "built in"
+        }`,
+      );
+    },
     async shutdown() {
       // `server.shutdown()` closes idle keep-alive connections at once, and
       // with them any request whose bytes are in flight on one: the client

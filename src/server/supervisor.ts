@@ -26,6 +26,13 @@ import {
   type SharedState,
 } from "../base/shared_state.ts";
 import { describe } from "../base/describe.ts";
+import {
+  describeModels,
+  loadModelsFile,
+  modelsConfigOf,
+  type ModelsSource,
+  modelsStartError,
+} from "./models_source.ts";
 
 /** Options of {@linkcode Supervisor}. */
 export interface SupervisorOptions {
@@ -65,6 +72,8 @@ export class Supervisor {
   #restarts = 0;
   #lastSecretsText: string | null = null;
   #store: StoreClient | null;
+  /** The models file in force; null for the built-in configuration. */
+  #models: ModelsSource | null = null;
 
   constructor(options: SupervisorOptions) {
     this.#store = options.store ?? null;
@@ -101,6 +110,15 @@ export class Supervisor {
   /** Starts every serving thread; resolves once all listen, rejects if one cannot. */
   async start(): Promise<void> {
     const s = this.#settings;
+    if (s.modelsFile !== null) {
+      const { report, source } = await loadModelsFile(s.modelsFile);
+      if (source === null) throw modelsStartError(report);
+      for (const w of report.warnings) this.#log.warn(w.message);
+      this.#models = source;
+      this.#log.info(
+        `Models file "${s.modelsFile}": ${describeModels(report.config!)}`,
+      );
+    }
     this.#signed = await signCredentials(this.#credentials);
     if (!s.threaded) {
       this.#runtime = await startRuntime({
@@ -112,6 +130,7 @@ export class Supervisor {
         logger: this.#log,
         onRecord: (record) => this.#onRecords([record]),
         store: this.#storeLink(),
+        models: this.#models ? modelsConfigOf(this.#models) : undefined,
       });
       this.#log.info(`Serving on the main thread (--no-threaded)`);
       return;
@@ -177,6 +196,7 @@ export class Supervisor {
       secretsGeneration: this.#generation,
       workersExpected: this.#settings.numWorkers,
       keys: this.#store ? [...this.#store.keys] : null,
+      models: this.#models,
     });
   }
 
@@ -299,6 +319,46 @@ export class Supervisor {
     this.#log.info(
       `Reloaded ${file} (${reason}): ${credentials.length} credentials: ${
         credentials.map((c) => c.name).join(", ")
+      }`,
+    );
+    return true;
+  }
+
+  /**
+   * Reads the models file again and, when valid, puts it in force on every
+   * thread; requests in flight keep the mapping they resolved. A bad file
+   * changes nothing: each problem is an ERROR line, then a summary. A
+   * change on disk with the same text does nothing. Returns whether it was applied.
+   */
+  async reloadModels(reason: string): Promise<boolean> {
+    const file = this.#settings.modelsFile;
+    if (file === null) return false;
+    const { report, source } = await loadModelsFile(file);
+    if (source === null) {
+      for (const e of report.errors) {
+        this.#log.error(`Models file "${file}": ${e.message}`);
+      }
+      this.#log.error(
+        `Reload of models file "${file}" (${reason}) rejected, keeping the configuration in use: ${report.errors.length} error${
+          report.errors.length === 1 ? "" : "s"
+        }`,
+      );
+      return false;
+    }
+    if (reason === "file change" && source.text === this.#models?.text) {
+      return false;
+    }
+    for (const w of report.warnings) {
+      this.#log.warn(`Models file "${file}": ${w.message}`);
+    }
+    this.#models = source;
+    this.#runtime?.replaceModels(report.config!);
+    for (const slot of this.#workers) {
+      this.#post(slot, { type: "models", models: source });
+    }
+    this.#log.info(
+      `Reloaded models file "${file}" (${reason}): ${
+        describeModels(report.config!)
       }`,
     );
     return true;

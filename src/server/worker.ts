@@ -16,6 +16,7 @@ import type { FromWorker, ToWorker } from "./messages.ts";
 import type { StoreLink, StoreOp } from "./store_link.ts";
 import { type Runtime, startRuntime } from "./runtime.ts";
 import { fromWire } from "./wire.ts";
+import { modelsConfigOf, type ModelsSource } from "./models_source.ts";
 import { mapSharedState } from "../base/shared_state.ts";
 import { describe } from "../base/describe.ts";
 
@@ -23,6 +24,8 @@ const BATCH_SIZE = 64;
 const BATCH_DELAY_MS = 100;
 
 let runtime: Runtime | null = null;
+/** A models reload that arrived while the runtime was still starting. */
+let pendingModels: ModelsSource | null = null;
 let batch: RequestRecord[] = [];
 let timer: ReturnType<typeof setTimeout> | undefined;
 
@@ -43,6 +46,15 @@ function onRecord(record: RequestRecord): void {
   if (batch.length >= BATCH_SIZE) flushRecords();
   else if (timer === undefined) {
     timer = setTimeout(flushRecords, BATCH_DELAY_MS);
+  }
+}
+
+/** Puts a reloaded models file in force; one this thread finds invalid changes nothing. */
+function replaceModels(runtime: Runtime, source: ModelsSource): void {
+  try {
+    runtime.replaceModels(modelsConfigOf(source));
+  } catch (err) {
+    getLog("proxy").error(describe(err));
   }
 }
 
@@ -87,6 +99,9 @@ self.onmessage = async (event: MessageEvent<ToWorker>) => {
           logger,
           onRecord,
           store: message.keys === null ? null : storeLink(message.keys),
+          models: message.models === null
+            ? undefined
+            : modelsConfigOf(message.models),
         });
       } catch (err) {
         post({
@@ -96,6 +111,8 @@ self.onmessage = async (event: MessageEvent<ToWorker>) => {
         });
         return;
       }
+      if (pendingModels !== null) replaceModels(runtime, pendingModels);
+      pendingModels = null;
       logger.info(
         `Worker ${message.workerId} listening on ${runtime.addr.hostname}:${runtime.addr.port}`,
       );
@@ -111,6 +128,10 @@ self.onmessage = async (event: MessageEvent<ToWorker>) => {
       return;
     case "keys":
       runtime?.loadKeys(message.keys);
+      return;
+    case "models":
+      if (runtime === null) pendingModels = message.models;
+      else replaceModels(runtime, message.models);
       return;
     case "store-reply": {
       const pending = storeRequests.get(message.id);
