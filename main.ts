@@ -7,6 +7,7 @@ import { checkSecretsCommand } from "./src/cli/check_secrets.ts";
 import { usageCommand } from "./src/cli/usage.ts";
 import { keysCommand } from "./src/cli/keys.ts";
 import { serveCommand } from "./src/cli/serve.ts";
+import { checkConfigCommand, modelsCliCommand } from "./src/cli/models.ts";
 import {
   argumentError,
   type Command,
@@ -23,6 +24,8 @@ const USAGE = `Usage: flow-proxy <command> [options]
 Commands:
   serve           Run the proxy
   check-secrets   Validate secrets.json and exit
+  check-config    Validate the models file and exit
+  models          Show the models catalogue and how model ids are mapped
   usage           Show request and token totals from the request log
   keys            Create, list and revoke client API keys
 
@@ -37,6 +40,8 @@ Docs: README.md and docs/ in the repository.
 const COMMANDS: Record<string, Command> = {
   "serve": serveCommand,
   "check-secrets": checkSecretsCommand,
+  "check-config": checkConfigCommand,
+  "models": modelsCliCommand,
   "usage": usageCommand,
   "keys": keysCommand,
 };

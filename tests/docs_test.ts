@@ -57,7 +57,14 @@ async function helpOf(command: string): Promise<string> {
 }
 
 Deno.test("every flow-proxy command shown in the docs exists with the flags shown", async () => {
-  const commands = new Set(["serve", "check-secrets", "usage", "keys"]);
+  const commands = new Set([
+    "serve",
+    "check-secrets",
+    "check-config",
+    "models",
+    "usage",
+    "keys",
+  ]);
   let checked = 0;
   for (const file of markdownFiles()) {
     for (const line of commandLines(Deno.readTextFileSync(file))) {
@@ -143,7 +150,16 @@ Deno.test("every flow-proxy command in the docs runs without a usage error", asy
         const words = shellWords(line);
         if (!words || words.length === 0) continue;
         const [command] = words;
-        if (!["serve", "check-secrets", "usage", "keys"].includes(command)) {
+        if (
+          ![
+            "serve",
+            "check-secrets",
+            "check-config",
+            "models",
+            "usage",
+            "keys",
+          ].includes(command)
+        ) {
           continue;
         }
         if (
