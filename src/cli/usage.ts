@@ -188,31 +188,37 @@ function formatTables(summary: UsageSummary, request: UsageRequest): string {
   }
 
   for (const group of request.groups) {
-    let title: string;
-    let rows: [string, UsageTotals][];
+    let title: string[];
+    let rows: [string[], UsageTotals][];
     if (group === "credential") {
-      title = "Credential";
-      rows = summary.byCredential.map((r) => [r.credential ?? "(none)", r]);
+      title = ["Credential"];
+      rows = summary.byCredential.map((r) => [[r.credential ?? "(none)"], r]);
     } else if (group === "model") {
-      title = "Model";
-      rows = summary.byModel.map((r) => [r.model ?? "(unknown)", r]);
+      // The Flow model a request was sent as, where the mapping changed it.
+      title = ["Model", "Sent as"];
+      rows = summary.byModel.map((
+        r,
+      ) => [[r.model ?? "(unknown)", r.upstreamModel ?? "-"], r]);
     } else {
-      title = "Day (UTC)";
-      rows = summary.byDay.map((r) => [r.day, r]);
+      title = ["Day (UTC)"];
+      rows = summary.byDay.map((r) => [[r.day], r]);
     }
-    rows.push(["Total", summary.total]);
+    rows.push([title.map((_, i) => i === 0 ? "Total" : ""), summary.total]);
     out += "\n" + formatTotals(title, rows);
   }
   return out;
 }
 
-function formatTotals(title: string, rows: [string, UsageTotals][]): string {
+function formatTotals(
+  title: string[],
+  rows: [string[], UsageTotals][],
+): string {
   return formatTable([
-    [title, ...COLUMNS.map(([, label]) => label)],
+    [...title, ...COLUMNS.map(([, label]) => label)],
     ...rows.map((
-      [name, totals],
-    ) => [name, ...COLUMNS.map(([key]) => String(totals[key]))]),
-  ], { rightAlignFrom: 1 });
+      [names, totals],
+    ) => [...names, ...COLUMNS.map(([key]) => String(totals[key]))]),
+  ], { rightAlignFrom: title.length });
 }
 
 function formatJson(summary: UsageSummary, request: UsageRequest): string {

@@ -65,7 +65,13 @@ export const CLICKHOUSE_COLUMNS = `id String,
   cache_write_tokens Nullable(Int64),
   error Nullable(String),
   attempts UInt16,
-  stream UInt8`;
+  stream UInt8,
+  upstream_model Nullable(String)`;
+
+/** Columns added after the first release, with their types: added to an older table on first contact. */
+export const ADDED_COLUMNS: readonly [string, string][] = [
+  ["upstream_model", "Nullable(String)"],
+];
 
 /** The statement that creates the request table when it is missing. */
 export function clickHouseTableDdl(database: string, table: string): string {
@@ -97,6 +103,7 @@ export function toClickHouseRow(r: RequestRecord): Record<string, unknown> {
     error: r.error ?? null,
     attempts: r.attempts,
     stream: r.stream ? 1 : 0,
+    upstream_model: r.upstreamModel ?? null,
   };
 }
 
@@ -148,7 +155,7 @@ export function createClickHouseSink(
   let tableReady = false;
   let failing = false;
 
-  async function post(body: string, query?: string): Promise<void> {
+  async function post(body: string, query?: string): Promise<string> {
     const url = new URL(options.url);
     if (query !== undefined) url.searchParams.set("query", query);
     const timeout = new AbortController();
@@ -167,6 +174,7 @@ export function createClickHouseSink(
       if (!response.ok) {
         throw new Error(`HTTP ${response.status}: ${summarizeError(text)}`);
       }
+      return text;
     } catch (err) {
       if (timeout.signal.aborted) throw timeout.signal.reason;
       throw err;
@@ -180,6 +188,17 @@ export function createClickHouseSink(
       await post(`CREATE DATABASE IF NOT EXISTS \`${options.database}\``);
     }
     await post(clickHouseTableDdl(options.database, options.table));
+    // A table created by an older flow-proxy lacks the newer columns; checked
+    // by name because ClickHouse before 19 has no `ADD COLUMN IF NOT EXISTS`.
+    const present = await post(
+      `SELECT name FROM system.columns WHERE database = '${options.database}' AND table = '${options.table}' FORMAT TabSeparated`,
+    );
+    const names = new Set(present.split("\n"));
+    for (const [name, type] of ADDED_COLUMNS) {
+      if (!names.has(name)) {
+        await post(`ALTER TABLE ${target} ADD COLUMN ${name} ${type}`);
+      }
+    }
   }
 
   async function write(batch: RequestRecord[]): Promise<void> {

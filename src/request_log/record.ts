@@ -21,8 +21,13 @@ export interface RequestRecord {
   method: string;
   /** Path without the query string. */
   path: string;
-  /** `model` from a JSON request body, when present. */
+  /** `model` from a JSON request body, when present: what the client asked for. */
   model: string | null;
+  /**
+   * The Flow model the request was sent as, when the mapping knew it (it may
+   * equal `model`); null or absent when nothing was resolved.
+   */
+  upstreamModel?: string | null;
   /** Status sent to the client (0 when the client left before headers). */
   status: number;
   /** Whole request, from arrival to the last byte sent. */

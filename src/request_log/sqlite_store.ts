@@ -18,7 +18,7 @@ import {
 import { describe } from "../base/describe.ts";
 
 /** Version of the `requests` schema this build writes. */
-export const REQUESTS_SCHEMA_VERSION = 1;
+export const REQUESTS_SCHEMA_VERSION = 2;
 
 /** Per-component schema versions of the shared database file. */
 const SCHEMA_TABLE = "flow_proxy_schema";
@@ -51,13 +51,16 @@ const MIGRATIONS: readonly string[] = [
     stream INTEGER NOT NULL
   );
   CREATE INDEX IF NOT EXISTS requests_ts ON requests (ts);`,
+  // 2: the Flow model a request was sent as, beside the one the client asked for.
+  `ALTER TABLE requests ADD COLUMN upstream_model TEXT;`,
 ];
 
 const INSERT_SQL =
   `INSERT INTO requests (id, ts, client, credential, method, path, model,
   status, duration_ms, ttft_ms, bytes_in, bytes_out, tokens_in, tokens_out,
-  cache_read_tokens, cache_write_tokens, error, attempts, stream)
-  VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`;
+  cache_read_tokens, cache_write_tokens, error, attempts, stream,
+  upstream_model)
+  VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`;
 
 /**
  * How long a request-log write waits for another connection's lock: short,
@@ -161,6 +164,7 @@ export class SqliteStore implements RecordSink {
           r.error ?? null,
           r.attempts,
           r.stream ? 1 : 0,
+          r.upstreamModel ?? null,
         );
       }
       db.exec("COMMIT");
@@ -238,8 +242,15 @@ export interface UsageSummary {
   total: UsageTotals;
   /** Most requests first (ties by name, null last); `credential` null when no credential served the request. */
   byCredential: (UsageTotals & { credential: string | null })[];
-  /** Most requests first (ties by name, null last); `model` null when the request named none. */
-  byModel: (UsageTotals & { model: string | null })[];
+  /**
+   * By requested model and the Flow model it was sent as; most requests
+   * first (ties by name, null last). `model` is null when the request named
+   * none; `upstreamModel` is null unless it differs from `model`.
+   */
+  byModel: (UsageTotals & {
+    model: string | null;
+    upstreamModel: string | null;
+  })[];
   /** Oldest first; `day` is `YYYY-MM-DD` in UTC. */
   byDay: (UsageTotals & { day: string })[];
 }
@@ -315,11 +326,18 @@ function summarize(
     params.push(until);
   }
   const filter = where.length ? `WHERE ${where.join(" AND ")}` : "";
-  const grouped = (key: string, order: string) =>
+  const grouped = (key: string, order: string, key2 = "NULL") =>
     db.prepare(
-      `SELECT ${key} AS key, ${TOTALS_SQL} FROM requests ${filter} GROUP BY 1 ORDER BY ${order}`,
+      `SELECT ${key} AS key, ${key2} AS key2, ${TOTALS_SQL} FROM requests ${filter} GROUP BY 1, 2 ORDER BY ${order}`,
     )
       .all(...params) as Record<string, unknown>[];
+  // A file of schema 1 read read-only (`flow-proxy usage`) has no such column.
+  const hasUpstream = (db.prepare("PRAGMA table_info(requests)").all() as {
+    name: string;
+  }[]).some((c) => c.name === "upstream_model");
+  const upstream = hasUpstream
+    ? "CASE WHEN upstream_model IS NOT model THEN upstream_model END"
+    : "NULL";
 
   const total = db.prepare(`SELECT ${TOTALS_SQL} FROM requests ${filter}`).get(
     ...params,
@@ -337,8 +355,13 @@ function summarize(
       credential: row.key as string | null,
       ...totals(row),
     })),
-    byModel: grouped("model", "requests DESC, key IS NULL, key").map((row) => ({
+    byModel: grouped(
+      "model",
+      "requests DESC, key IS NULL, key, key2 IS NULL, key2",
+      upstream,
+    ).map((row) => ({
       model: row.key as string | null,
+      upstreamModel: row.key2 as string | null,
       ...totals(row),
     })),
     byDay: grouped("strftime('%Y-%m-%d', ts / 1000, 'unixepoch')", "key").map((

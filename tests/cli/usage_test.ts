@@ -64,7 +64,8 @@ const RECENT = [
   record(),
   record({
     credential: "primary",
-    model: "anthropic.claude-4-5-sonnet",
+    model: "claude-sonnet-4-5",
+    upstreamModel: "anthropic.claude-4-5-sonnet",
     tokensIn: 20,
     tokensOut: 10,
   }),
@@ -105,8 +106,12 @@ Deno.test("usageCommand prints aligned tables by credential, model and day", asy
     assert.match(credential[2], /^backup\s+1\s+1\s+0\s+0\s+0\s+0\s+0$/);
     assert.match(credential[3], /^old\s+1\s+0\s+5\s+5\s+0\s+0\s+0$/);
     assert.match(credential[4], /^Total\s+4\s+1\s+1025\s+265\s+0\s+0\s+0$/);
-    assert.match(model[0], /^Model\s+Requests/);
-    assert.match(model[1], /^gpt-4o\s+3\s+1\s+1005\s/);
+    assert.match(model[0], /^Model\s+Sent as\s+Requests/);
+    assert.match(model[1], /^gpt-4o\s+-\s+3\s+1\s+1005\s/);
+    assert.match(
+      model[2],
+      /^claude-sonnet-4-5\s+anthropic\.claude-4-5-sonnet\s+1\s+0\s+20\s/,
+    );
     assert.match(day[0], /^Day \(UTC\)\s+Requests/);
     assert.equal(day.length, 4);
     for (const table of [credential, model, day]) {

@@ -1,5 +1,6 @@
 import assert from "node:assert/strict";
 import {
+  CLICKHOUSE_COLUMNS,
   createClickHouseSink,
   toClickHouseRow,
 } from "../../src/request_log/clickhouse.ts";
@@ -210,7 +211,6 @@ Deno.test("createClickHouseSink writes batches to a real clickhouse-server", asy
           ts: ts + 1,
           client: "team-a",
           credential: null,
-          model: null,
           status: 0,
           durationMs: 3.2,
           ttftMs: null,
@@ -222,6 +222,8 @@ Deno.test("createClickHouseSink writes batches to a real clickhouse-server", asy
           error: "client_cancel",
           attempts: 2,
           stream: false,
+          model: "claude-opus-4-8",
+          upstreamModel: "anthropic.claude-4-7-opus",
         }),
       ]);
       await sink.close();
@@ -260,10 +262,12 @@ Deno.test("createClickHouseSink writes batches to a real clickhouse-server", asy
         error: null,
         attempts: 1,
         stream: 1,
+        upstream_model: null,
       });
       assert.equal(fail.client, "team-a");
       assert.equal(fail.credential, null);
-      assert.equal(fail.model, null);
+      assert.equal(fail.model, "claude-opus-4-8");
+      assert.equal(fail.upstream_model, "anthropic.claude-4-7-opus");
       assert.equal(fail.status, 0);
       assert.equal(fail.ttft_ms, null);
       assert.equal(fail.tokens_in, null);
@@ -271,6 +275,37 @@ Deno.test("createClickHouseSink writes batches to a real clickhouse-server", asy
       assert.equal(fail.error, "client_cancel");
       assert.equal(fail.attempts, 2);
       assert.equal(fail.stream, 0);
+    },
+  );
+
+  await t.step(
+    "adds upstream_model to a table an older flow-proxy created",
+    async () => {
+      const old = CLICKHOUSE_COLUMNS.replace(
+        /,\s*upstream_model Nullable\(String\)$/,
+        "",
+      );
+      assert.notEqual(old, CLICKHOUSE_COLUMNS);
+      await server.query(
+        `CREATE TABLE default.older (${old}) ENGINE = MergeTree PARTITION BY toYYYYMMDD(ts) ORDER BY ts`,
+      );
+      for (const id of ["first", "second"]) {
+        // A second sink finds the column there already.
+        const sink = createClickHouseSink({
+          url: server.url,
+          database: "default",
+          table: "older",
+          ...auth,
+          retry: { attempts: 1, baseMs: 0 },
+        });
+        await sink.write([record({ id, upstreamModel: "gpt-5" })]);
+        await sink.close();
+      }
+      const rows = await selectRows(server, "older");
+      assert.deepEqual(rows.map((r) => [r.id, r.upstream_model]), [
+        ["first", "gpt-5"],
+        ["second", "gpt-5"],
+      ]);
     },
   );
 

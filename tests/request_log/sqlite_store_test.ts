@@ -152,6 +152,7 @@ Deno.test("openRequestLog creates its table, index and schema version beside oth
       "error",
       "attempts",
       "stream",
+      "upstream_model",
     ]);
     const indexes = db.prepare("PRAGMA index_list(requests)").all() as {
       name: string;
@@ -209,6 +210,7 @@ Deno.test("SqliteStore.write() stores every field of successful and failed reque
       error: null,
       attempts: 1,
       stream: 1,
+      upstream_model: null,
     });
     const failure = rows.find((r) => r.id === "upstream-5xx")!;
     assert.equal(failure.status, 502);
@@ -223,6 +225,91 @@ Deno.test("SqliteStore.write() stores every field of successful and failed reque
     const none = rows.find((r) => r.id === "no-credential")!;
     assert.equal(none.credential, null);
     assert.equal(none.model, null);
+    await store.close();
+  });
+});
+
+Deno.test("openRequestLog adds upstream_model to a log of schema 1, keeping its rows", async () => {
+  await withDir(async (dir) => {
+    const path = join(dir, "old.db");
+    const old = new DatabaseSync(path);
+    old.exec(
+      `CREATE TABLE flow_proxy_schema (component TEXT PRIMARY KEY, version INTEGER NOT NULL);
+      INSERT INTO flow_proxy_schema VALUES ('requests', 1);
+      CREATE TABLE requests (id TEXT NOT NULL, ts INTEGER NOT NULL, client TEXT,
+        credential TEXT, method TEXT NOT NULL, path TEXT NOT NULL, model TEXT,
+        status INTEGER NOT NULL, duration_ms REAL NOT NULL, ttft_ms REAL,
+        bytes_in INTEGER NOT NULL, bytes_out INTEGER NOT NULL, tokens_in INTEGER,
+        tokens_out INTEGER, cache_read_tokens INTEGER, cache_write_tokens INTEGER,
+        error TEXT, attempts INTEGER NOT NULL, stream INTEGER NOT NULL);
+      INSERT INTO requests VALUES ('old', 1, NULL, 'p', 'POST', '/v1/messages',
+        'claude-opus-4-8', 200, 1, NULL, 1, 1, 3, 4, NULL, NULL, NULL, 1, 0);`,
+    );
+    // `flow-proxy usage` reads an old file read-only, without migrating it.
+    assert.deepEqual(
+      usageSummary(path).byModel.map((m) => [m.model, m.upstreamModel]),
+      [["claude-opus-4-8", null]],
+    );
+    old.close();
+
+    const store = openRequestLog(path);
+    await store.write([
+      record({
+        id: "new",
+        model: "claude-opus-4-8",
+        upstreamModel: "anthropic.claude-4-7-opus",
+      }),
+    ]);
+    const rows = store.database.prepare(
+      "SELECT id, model, upstream_model FROM requests ORDER BY ts",
+    ).all().map((r) => ({ ...r }));
+    assert.deepEqual(rows, [
+      { id: "old", model: "claude-opus-4-8", upstream_model: null },
+      {
+        id: "new",
+        model: "claude-opus-4-8",
+        upstream_model: "anthropic.claude-4-7-opus",
+      },
+    ]);
+    assert.equal(
+      (store.database.prepare(
+        "SELECT version FROM flow_proxy_schema WHERE component = 'requests'",
+      ).get() as { version: number }).version,
+      2,
+    );
+    await store.close();
+  });
+});
+
+Deno.test("usageSummary groups by model and the upstream model where it differs", async () => {
+  await withDir(async (dir) => {
+    const store = openRequestLog(join(dir, "log.db"));
+    await store.write([
+      record({
+        model: "claude-opus-4-8",
+        upstreamModel: "anthropic.claude-4-7-opus",
+      }),
+      record({
+        model: "claude-opus-4-8",
+        upstreamModel: "anthropic.claude-4-7-opus",
+      }),
+      record({
+        model: "claude-opus-4-8",
+        upstreamModel: "anthropic.claude-4-8-opus",
+      }),
+      record({ model: "gpt-5", upstreamModel: "gpt-5" }),
+      record({ model: "gpt-5" }),
+    ]);
+    assert.deepEqual(
+      usageSummary(store).byModel.map((
+        m,
+      ) => [m.model, m.upstreamModel, m.requests]),
+      [
+        ["claude-opus-4-8", "anthropic.claude-4-7-opus", 2],
+        ["gpt-5", null, 2],
+        ["claude-opus-4-8", "anthropic.claude-4-8-opus", 1],
+      ],
+    );
     await store.close();
   });
 });
