@@ -28,6 +28,7 @@ import {
   INT_OFFSET,
   INT_SLOTS,
   type LogStore,
+  MAPPINGS_BASE,
   MAX_MODELS,
   MAX_OBSERVED_MS,
   METRICS_BYTE_LENGTH,
@@ -38,6 +39,8 @@ import {
   NO_CREDENTIAL,
   REQUESTS_BASE,
   REQUESTS_ROW,
+  REWRITE_KINDS,
+  REWRITES_BASE,
   type RouteFamily,
   ROUTES,
   STATUS_CLASSES,
@@ -99,6 +102,15 @@ const UPSTREAM_5XX = UPSTREAM_ERRORS.indexOf("upstream_5xx");
 /** The route family of a request path, the `route` label. */
 export function routeFamily(path: string): RouteFamily {
   return ROUTES[routeIndex(path)];
+}
+
+/** Index in `MAPPING_RULES` of a resolution's rule, or -1; no allocation. */
+function mappingRuleIndex(rule: string): number {
+  if (rule === "alias") return 0;
+  if (rule.startsWith("pattern:")) return 1;
+  if (rule.startsWith("builtin:")) return 2;
+  if (rule.startsWith("default:")) return 3;
+  return -1;
 }
 
 /** Counters of one process in a shared region; one instance per thread. */
@@ -197,6 +209,20 @@ export class Metrics {
     if (credentialIndex >= 0 && credentialIndex < MAX_CREDENTIALS) {
       Atomics.add(this.#big, FAILOVERS_BASE + (credentialIndex | 0), 1n);
     }
+  }
+
+  /** Counts one rewritten request body per kind of change it had (`REWRITE_KINDS`; others are ignored). */
+  countRewrites(kinds: readonly string[]): void {
+    for (const kind of kinds) {
+      const k = (REWRITE_KINDS as readonly string[]).indexOf(kind);
+      if (k !== -1) Atomics.add(this.#big, REWRITES_BASE + k, 1n);
+    }
+  }
+
+  /** Counts one model id mapped by `rule` (`ModelResolution.rule`), by its kind; `flow-name` is not counted. */
+  countMapping(rule: string): void {
+    const k = mappingRuleIndex(rule);
+    if (k !== -1) Atomics.add(this.#big, MAPPINGS_BASE + k, 1n);
   }
 
   /** Adds a request-log sink's counts and sets its queue depth; the store shows from its first report. */

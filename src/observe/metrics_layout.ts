@@ -13,6 +13,8 @@
  *           failovers   [credential]
  *           log stores  [store][written, dropped, failed, queue depth, seen]
  *           tokens      [cell][in, out, cache read, cache write]   (+1 overflow cell)
+ *           rewrites    [rewrite kind]
+ *           mappings    [mapping rule kind]
  * Int32     in flight   [1]
  *           cell keys   [cell]     credential × model pair owning a tokens cell
  * models    the model-name table: a NameTable of MAX_MODELS × MODEL_NAME_BYTES
@@ -24,6 +26,9 @@
 import { MAX_CREDENTIALS } from "../base/shared_state.ts";
 import type { ErrorKind } from "../base/error_kinds.ts";
 import { nameTableBytes } from "./name_table.ts";
+import { REWRITE_KINDS } from "../models/anthropic_compat.ts";
+
+export { REWRITE_KINDS };
 
 /** Route families, the `route` label. */
 export type RouteFamily =
@@ -83,6 +88,18 @@ export const TOKEN_DIRECTIONS = [
   "out",
   "cache_read",
   "cache_write",
+] as const;
+
+/**
+ * The `rule` labels of `flow_proxy_model_mappings_total`: the kinds of
+ * `ModelResolution.rule` (`pattern:<glob>` counts as `pattern`, …). A
+ * request naming a Flow model (`flow-name`) is not a mapping.
+ */
+export const MAPPING_RULES = [
+  "alias",
+  "pattern",
+  "builtin",
+  "default",
 ] as const;
 
 /** Upper bounds of the duration histogram, milliseconds. */
@@ -168,9 +185,13 @@ export const FAILOVERS_BASE = ERRORS_BASE + UPSTREAM_ERRORS.length;
 export const STORES_BASE = FAILOVERS_BASE + MAX_CREDENTIALS;
 /** BigInt64 index of the token cells. */
 export const TOKENS_BASE = STORES_BASE + LOG_STORES.length * STORE_FIELDS;
-/** BigInt64 slots of the region. */
-export const BIG_SLOTS = TOKENS_BASE +
+/** BigInt64 index of the rewrite counters, by {@linkcode REWRITE_KINDS}. */
+export const REWRITES_BASE = TOKENS_BASE +
   (TOKEN_CELLS + 1) * TOKEN_DIRECTIONS.length;
+/** BigInt64 index of the mapping counters, by {@linkcode MAPPING_RULES}. */
+export const MAPPINGS_BASE = REWRITES_BASE + REWRITE_KINDS.length;
+/** BigInt64 slots of the region. */
+export const BIG_SLOTS = MAPPINGS_BASE + MAPPING_RULES.length;
 
 /** Int32 index of the in-flight gauge. */
 export const IN_FLIGHT = 0;

@@ -19,10 +19,14 @@ import {
   FAILOVERS_BASE,
   IN_FLIGHT,
   LOG_STORES,
+  MAPPING_RULES,
+  MAPPINGS_BASE,
   MODEL_KEY_BITS,
   NO_CREDENTIAL,
   REQUESTS_BASE,
   REQUESTS_ROW,
+  REWRITE_KINDS,
+  REWRITES_BASE,
   ROUTES,
   STATUS_CLASSES,
   STORE,
@@ -200,6 +204,31 @@ export function renderMetrics(
   }
 
   renderTokens(w, view, credentialName);
+
+  w.family(
+    "flow_proxy_request_rewrites_total",
+    "counter",
+    "Request bodies changed for the upstream model, by kind of change (one request may count under several)",
+  );
+  for (let k = 0; k < REWRITE_KINDS.length; k++) {
+    w.sample(
+      "flow_proxy_request_rewrites_total",
+      { kind: REWRITE_KINDS[k] },
+      Atomics.load(big, REWRITES_BASE + k),
+    );
+  }
+  w.family(
+    "flow_proxy_model_mappings_total",
+    "counter",
+    "Requested model ids sent as another (Flow) model, by the kind of rule that mapped them",
+  );
+  for (let r = 0; r < MAPPING_RULES.length; r++) {
+    w.sample(
+      "flow_proxy_model_mappings_total",
+      { rule: MAPPING_RULES[r] },
+      Atomics.load(big, MAPPINGS_BASE + r),
+    );
+  }
 
   w.family(
     "flow_proxy_log_store_written_total",

@@ -7,7 +7,11 @@ import { Balancer } from "../upstream/balancer.ts";
 import type { SignedCredentials } from "../upstream/jwt.ts";
 import type { Settings } from "../config/settings.ts";
 import type { RequestRecord } from "../request_log/record.ts";
-import { createHandler, type ProxyHandler } from "../proxy/handler.ts";
+import {
+  createHandler,
+  type HandlerObserver,
+  type ProxyHandler,
+} from "../proxy/handler.ts";
 import { createAccessControl } from "../access/access.ts";
 import { KeyVerifier, type StoredKey } from "../access/client_keys.ts";
 import { parseCidrs } from "../base/ip_filter.ts";
@@ -98,6 +102,20 @@ function makeBalancer(
   return balancer;
 }
 
+/** The handler's hooks, counting into the shared metrics. */
+export function metricsObserver(metrics: Metrics): HandlerObserver {
+  return {
+    started: () => metrics.inFlight(1),
+    finished(record, credentialIndex, answer) {
+      metrics.inFlight(-1);
+      metrics.observe(record, credentialIndex, answer);
+    },
+    failover: (index) => metrics.failover(index),
+    rewrote: (kinds) => metrics.countRewrites(kinds),
+    mapped: (rule) => metrics.countMapping(rule),
+  };
+}
+
 /** Starts serving on this thread; resolves once it listens. */
 export async function startRuntime(options: RuntimeOptions): Promise<Runtime> {
   const { settings, state, logger } = options;
@@ -174,14 +192,7 @@ export async function startRuntime(options: RuntimeOptions): Promise<Runtime> {
     allowAddress: ipFilter ? (address) => ipFilter.allows(address) : undefined,
     admin: (req) => admin(req),
     models,
-    observer: {
-      started: () => metrics.inFlight(1),
-      finished(record, credentialIndex, answer) {
-        metrics.inFlight(-1);
-        metrics.observe(record, credentialIndex, answer);
-      },
-      failover: (index) => metrics.failover(index),
-    },
+    observer: metricsObserver(metrics),
     metrics: () =>
       metrics.render({
         credentials: balancer.health(),

@@ -638,3 +638,64 @@ Deno.test("routeFamily() maps request paths to route families", () => {
     assert.equal(routeFamily(path), family, path);
   }
 });
+
+Deno.test("Metrics counts request rewrites by kind, every kind shown from 0", () => {
+  const metrics = new Metrics(freshRegion());
+  const before = scrape(metrics);
+  for (
+    const kind of [
+      "model",
+      "beta",
+      "max_tokens",
+      "thinking",
+      "context_management",
+      "output_config",
+      "system_message",
+    ]
+  ) {
+    assert.equal(
+      sampleValue(before, "flow_proxy_request_rewrites_total", { kind }),
+      0,
+      kind,
+    );
+  }
+  metrics.countRewrites(["beta", "thinking"]);
+  metrics.countRewrites(["beta", "not-a-kind"]);
+  const after = scrape(metrics);
+  assert.equal(
+    sampleValue(after, "flow_proxy_request_rewrites_total", { kind: "beta" }),
+    2,
+  );
+  assert.equal(
+    sampleValue(after, "flow_proxy_request_rewrites_total", {
+      kind: "thinking",
+    }),
+    1,
+  );
+  assert.equal(sumOf(after, "flow_proxy_request_rewrites_total"), 3);
+});
+
+Deno.test("Metrics counts model mappings by the kind of rule", () => {
+  const metrics = new Metrics(freshRegion());
+  for (const rule of ["alias", "pattern", "builtin", "default"]) {
+    assert.equal(
+      sampleValue(scrape(metrics), "flow_proxy_model_mappings_total", { rule }),
+      0,
+      rule,
+    );
+  }
+  metrics.countMapping("alias");
+  metrics.countMapping("pattern:team-*");
+  metrics.countMapping("builtin:claude-opus-newest");
+  metrics.countMapping("builtin:gpt");
+  metrics.countMapping("default:chat");
+  metrics.countMapping("flow-name");
+  const after = scrape(metrics);
+  const value = (rule: string) =>
+    sampleValue(after, "flow_proxy_model_mappings_total", { rule });
+  assert.deepEqual(
+    ["alias", "pattern", "builtin", "default"].map(value),
+    [1, 1, 2, 1],
+  );
+  assert.equal(sumOf(after, "flow_proxy_model_mappings_total"), 5);
+});
