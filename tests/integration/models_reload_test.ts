@@ -167,3 +167,38 @@ Deno.test("serve reloads the models file when it changes on disk", async () => {
     Deno.removeSync(dir, { recursive: true });
   }
 });
+
+Deno.test("serve --no-threaded reloads the models file on SIGHUP on the main thread", async () => {
+  const creds = testCredentials(1);
+  await using upstream = MockUpstream.start({ credentials: creds });
+  const secretsFile = writeSecrets(creds);
+  const dir = secretsFile.replace("/secrets.json", "");
+  Deno.writeTextFileSync(`${dir}/m.json`, "{}\n");
+  await using proxy = await startProxy({
+    upstream: upstream.url,
+    secretsFile,
+    args: [
+      "--config",
+      "m.json",
+      "--no-threaded",
+      "--no-db",
+      "--no-watch-secrets",
+      "--log-level",
+      "debug",
+    ],
+  });
+  try {
+    Deno.writeTextFileSync(`${dir}/m.json`, '{"aliases": {"s": "gpt-5"}}\n');
+    proxy.child.kill("SIGHUP");
+    await proxy.waitForLog(/Reloaded models file "m\.json" \(SIGHUP\)/);
+    await proxy.waitForLog(
+      "Models configuration in force on this thread: m.json",
+    );
+    const res = await fetch(`${proxy.url}/v1/models`);
+    assert.equal(res.status, 200);
+    await res.body?.cancel();
+  } finally {
+    await proxy.stop();
+    Deno.removeSync(dir, { recursive: true });
+  }
+});
