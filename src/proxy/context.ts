@@ -33,6 +33,10 @@ export interface HandlerObserver {
     answer?: { answeredModel: string | null },
   ): void;
   failover(fromIndex: number): void;
+  /** A request body was rewritten for its model; one kind per rewrite (`REWRITE_KINDS`). */
+  rewrote?(kinds: readonly string[]): void;
+  /** A client's model id was mapped to another Flow name by `rule` (`ModelResolution.rule`). */
+  mapped?(rule: string): void;
 }
 
 /** The state one handler shares between its requests. */
