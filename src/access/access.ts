@@ -141,6 +141,7 @@ export function createAccessControl(options: AccessOptions): AccessControl {
     req: Request,
     record: KeyRecord,
     model: string | null,
+    requested: string | null,
   ): AccessDenial | null {
     const models = record.models;
     if (models === null) return null;
@@ -156,8 +157,12 @@ export function createAccessControl(options: AccessOptions): AccessControl {
       );
     }
     if (model !== null) named.push(model);
+    // A mapped model is allowed by its Flow name or by the id the client
+    // asked for (docs/security.md).
+    const alsoAllowed = requested !== null && requested !== model &&
+      modelAllowed(models, requested);
     for (const name of named) {
-      if (!modelAllowed(models, name)) {
+      if (!modelAllowed(models, name) && !(alsoAllowed && name === model)) {
         return refuse(
           "forbidden",
           "model_not_allowed",
@@ -199,7 +204,12 @@ export function createAccessControl(options: AccessOptions): AccessControl {
   // not verify the same key (and address) a second time.
   const earlier = new WeakMap<Request, KeyRecord | null>();
 
-  const checkAccess = function checkAccess(req, info, model): AccessResult {
+  const checkAccess = function checkAccess(
+    req,
+    info,
+    model,
+    requested = null,
+  ): AccessResult {
     const t = now();
     let record: KeyRecord | null;
     if (earlier.has(req)) {
@@ -212,7 +222,7 @@ export function createAccessControl(options: AccessOptions): AccessControl {
     }
     if (record === null) return { ok: true, client: null, headers: NO_HEADERS };
 
-    const modelRefusal = checkModel(req, record, model);
+    const modelRefusal = checkModel(req, record, model, requested);
     if (modelRefusal) return modelRefusal;
 
     let headers = NO_HEADERS;

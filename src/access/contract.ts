@@ -44,11 +44,16 @@ export interface ClientInfo {
 
 /** Checks one request against the access rules (see `createAccessControl`). */
 export interface AccessControl {
-  /** The full check, once the request's model is known. */
+  /**
+   * The full check, once the request's model is known: `model` is the one
+   * sent upstream; `requested`, when flow-proxy mapped it from another id,
+   * the client's, which a key's allowlist may name instead.
+   */
   (
     req: Request,
     info: ClientInfo,
     model: string | null,
+    requested?: string | null,
   ): AccessResult;
   /**
    * The checks that need no body (address and key), to run before reading

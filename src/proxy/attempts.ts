@@ -74,7 +74,12 @@ class Attempts {
       try {
         res = await call.context.fetch(call.target, {
           method: call.req.method,
-          headers: upstreamRequestHeaders(call.req.headers, bearer, call.id),
+          headers: upstreamRequestHeaders(
+            call.req.headers,
+            bearer,
+            call.id,
+            call.betaHeader,
+          ),
           body: sendOnce(call.req.method, this.#body.take()),
           redirect: "manual",
           signal: controller.signal,

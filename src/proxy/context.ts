@@ -9,6 +9,7 @@ import type { RequestRecord } from "../request_log/record.ts";
 import type { Balancer } from "../upstream/balancer.ts";
 import type { AccessControl } from "../access/contract.ts";
 import type { DeadlineWatcher } from "./deadlines.ts";
+import type { ModelsState } from "../models/models_state.ts";
 
 /** The settings the handler reads (flags of `serve`, see src/config/settings.ts). */
 export type HandlerSettings = Pick<
@@ -50,4 +51,6 @@ export interface HandlerContext {
   observer: HandlerObserver | undefined;
   onRecord: ((record: RequestRecord) => void) | undefined;
   access: AccessControl | undefined;
+  /** The models configuration: mapping and rewrites. */
+  models: ModelsState;
 }

@@ -15,6 +15,7 @@ import type { BodyPlan } from "./request_body.ts";
 import { errorAnswer } from "./error_answer.ts";
 import type { TokenRedactor } from "./redact.ts";
 import type { Watch } from "./deadlines.ts";
+import { type ApiRoute, apiRoute } from "./model_route.ts";
 
 /** A record's error: null, or the kind of failure. */
 export type RecordError = RequestRecord["error"];
@@ -47,6 +48,10 @@ export class Exchange {
   readonly started: number;
   /** The client's connection: `gone` once it left (while watched). */
   readonly link: ClientLink;
+  /** The API the path is, for the models configuration; undefined for other paths. */
+  readonly api: ApiRoute | undefined;
+  /** The `anthropic-beta` to send instead of the client's (null: none); undefined: the client's. */
+  betaHeader: string | null | undefined = undefined;
   /** The request body, once planned. */
   body: BodyPlan | null = null;
   /** The credential of the current attempt. */
@@ -75,6 +80,7 @@ export class Exchange {
     this.path = init.path;
     this.id = init.id;
     this.family = init.family;
+    this.api = apiRoute(init.path);
     this.started = performance.now();
     this.record = {
       id: init.id,

@@ -8,6 +8,7 @@ import type { HandlerContext } from "./context.ts";
 import { Exchange, type ExchangeInit } from "./exchange.ts";
 import { type BodyPlan, PayloadTooLarge, planBody } from "./request_body.ts";
 import { runAttempts } from "./attempts.ts";
+import { applyModels } from "./model_route.ts";
 
 function ignore(): void {}
 
@@ -47,8 +48,9 @@ export async function forwardRequest(
         'The request body names "model" more than once, with different values',
       );
     }
+    const upstreamModel = applyModels(call, body);
     if (access) {
-      const decision = access(req, info, body.model);
+      const decision = access(req, info, upstreamModel, body.model);
       call.record.client = decision.client;
       if (!decision.ok) {
         await body.discard();

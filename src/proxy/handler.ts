@@ -24,7 +24,7 @@ import {
   serveReserved,
 } from "./reserved.ts";
 import { forwardRequest } from "./forward.ts";
-import type { ModelsState } from "../models/models_state.ts";
+import { ModelsState } from "../models/models_state.ts";
 
 export type { HandlerObserver, HandlerSettings } from "./context.ts";
 // Where tests and tools have always found them.
@@ -45,7 +45,7 @@ export interface HandlerOptions extends HandlerSettings, ReservedOptions {
   fetch?: typeof fetch;
   /** TCP reachability check used when an answer is slower than the connect timeout. */
   connectCheck?: ((signal: AbortSignal) => Promise<boolean>) | null;
-  /** The models configuration of this thread; the built-in catalogue when absent. */
+  /** The models configuration (mapping, rewrites); the built-in one when absent. */
   models?: ModelsState;
 }
 
@@ -94,6 +94,7 @@ export function createHandler(options: HandlerOptions): ProxyHandler {
     observer: options.observer,
     onRecord: options.onRecord,
     access: options.access,
+    models: options.models ?? new ModelsState(),
   };
 
   async function handle(

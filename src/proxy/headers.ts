@@ -42,22 +42,27 @@ function connectionTokens(headers: Headers): Set<string> | null {
  * Headers for the upstream request: the client's, filtered, plus the Flow
  * token and request id. A list, not a `Headers`: `fetch` checks each header
  * once as it reads the list, where a `Headers` would be checked twice.
+ * `betaHeader`, when given, replaces the client's `anthropic-beta` (null:
+ * send none).
  */
 export function upstreamRequestHeaders(
   client: Headers,
   bearer: string,
   id: string,
+  betaHeader?: string | null,
 ): [string, string][] {
   const listed = connectionTokens(client);
   const out: [string, string][] = [];
+  const replaceBeta = betaHeader !== undefined;
   for (const entry of client) {
     const name = entry[0];
     if (
       DROP_FROM_CLIENT.has(name) || name === "x-request-id" ||
-      listed?.has(name)
+      listed?.has(name) || (replaceBeta && name === "anthropic-beta")
     ) continue;
     out.push(entry);
   }
+  if (betaHeader) out.push(["anthropic-beta", betaHeader]);
   out.push(["authorization", bearer], ["x-request-id", id]);
   // Deno's fetch decodes what it asked for; asking for identity keeps the
   // bytes and the upstream's Content-Encoding in agreement.

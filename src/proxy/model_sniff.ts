@@ -26,13 +26,28 @@ export interface ModelSniff {
   model: string | null;
   /** True when the top level names `model` more than once, with different values. */
   ambiguous: boolean;
+  /**
+   * Where each top-level `model` value is, quotes included, as pairs of
+   * UTF-16 indices `[start, end)` into the decoded text (see
+   * {@linkcode spliceModel}); empty when there is no model.
+   */
+  spans: readonly number[];
 }
 
 /** Longest model name taken; a longer one is no model anyone serves. */
 export const MAX_MODEL_LENGTH = 256;
 
-const NONE: ModelSniff = Object.freeze({ model: null, ambiguous: false });
-const AMBIGUOUS: ModelSniff = Object.freeze({ model: null, ambiguous: true });
+const NO_SPANS: readonly number[] = Object.freeze([]);
+const NONE: ModelSniff = Object.freeze({
+  model: null,
+  ambiguous: false,
+  spans: NO_SPANS,
+});
+const AMBIGUOUS: ModelSniff = Object.freeze({
+  model: null,
+  ambiguous: true,
+  spans: NO_SPANS,
+});
 const decoder = new TextDecoder();
 const QUOTE = 0x22;
 const BACKSLASH = 0x5c;
@@ -71,6 +86,7 @@ export function sniffModel(bytes: Uint8Array): ModelSniff {
   // What the model value is, to compare duplicates: "s" + a string's
   // decoded value, "v" + the text of any other value.
   let identity = "";
+  let spans: number[] | null = null;
   for (;;) {
     if (text.charCodeAt(i) !== QUOTE) return NONE;
     const keyEnd = stringEnd(text, i);
@@ -83,6 +99,7 @@ export function sniffModel(bytes: Uint8Array): ModelSniff {
     let valueEnd: number;
     let value: string | null = null;
     let id = "";
+    const valueStart = i;
     if (c === QUOTE) {
       valueEnd = stringEnd(text, i);
       if (valueEnd === -1) return NONE;
@@ -109,6 +126,7 @@ export function sniffModel(bytes: Uint8Array): ModelSniff {
       found = true;
       identity = id;
       model = value;
+      (spans ??= []).push(valueStart, valueEnd);
     }
     i = skipSpace(text, valueEnd);
     const next = text.charCodeAt(i);
@@ -118,8 +136,81 @@ export function sniffModel(bytes: Uint8Array): ModelSniff {
   }
   return model !== null && model.length > 0 &&
       model.length <= MAX_MODEL_LENGTH
-    ? { model, ambiguous: false }
+    ? { model, ambiguous: false, spans: spans! }
     : NONE;
+}
+
+const encoder = new TextEncoder();
+
+/**
+ * `bytes` with every top-level `model` value that `sniff` found replaced by
+ * `name` (JSON-escaped); every other byte is kept as it was. The spans are
+ * indices into the decoded text, turned into byte offsets here (a body
+ * that is rewritten only: the sniff itself never counts bytes).
+ */
+export function spliceModel(
+  bytes: Uint8Array,
+  sniff: Pick<ModelSniff, "spans">,
+  name: string,
+): Uint8Array {
+  const spans = sniff.spans;
+  if (spans.length === 0) return bytes;
+  const text = decoder.decode(bytes);
+  const value = encoder.encode(JSON.stringify(name));
+  // The decoder drops a leading BOM from the text, not from the bytes.
+  const bom = bytes[0] === 0xef && bytes[1] === 0xbb && bytes[2] === 0xbf;
+  const offsets: number[] = [];
+  let at = 0;
+  let byte = bom ? 3 : 0;
+  for (const index of spans) {
+    byte += utf8Length(text, at, index);
+    at = index;
+    offsets.push(byte);
+  }
+  // Invalid UTF-8 decodes to U+FFFD, which counts differently: the bytes
+  // then go through the text (the upstream reads them as that text anyway).
+  for (let k = 0; k < offsets.length; k += 2) {
+    if (bytes[offsets[k]] !== QUOTE || bytes[offsets[k + 1] - 1] !== QUOTE) {
+      let spliced = "";
+      let from = 0;
+      for (let j = 0; j < spans.length; j += 2) {
+        spliced += text.slice(from, spans[j]) + JSON.stringify(name);
+        from = spans[j + 1];
+      }
+      return encoder.encode(spliced + text.slice(from));
+    }
+  }
+  let size = bytes.byteLength;
+  for (let k = 0; k < offsets.length; k += 2) {
+    size += value.byteLength - (offsets[k + 1] - offsets[k]);
+  }
+  const out = new Uint8Array(size);
+  let read = 0;
+  let write = 0;
+  for (let k = 0; k < offsets.length; k += 2) {
+    out.set(bytes.subarray(read, offsets[k]), write);
+    write += offsets[k] - read;
+    out.set(value, write);
+    write += value.byteLength;
+    read = offsets[k + 1];
+  }
+  out.set(bytes.subarray(read), write);
+  return out;
+}
+
+/** UTF-8 length of `text` from `start` to `end` (UTF-16 indices). */
+function utf8Length(text: string, start: number, end: number): number {
+  let n = 0;
+  for (let i = start; i < end; i++) {
+    const c = text.charCodeAt(i);
+    if (c < 0x80) n += 1;
+    else if (c < 0x800) n += 2;
+    else if (c >= 0xd800 && c <= 0xdbff && i + 1 < end) {
+      n += 4;
+      i++;
+    } else n += 3;
+  }
+  return n;
 }
 
 /** Whether the key quoted at `[start, end]` is `model`, escapes decoded. */

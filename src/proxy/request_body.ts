@@ -47,6 +47,8 @@ export interface BodyPlan {
   model: string | null;
   /** True when the body names its top-level `model` twice, differently. */
   ambiguousModel: boolean;
+  /** Where the top-level `model` values are (see `ModelSniff.spans`). */
+  spans: readonly number[];
   /** The body for the next attempt. */
   take(): BodyInit | null;
   /** True when a streamed body exceeded the size limit. */
@@ -60,6 +62,7 @@ const NO_BODY: BodyPlan = {
   sent: () => 0,
   model: null,
   ambiguousModel: false,
+  spans: [],
   take: () => null,
   tooLarge: () => false,
   discard: () => Promise.resolve(),
@@ -133,6 +136,7 @@ export async function planBody(
     sent: () => sent,
     model: null,
     ambiguousModel: false,
+    spans: NO_BODY.spans,
     take() {
       if (taken) throw new Error("A streamed request body can be sent once");
       taken = true;
@@ -154,6 +158,7 @@ function keptBody(bytes: Uint8Array): BodyPlan {
     sent: () => bytes.byteLength,
     model: sniffed.model,
     ambiguousModel: sniffed.ambiguous,
+    spans: sniffed.spans,
     take: () => bytes as Uint8Array<ArrayBuffer>,
     tooLarge: () => false,
     discard: () => Promise.resolve(),

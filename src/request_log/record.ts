@@ -23,10 +23,7 @@ export interface RequestRecord {
   path: string;
   /** `model` from a JSON request body, when present: what the client asked for. */
   model: string | null;
-  /**
-   * The Flow model the request was sent as, when the mapping knew it (it may
-   * equal `model`); null or absent when nothing was resolved.
-   */
+  /** The model sent upstream when flow-proxy mapped or rewrote the request for it; null or absent otherwise. */
   upstreamModel?: string | null;
   /** Status sent to the client (0 when the client left before headers). */
   status: number;

@@ -1,0 +1,138 @@
+/**
+ * The models configuration on the request path: which API a path is, the
+ * Flow name a requested model maps to, and the Anthropic rewrites
+ * (src/models/). A body that needs nothing is neither parsed nor copied:
+ * the cost is the path's Map lookup and the resolver's.
+ */
+import type { ApiKind } from "../models/types.ts";
+import { COMPAT_OFF } from "../models/types.ts";
+import type { StreamApi } from "../models/stream_end.ts";
+import {
+  formatRewriteLine,
+  rewriteAnthropicRequest,
+} from "../models/anthropic_compat.ts";
+import type { Exchange } from "./exchange.ts";
+import type { BodyPlan } from "./request_body.ts";
+import { spliceModel } from "./model_sniff.ts";
+
+/** What a request path is, for the models configuration. */
+export interface ApiRoute {
+  /** The API whose mapping applies. */
+  api: ApiKind;
+  /** `count_tokens` for `/v1/messages/count_tokens`. */
+  endpoint: "messages" | "count_tokens" | null;
+  /** Whose final stream events end an answer on this path. */
+  stream: StreamApi;
+}
+
+const MESSAGES: ApiRoute = {
+  api: "messages",
+  endpoint: "messages",
+  stream: "anthropic",
+};
+const COUNT: ApiRoute = {
+  api: "messages",
+  endpoint: "count_tokens",
+  stream: "anthropic",
+};
+const CHAT: ApiRoute = { api: "chat", endpoint: null, stream: "chat" };
+const RESPONSES: ApiRoute = {
+  api: "responses",
+  endpoint: null,
+  stream: "responses",
+};
+const EMBEDDINGS: ApiRoute = {
+  api: "embeddings",
+  endpoint: null,
+  stream: "chat",
+};
+
+/** Every mapped path, with and without the `/v1` prefix (no slicing per request). */
+const ROUTES = new Map<string, ApiRoute>();
+for (
+  const [path, route] of [
+    ["/messages", MESSAGES],
+    ["/messages/count_tokens", COUNT],
+    ["/chat/completions", CHAT],
+    ["/responses", RESPONSES],
+    ["/embeddings", EMBEDDINGS],
+  ] as const
+) {
+  ROUTES.set(path, route);
+  ROUTES.set("/v1" + path, route);
+}
+
+/** The API of a path relative to the proxy; undefined when no mapping applies. */
+export function apiRoute(path: string): ApiRoute | undefined {
+  return ROUTES.get(path);
+}
+
+/** Whether `path` is the models listing (`/v1/models` or `/models`). */
+export function isModelsListing(path: string): boolean {
+  return path === "/v1/models" || path === "/models";
+}
+
+/**
+ * Maps the model of `call` and rewrites its body for the target, when
+ * needed: sets `call.body` (the new bytes), `call.betaHeader` and
+ * `record.upstreamModel`, logs one DEBUG line and tells the observer.
+ * Returns the model sent upstream (the requested one when unchanged).
+ */
+export function applyModels(call: Exchange, body: BodyPlan): string | null {
+  const requested = body.model;
+  const route = call.api;
+  if (requested === null || route === undefined || !body.replayable) {
+    return requested;
+  }
+  const { models, observer, logger } = call.context;
+  const resolution = models.resolve(requested, route.api);
+  if (resolution === null) return requested;
+  const { flow, entry, rule } = resolution;
+  const mapped = flow !== requested;
+  if (entry !== null && entry.family === "anthropic" && route.endpoint) {
+    const bytes = body.take() as Uint8Array;
+    const rewrite = rewriteAnthropicRequest(bytes, {
+      model: entry,
+      betaHeader: call.req.headers.get("anthropic-beta"),
+      flowModel: flow,
+      switches: models.config.compat ? entry.compat : COMPAT_OFF,
+      endpoint: route.endpoint,
+      requestedModel: requested,
+    });
+    if (rewrite === null) return requested;
+    if (rewrite.body !== bytes) call.body = withBytes(body, rewrite.body);
+    call.betaHeader = rewrite.betaHeader;
+    call.record.upstreamModel = flow;
+    if (mapped) observer?.mapped?.(rule);
+    observer?.rewrote?.(rewrite.rewrites.map((r) => r.kind));
+    if (logger.isEnabledFor("debug")) {
+      logger.debug(
+        `${mapped ? mappedLine(requested, flow, rule) + "; " : ""}${
+          formatRewriteLine(flow, rewrite.rewrites)
+        } [${call.id}]`,
+      );
+    }
+    return flow;
+  }
+  if (!mapped) return requested;
+  call.body = withBytes(
+    body,
+    spliceModel(body.take() as Uint8Array, body, flow),
+  );
+  call.record.upstreamModel = flow;
+  observer?.mapped?.(rule);
+  if (logger.isEnabledFor("debug")) {
+    logger.debug(`${mappedLine(requested, flow, rule)} [${call.id}]`);
+  }
+  return flow;
+}
+
+/** The mapping's part of the DEBUG line. */
+function mappedLine(requested: string, flow: string, rule: string): string {
+  return `Mapped model '${requested}' to '${flow}' (rule ${rule})`;
+}
+
+/** `body` sending `bytes` instead (its counters stay the client's). */
+function withBytes(body: BodyPlan, bytes: Uint8Array): BodyPlan {
+  return { ...body, take: () => bytes as Uint8Array<ArrayBuffer> };
+}
