@@ -133,6 +133,22 @@ export function createHandler(options: HandlerOptions): ProxyHandler {
         logger: options.logger,
       });
     }
+    // fetch cannot tunnel a WebSocket: refused at once, a 426 makes Codex
+    // fall back to HTTP after one try (a 405 or 404 after seven).
+    if (req.headers.get("upgrade")?.toLowerCase() === "websocket") {
+      return refuseLocally(req, {
+        family,
+        type: "upgrade_required",
+        message:
+          "WebSocket is not supported by flow-proxy: send the request over plain HTTP",
+        id,
+        logger: options.logger,
+        headers: { connection: "close" },
+      });
+    }
+    if (method === "HEAD" && (path === "/" || path.startsWith("/v1/"))) {
+      return headAnswer(id);
+    }
     if (!forward && mayBeReserved(path)) {
       const answer = serveReserved(options, { req, info, path, id, family });
       if (answer !== null) return await answer;
@@ -151,6 +167,14 @@ export function createHandler(options: HandlerOptions): ProxyHandler {
   handler.close = () => deadlines.close();
   Object.defineProperty(handler, "watching", { get: () => deadlines.size });
   return handler;
+}
+
+/**
+ * A probe (`HEAD /`, Claude Code's first request; `HEAD` on an API path):
+ * answered here, so it costs no upstream call and no rotation slot.
+ */
+function headAnswer(id: string): Response {
+  return new Response(null, { status: 200, headers: { "x-request-id": id } });
 }
 
 /** Throws a `RangeError` for limits no request could meet. */
