@@ -10,6 +10,7 @@ import type { Watch } from "./deadlines.ts";
 import type { Exchange, RecordError } from "./exchange.ts";
 import type { StreamRedactor } from "./redact.ts";
 import { midResponse, passedError, relay } from "./relay.ts";
+import { StreamEndDetector } from "../models/stream_end.ts";
 
 const encoder = new TextEncoder();
 
@@ -39,6 +40,8 @@ export class StreamRelay implements UnderlyingDefaultSource<Uint8Array> {
   #redact: StreamRedactor;
   #watch: Watch;
   #tap: UsageTap;
+  /** Finds an event stream's final event; null for other bodies. */
+  #end: StreamEndDetector | null;
   #clientGone = false;
 
   /** Takes the reader of `res.body`; `call.watch` and `call.controller` are the attempt's. */
@@ -50,6 +53,9 @@ export class StreamRelay implements UnderlyingDefaultSource<Uint8Array> {
     this.#redact = call.redactor!.stream();
     this.#watch = call.watch;
     this.#tap = tap;
+    this.#end = this.#isSse
+      ? new StreamEndDetector({ api: call.api?.stream })
+      : null;
     // A deadline aborts the controller; cancelling the reader as well ends a
     // pending read at once (seen to hang under load with the signal alone).
     call.controller.signal.addEventListener("abort", this, { once: true });
@@ -88,6 +94,7 @@ export class StreamRelay implements UnderlyingDefaultSource<Uint8Array> {
       watch.pause();
       this.#call.record.bytesOut += value.byteLength;
       this.#tap.write(value);
+      this.#end?.push(value);
       const out = this.#redact.push(value);
       if (out.byteLength > 0) return ctrl.enqueue(out);
     }
@@ -101,7 +108,18 @@ export class StreamRelay implements UnderlyingDefaultSource<Uint8Array> {
       new DOMException("Client disconnected", "AbortError"),
     );
     this.#reader.cancel().catch(ignore);
-    this.#finish(this.#status, "client_cancel");
+    this.#finish(this.#status, this.#leftError());
+  }
+
+  /**
+   * The record's error when the client left: none once the final event
+   * arrived (Codex hangs up right after `response.completed`), the
+   * upstream's failure after a failure event, else `client_cancel`.
+   */
+  #leftError(): RecordError {
+    const outcome = this.#end?.outcome ?? null;
+    if (outcome === null) return "client_cancel";
+    return outcome === "failed" ? "stream_error" : passedError(this.#status);
   }
 
   #finish(status: number, error: RecordError): void {
@@ -115,7 +133,7 @@ export class StreamRelay implements UnderlyingDefaultSource<Uint8Array> {
     this.#watch.done();
     if (call.link.gone) {
       // The client left; the response is being cancelled as well.
-      this.#finish(this.#status, "client_cancel");
+      this.#finish(this.#status, this.#leftError());
       return ctrl.close();
     }
     const timedOut = this.#watch.expired === "idle";
