@@ -163,6 +163,12 @@ class Attempts {
   #failsOver(pick: CredentialPick, status: number, headers: Headers): boolean {
     const balancer = this.#balancer;
     if (status === 401 || status === 403 || status === 429) {
+      // Flow may refuse the count_tokens route itself, not the credential:
+      // its answer goes to the client as it is, and the credential stays.
+      if (this.#call.api?.endpoint === "count_tokens") {
+        if (pick.probe) balancer.release(pick);
+        return false;
+      }
       if (status === 429) {
         balancer.rateLimited(
           pick,
