@@ -14,6 +14,7 @@ import {
 import type { Exchange } from "./exchange.ts";
 import type { BodyPlan } from "./request_body.ts";
 import { spliceModel } from "./model_sniff.ts";
+import { buildModelsListing } from "../models/listing.ts";
 
 /** What a request path is, for the models configuration. */
 export interface ApiRoute {
@@ -125,6 +126,30 @@ export function applyModels(call: Exchange, body: BodyPlan): string | null {
     logger.debug(`${mappedLine(requested, flow, rule)} [${call.id}]`);
   }
   return flow;
+}
+
+const encoder = new TextEncoder();
+
+/**
+ * Flow's `GET /v1/models` answer with the aliases appended (see
+ * `buildModelsListing`); the bytes as they came (redacted) when they are
+ * not a JSON listing.
+ */
+export function withAliases(
+  call: Exchange,
+  bytes: Uint8Array,
+): Uint8Array<ArrayBuffer> {
+  const redacted = call.redactor!.whole(bytes as Uint8Array<ArrayBuffer>);
+  let upstream: unknown;
+  try {
+    upstream = JSON.parse(new TextDecoder().decode(redacted));
+  } catch {
+    return redacted;
+  }
+  const data = (upstream as { data?: unknown } | null)?.data;
+  if (!Array.isArray(data)) return redacted;
+  const listing = buildModelsListing(call.context.models.config, { upstream });
+  return encoder.encode(JSON.stringify(listing));
 }
 
 /** The mapping's part of the DEBUG line. */

@@ -9,6 +9,7 @@ import type { Exchange } from "./exchange.ts";
 import { midResponse, passedError, relay } from "./relay.ts";
 import { errorAnswer } from "./error_answer.ts";
 import { respondStream } from "./response_stream.ts";
+import { isModelsListing, withAliases } from "./model_route.ts";
 
 /** Non-SSE responses of at most this declared length are read whole (see respondWhole). */
 export const WHOLE_BODY_LIMIT = 1024 * 1024;
@@ -34,6 +35,10 @@ export async function respond(
   const tap = new UsageTap({ kind, startedAt: call.started });
   const length = Number(res.headers.get("content-length") ?? Infinity);
   if (!isSse && length <= WHOLE_BODY_LIMIT) {
+    return await respondWhole(call, res, tap);
+  }
+  // The models listing is read whole at any length, to add the aliases.
+  if (kind === "json" && isModelsListing(call.path)) {
     return await respondWhole(call, res, tap);
   }
   if (kind === "other" && Number.isFinite(length)) {
@@ -79,6 +84,13 @@ export async function respondWhole(
   tap.writeWhole(bytes);
   call.applyUsage(tap.finish());
   call.finish(res.status, passedError(res.status));
+  const listing = res.status === 200 && isModelsListing(call.path) &&
+    call.req.method === "GET";
+  if (listing) {
+    const out = relay(call, res, withAliases(call, bytes));
+    out.headers.delete("content-length");
+    return out;
+  }
   return relay(call, res, call.redactor!.whole(bytes));
 }
 
