@@ -17,12 +17,16 @@ export interface FlowModel {
   betas?: string[];
 }
 
+// The flags and limits below are those of src/models/catalogue.ts, the
+// product's statement of what Flow's Bedrock models take (kept literal
+// here, so a change to the catalogue must be made on purpose in both).
 const BEDROCK_BETAS = [
   "interleaved-thinking-2025-05-14",
-  "token-efficient-tools-2025-02-19",
+  "fine-grained-tool-streaming-2025-05-14",
   "computer-use-2025-01-24",
 ];
 const SONNET_BETAS = [...BEDROCK_BETAS, "context-1m-2025-08-07"];
+const NEWER_BETAS = [...BEDROCK_BETAS, "computer-use-2025-11-24"];
 
 /** How a request for a model Flow does not serve is judged for the diff in `FlowRefusal.alsoBreaks`. */
 export const GENERIC_BEDROCK_CLAUDE: FlowModel = {
@@ -45,18 +49,18 @@ export const FLOW_MODELS: Readonly<Record<string, FlowModel>> = {
   },
   "anthropic.claude-4-6-sonnet": {
     api: "anthropic",
-    maxOutputTokens: 64_000,
-    betas: SONNET_BETAS,
+    maxOutputTokens: 128_000,
+    betas: NEWER_BETAS,
   },
   "anthropic.claude-4-6-opus": {
     api: "anthropic",
     maxOutputTokens: 128_000,
-    betas: BEDROCK_BETAS,
+    betas: NEWER_BETAS,
   },
   "anthropic.claude-4-7-opus": {
     api: "anthropic",
     maxOutputTokens: 128_000,
-    betas: BEDROCK_BETAS,
+    betas: [],
   },
   "gpt-4o": { api: "openai" },
   "gpt-4o-mini": { api: "openai" },

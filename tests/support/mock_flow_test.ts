@@ -53,7 +53,7 @@ Deno.test("anthropicRefusal() refuses each Bedrock rule, and none when switched 
     ],
     [
       "max_tokens over the limit",
-      { max_tokens: 64_001 },
+      { max_tokens: 128_001 },
       null,
       "rejectOversizedMaxTokens",
     ],
@@ -84,7 +84,7 @@ Deno.test("anthropicRefusal() refuses each Bedrock rule, and none when switched 
       const body = {
         ...CLEAN,
         thinking: { type: "adaptive" },
-        max_tokens: 128_000,
+        max_tokens: 128_001,
       };
       assert.deepEqual(
         anthropicViolations(SONNET, body, "effort-2025-11-24").map((v) =>
