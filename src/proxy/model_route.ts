@@ -129,6 +129,7 @@ export function applyModels(call: Exchange, body: BodyPlan): string | null {
 }
 
 const encoder = new TextEncoder();
+const decoder = new TextDecoder();
 
 /**
  * Flow's `GET /v1/models` answer with the aliases appended (see
@@ -142,7 +143,7 @@ export function withAliases(
   const redacted = call.redactor!.whole(bytes as Uint8Array<ArrayBuffer>);
   let upstream: unknown;
   try {
-    upstream = JSON.parse(new TextDecoder().decode(redacted));
+    upstream = JSON.parse(decoder.decode(redacted));
   } catch {
     return redacted;
   }
