@@ -13,7 +13,7 @@ import { parseArgs } from "node:util";
 import { rewriteAnthropicRequest } from "../src/models/anthropic_compat.ts";
 import type { AnthropicCompatModel } from "../src/models/compat_types.ts";
 import { StreamEndDetector } from "../src/models/stream_end.ts";
-import { sniffModel } from "../src/proxy/model_sniff.ts";
+import { sniffModel } from "../src/models/model_sniff.ts";
 import {
   CLAUDE_CODE_BETAS,
   claudeCodeRequest,

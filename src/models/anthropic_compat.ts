@@ -24,7 +24,7 @@
  * which side refused. Streaming is not touched: this is request-side only.
  */
 
-import { sniffModel } from "../proxy/model_sniff.ts";
+import { sniffModel } from "./model_sniff.ts";
 import {
   type NumberKeepingParse,
   parseKeepingNumbers,

@@ -13,7 +13,7 @@ import {
 } from "../models/anthropic_compat.ts";
 import type { Exchange } from "./exchange.ts";
 import type { BodyPlan } from "./request_body.ts";
-import { spliceModel } from "./model_sniff.ts";
+import { spliceModel } from "../models/model_sniff.ts";
 import { buildModelsListing } from "../models/listing.ts";
 
 /** What a request path is, for the models configuration. */

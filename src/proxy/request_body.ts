@@ -3,7 +3,7 @@
  * --retry-body-limit so a failover can send it again (and its `model` read),
  * or streamed once; counted against --max-body-size either way.
  */
-import { sniffModel } from "./model_sniff.ts";
+import { sniffModel } from "../models/model_sniff.ts";
 
 /** Thrown (or streamed as the error) when a body exceeds the size limit. */
 export class PayloadTooLarge extends Error {}
@@ -41,7 +41,7 @@ export interface BodyPlan {
   /** Bytes read from the client so far (all of a kept body). */
   sent(): number;
   /**
-   * The body's top-level `model` (see src/proxy/model_sniff.ts); null for a
+   * The body's top-level `model` (see src/models/model_sniff.ts); null for a
    * body too large to keep, which is never read whole.
    */
   model: string | null;

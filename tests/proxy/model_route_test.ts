@@ -1,7 +1,7 @@
 import assert from "node:assert/strict";
 import { join } from "node:path";
 import { apiRoute } from "../../src/proxy/model_route.ts";
-import { sniffModel, spliceModel } from "../../src/proxy/model_sniff.ts";
+import { sniffModel, spliceModel } from "../../src/models/model_sniff.ts";
 import { createAccessControl } from "../../src/access/access.ts";
 import { KeyVerifier } from "../../src/access/client_keys.ts";
 import { openKeyStore } from "../../src/access/key_store.ts";

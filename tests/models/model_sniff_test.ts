@@ -1,5 +1,5 @@
 import assert from "node:assert/strict";
-import { MAX_MODEL_LENGTH, sniffModel } from "../../src/proxy/model_sniff.ts";
+import { MAX_MODEL_LENGTH, sniffModel } from "../../src/models/model_sniff.ts";
 
 const encoder = new TextEncoder();
 
