@@ -131,7 +131,7 @@ Deno.test("rewriteAnthropicRequest() returns null when nothing needs to change",
     assert.equal(rewrite(body), null);
   });
   await t.step("an OpenAI-family model is never touched", () => {
-    const gpt = { ...OPUS, name: "gpt-4o", family: "openai" };
+    const gpt = { ...OPUS, name: "gpt-4o", family: "openai" as const };
     const body = claudeCodeRequest();
     assert.equal(rewrite(body, { model: gpt, betaHeader: "x" }), null);
   });
