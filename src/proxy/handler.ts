@@ -8,7 +8,7 @@ import type { Balancer } from "../upstream/balancer.ts";
 import type { RequestRecord } from "../request_log/record.ts";
 import type { AccessControl } from "../access/contract.ts";
 import type { ProxyErrorType } from "../base/api_errors.ts";
-import { apiFamily } from "../base/api_family.ts";
+import { type ApiFamily, apiFamily } from "../base/api_family.ts";
 import { requestId } from "./headers.ts";
 import { createRouter } from "./routing.ts";
 import { DeadlineWatcher, tcpConnectCheck } from "./deadlines.ts";
@@ -104,51 +104,8 @@ export function createHandler(options: HandlerOptions): ProxyHandler {
     const { target, forward, path, refusal } = route(req.url);
     const id = requestId(req.headers);
     const family = apiFamily(path);
-    const method = req.method;
-    if (!COMMON_METHODS.has(method)) {
-      const refused = refuseMethod(method);
-      // CONNECT is answered without a log line, as it always was.
-      if (refused === CONNECT_REFUSED) {
-        return errorAnswer(id, {
-          family,
-          ...refused,
-          headers: { allow: ALLOW },
-        });
-      }
-      if (refused !== null) {
-        return refuseLocally(req, {
-          ...refused,
-          family,
-          id,
-          logger: options.logger,
-        });
-      }
-    }
-    if (refusal !== null) {
-      return refuseLocally(req, {
-        family,
-        type: "bad_request",
-        message: refusal,
-        id,
-        logger: options.logger,
-      });
-    }
-    // fetch cannot tunnel a WebSocket: refused at once, a 426 makes Codex
-    // fall back to HTTP after one try (a 405 or 404 after seven).
-    if (req.headers.get("upgrade")?.toLowerCase() === "websocket") {
-      return refuseLocally(req, {
-        family,
-        type: "upgrade_required",
-        message:
-          "WebSocket is not supported by flow-proxy: send the request over plain HTTP",
-        id,
-        logger: options.logger,
-        headers: { connection: "close" },
-      });
-    }
-    if (method === "HEAD" && (path === "/" || path.startsWith("/v1/"))) {
-      return headAnswer(id);
-    }
+    const local = answerLocally(req, { refusal, path, id, family }, options);
+    if (local !== null) return await local;
     if (!forward && mayBeReserved(path)) {
       const answer = serveReserved(options, { req, info, path, id, family });
       if (answer !== null) return await answer;
@@ -167,6 +124,73 @@ export function createHandler(options: HandlerOptions): ProxyHandler {
   handler.close = () => deadlines.close();
   Object.defineProperty(handler, "watching", { get: () => deadlines.size });
   return handler;
+}
+
+/** What {@linkcode answerLocally} needs to know of a request's route. */
+interface LocalAnswerInit {
+  /** Why the route refuses the path (it leaves the base path), or null. */
+  refusal: string | null;
+  path: string;
+  id: string;
+  family: ApiFamily;
+}
+
+/**
+ * The answers flow-proxy gives itself before the reserved paths and the
+ * upstream: methods `fetch` cannot send, paths that leave the base path,
+ * WebSocket upgrades and HEAD probes; null for every other request.
+ */
+function answerLocally(
+  req: Request,
+  { refusal, path, id, family }: LocalAnswerInit,
+  { logger }: Pick<HandlerOptions, "logger">,
+): Response | Promise<Response> | null {
+  const method = req.method;
+  if (!COMMON_METHODS.has(method)) {
+    const refused = refuseMethod(method);
+    // CONNECT is answered without a log line, as it always was.
+    if (refused === CONNECT_REFUSED) {
+      return errorAnswer(id, {
+        family,
+        ...refused,
+        headers: { allow: ALLOW },
+      });
+    }
+    if (refused !== null) {
+      return refuseLocally(req, {
+        ...refused,
+        family,
+        id,
+        logger,
+      });
+    }
+  }
+  if (refusal !== null) {
+    return refuseLocally(req, {
+      family,
+      type: "bad_request",
+      message: refusal,
+      id,
+      logger,
+    });
+  }
+  // fetch cannot tunnel a WebSocket: refused at once, a 426 makes Codex
+  // fall back to HTTP after one try (a 405 or 404 after seven).
+  if (req.headers.get("upgrade")?.toLowerCase() === "websocket") {
+    return refuseLocally(req, {
+      family,
+      type: "upgrade_required",
+      message:
+        "WebSocket is not supported by flow-proxy: send the request over plain HTTP",
+      id,
+      logger,
+      headers: { connection: "close" },
+    });
+  }
+  if (method === "HEAD" && (path === "/" || path.startsWith("/v1/"))) {
+    return headAnswer(id);
+  }
+  return null;
 }
 
 /**
