@@ -5,27 +5,9 @@
  */
 
 import type { AnthropicCompatModel } from "./compat_types.ts";
+import { REWRITE_KINDS, type RewriteKind } from "../base/rewrite_kinds.ts";
 
-/** The kinds of change the rewrite makes, one counter each in `/metrics`. */
-export type RewriteKind =
-  | "model"
-  | "beta"
-  | "thinking"
-  | "context_management"
-  | "system_message"
-  | "max_tokens"
-  | "output_config";
-
-/** Every {@linkcode RewriteKind}, in the order rewrites are made. */
-export const REWRITE_KINDS: readonly RewriteKind[] = Object.freeze([
-  "model",
-  "beta",
-  "max_tokens",
-  "thinking",
-  "context_management",
-  "output_config",
-  "system_message",
-]);
+export { REWRITE_KINDS, type RewriteKind };
 
 /** One change made to a request, with a human detail for the DEBUG line. */
 export interface Rewrite {

@@ -26,7 +26,7 @@
 import { MAX_CREDENTIALS } from "../base/shared_state.ts";
 import type { ErrorKind } from "../base/error_kinds.ts";
 import { nameTableBytes } from "./name_table.ts";
-import { REWRITE_KINDS } from "../models/anthropic_compat.ts";
+import { REWRITE_KINDS } from "../base/rewrite_kinds.ts";
 
 export { REWRITE_KINDS };
 
