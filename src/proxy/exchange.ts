@@ -15,7 +15,7 @@ import type { BodyPlan } from "./request_body.ts";
 import { errorAnswer } from "./error_answer.ts";
 import type { TokenRedactor } from "./redact.ts";
 import type { Watch } from "./deadlines.ts";
-import { type ApiRoute, apiRoute } from "./model_route.ts";
+import { type ApiRoute, apiRoute } from "./api_route.ts";
 
 /** A record's error: null, or the kind of failure. */
 export type RecordError = RequestRecord["error"];

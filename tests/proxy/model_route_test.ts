@@ -1,6 +1,6 @@
 import assert from "node:assert/strict";
 import { join } from "node:path";
-import { apiRoute } from "../../src/proxy/model_route.ts";
+import { apiRoute } from "../../src/proxy/api_route.ts";
 import { sniffModel, spliceModel } from "../../src/models/model_sniff.ts";
 import { createAccessControl } from "../../src/access/access.ts";
 import { KeyVerifier } from "../../src/access/client_keys.ts";
