@@ -7,6 +7,7 @@
  * @module
  */
 import { describe } from "../base/describe.ts";
+import { type LineColumn, lineColumn } from "../base/text_position.ts";
 
 /** Places listed in a message before "and N more". */
 export const LISTED_PLACES = 3;
@@ -31,12 +32,6 @@ export function describeJsonError(source: string, err: unknown): string {
     : `invalid JSON: ${reason}`;
 }
 
-/** A place in a text, both 1-based; columns in UTF-16 units. */
-export interface LineColumn {
-  line: number;
-  column: number;
-}
-
 /** Position from V8's "at position N" (preferred) or "(line X column Y)". */
 export function locateFromV8Message(
   message: string,
@@ -56,19 +51,6 @@ function v8Reason(message: string): string | null {
   const match = message.match(/^(.*?) in JSON at position/);
   if (!match || /["`]|\.\.\./.test(match[1])) return null;
   return match[1].charAt(0).toLowerCase() + match[1].slice(1);
-}
-
-/** 1-based line and column (in UTF-16 units) of `offset`. */
-export function lineColumn(source: string, offset: number): LineColumn {
-  let line = 1;
-  let lineStart = 0;
-  for (let i = 0; i < offset; i++) {
-    if (source.charCodeAt(i) === 0x0a) {
-      line++;
-      lineStart = i + 1;
-    }
-  }
-  return { line, column: offset - lineStart + 1 };
 }
 
 /** The first syntax error {@linkcode scanJsonError} found: where, and why in words. */
@@ -289,22 +271,4 @@ export function listPlaces(
   if (more > 0) return `${shown.join(", ")} and ${more} more`;
   if (shown.length === 1) return shown[0];
   return `${shown.slice(0, -1).join(", ")} and ${shown.at(-1)}`;
-}
-
-/** Line and column of offsets in `source`, by binary search over line starts. */
-export function lineLocator(source: string): (offset: number) => LineColumn {
-  const starts = [0];
-  for (let i = source.indexOf("\n"); i >= 0; i = source.indexOf("\n", i + 1)) {
-    starts.push(i + 1);
-  }
-  return (offset) => {
-    let lo = 0;
-    let hi = starts.length - 1;
-    while (lo < hi) {
-      const mid = (lo + hi + 1) >> 1;
-      if (starts[mid] <= offset) lo = mid;
-      else hi = mid - 1;
-    }
-    return { line: lo + 1, column: offset - starts[lo] + 1 };
-  };
 }

@@ -5,12 +5,8 @@
  *
  * @module
  */
-import {
-  type LineColumn,
-  lineLocator,
-  LISTED_PLACES,
-  listPlaces,
-} from "./json_locate.ts";
+import { LISTED_PLACES, listPlaces } from "./json_locate.ts";
+import { type LineColumn, lineLocator } from "../base/text_position.ts";
 
 const LOSSY_UTF8 = new TextDecoder("utf-8");
 

@@ -7,11 +7,7 @@
  * meant for small configuration files, not request bodies.
  */
 
-/** 1-based line and column (in UTF-16 units). */
-export interface LineColumn {
-  line: number;
-  column: number;
-}
+import { type LineColumn, lineLocator } from "../base/text_position.ts";
 
 /** A parsed document with the offsets of its values and keys, by path. */
 export interface PositionedJson {
@@ -53,24 +49,6 @@ export function childPath(parent: string, key: string | number): string {
   if (typeof key === "number") return `${parent}[${key}]`;
   if (IDENTIFIER.test(key)) return parent === "" ? key : `${parent}.${key}`;
   return `${parent}[${JSON.stringify(key)}]`;
-}
-
-/** Line and column of offsets in `text`, by binary search over line starts. */
-export function lineLocator(text: string): (offset: number) => LineColumn {
-  const starts = [0];
-  for (let i = 0; i < text.length; i++) {
-    if (text.charCodeAt(i) === 0x0a) starts.push(i + 1);
-  }
-  return (offset) => {
-    let lo = 0;
-    let hi = starts.length - 1;
-    while (lo < hi) {
-      const mid = (lo + hi + 1) >> 1;
-      if (starts[mid] <= offset) lo = mid;
-      else hi = mid - 1;
-    }
-    return { line: lo + 1, column: offset - starts[lo] + 1 };
-  };
 }
 
 const ESCAPES: Record<string, string> = {

@@ -1,10 +1,10 @@
 import assert from "node:assert/strict";
 import { join } from "node:path";
 import {
-  lineColumn,
   locateFromV8Message,
   scanJsonError,
 } from "../../src/config/json_locate.ts";
+import { lineColumn } from "../../src/base/text_position.ts";
 import {
   inspectSecretsFile,
   loadSecrets,

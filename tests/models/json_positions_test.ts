@@ -2,9 +2,9 @@ import assert from "node:assert/strict";
 import {
   childPath,
   JsonSyntaxError,
-  lineLocator,
   parseWithPositions,
 } from "../../src/models/json_positions.ts";
+import { lineLocator } from "../../src/base/text_position.ts";
 
 Deno.test("parseWithPositions() parses what JSON.parse parses", () => {
   const texts = [
