@@ -1,0 +1,106 @@
+import assert from "node:assert/strict";
+import {
+  chatToAnthropicError,
+  chatToAnthropicResponse,
+  stopReason,
+} from "../../src/translate/chat_to_anthropic_response.ts";
+
+Deno.test("chatToAnthropicResponse: text and parallel tool calls become content blocks", () => {
+  const out = chatToAnthropicResponse({
+    id: "chatcmpl-abc123",
+    object: "chat.completion",
+    created: 1741569952,
+    model: "gpt-5-2025-08-07",
+    choices: [{
+      index: 0,
+      message: {
+        role: "assistant",
+        content: "Listing it.",
+        refusal: null,
+        tool_calls: [
+          {
+            id: "call_1",
+            type: "function",
+            function: { name: "Bash", arguments: '{"command":"ls"}' },
+          },
+          {
+            id: "call_2",
+            type: "function",
+            function: { name: "Read", arguments: "" },
+          },
+        ],
+      },
+      logprobs: null,
+      finish_reason: "tool_calls",
+    }],
+    usage: {
+      prompt_tokens: 19,
+      completion_tokens: 10,
+      total_tokens: 29,
+      prompt_tokens_details: { cached_tokens: 4 },
+    },
+  });
+  assert.deepEqual(out, {
+    id: "msg_abc123",
+    type: "message",
+    role: "assistant",
+    model: "gpt-5-2025-08-07",
+    content: [
+      { type: "text", text: "Listing it." },
+      {
+        type: "tool_use",
+        id: "call_1",
+        name: "Bash",
+        input: { command: "ls" },
+      },
+      { type: "tool_use", id: "call_2", name: "Read", input: {} },
+    ],
+    stop_reason: "tool_use",
+    stop_sequence: null,
+    usage: {
+      input_tokens: 15,
+      output_tokens: 10,
+      cache_read_input_tokens: 4,
+      cache_creation_input_tokens: 0,
+    },
+  });
+});
+
+Deno.test("stopReason: each finish_reason", () => {
+  assert.equal(stopReason("stop"), "end_turn");
+  assert.equal(stopReason("length"), "max_tokens");
+  assert.equal(stopReason("tool_calls"), "tool_use");
+  assert.equal(stopReason("content_filter"), "refusal");
+  assert.equal(stopReason(null), null);
+});
+
+Deno.test("chatToAnthropicError: OpenAI's error shape becomes Anthropic's, by status", () => {
+  assert.deepEqual(
+    chatToAnthropicError(
+      400,
+      '{"error":{"message":"Unsupported value: temperature","type":"invalid_request_error","param":"temperature","code":null}}',
+    ),
+    {
+      type: "error",
+      error: {
+        type: "invalid_request_error",
+        message: "Unsupported value: temperature",
+      },
+    },
+  );
+  assert.deepEqual(chatToAnthropicError(429, '{"error":"slow down"}'), {
+    type: "error",
+    error: { type: "rate_limit_error", message: "slow down" },
+  });
+  assert.deepEqual(chatToAnthropicError(502, "Bad Gateway"), {
+    type: "error",
+    error: { type: "api_error", message: "Bad Gateway" },
+  });
+  assert.deepEqual(chatToAnthropicError(401, ""), {
+    type: "error",
+    error: {
+      type: "authentication_error",
+      message: "Upstream answered 401",
+    },
+  });
+});
