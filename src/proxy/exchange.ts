@@ -39,7 +39,8 @@ export class Exchange {
   readonly context: HandlerContext;
   readonly req: Request;
   readonly info: Deno.ServeHandlerInfo;
-  readonly target: string;
+  /** The upstream URL (a translation sends the request to another path). */
+  target: string;
   readonly path: string;
   readonly id: string;
   readonly family: ApiFamily;
@@ -52,6 +53,10 @@ export class Exchange {
   readonly api: ApiRoute | undefined;
   /** The `anthropic-beta` to send instead of the client's (null: none); undefined: the client's. */
   betaHeader: string | null | undefined = undefined;
+  /** True when the request goes upstream translated (src/proxy/translation.ts). */
+  translated = false;
+  /** Set when the request cannot be translated: the 400's message. */
+  untranslatable: string | null = null;
   /** The request body, once planned. */
   body: BodyPlan | null = null;
   /** The credential of the current attempt. */

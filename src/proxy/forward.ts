@@ -49,6 +49,10 @@ export async function forwardRequest(
       );
     }
     const upstreamModel = applyModels(call, body);
+    if (call.untranslatable !== null) {
+      await body.discard();
+      return call.fail("bad_request", call.untranslatable);
+    }
     if (access) {
       const decision = access(req, info, upstreamModel, body.model);
       call.record.client = decision.client;

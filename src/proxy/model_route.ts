@@ -13,6 +13,7 @@ import type { Exchange } from "./exchange.ts";
 import type { BodyPlan } from "./request_body.ts";
 import { spliceModel } from "../models/model_sniff.ts";
 import { buildModelsListing } from "../models/listing.ts";
+import { needsChatTranslation, translateToChat } from "./translation.ts";
 
 /** Whether `path` is the models listing (`/v1/models` or `/models`). */
 export function isModelsListing(path: string): boolean {
@@ -36,6 +37,11 @@ export function applyModels(call: Exchange, body: BodyPlan): string | null {
   if (resolution === null) return requested;
   const { flow, entry, rule } = resolution;
   const mapped = flow !== requested;
+  if (route.endpoint && needsChatTranslation(entry)) {
+    if (!translateToChat(call, body, flow)) return requested;
+    if (mapped) observer?.mapped?.(rule);
+    return flow;
+  }
   if (entry !== null && entry.family === "anthropic" && route.endpoint) {
     const bytes = body.take() as Uint8Array;
     const rewrite = rewriteAnthropicRequest(bytes, {

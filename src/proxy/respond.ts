@@ -10,6 +10,7 @@ import { midResponse, passedError, relay } from "./relay.ts";
 import { errorAnswer } from "./error_answer.ts";
 import { respondStream } from "./response_stream.ts";
 import { isModelsListing, withAliases } from "./model_route.ts";
+import { translateWhole } from "./translation.ts";
 
 /** Non-SSE responses of at most this declared length are read whole (see respondWhole). */
 export const WHOLE_BODY_LIMIT = 1024 * 1024;
@@ -34,7 +35,8 @@ export async function respond(
   // Usage and time to first token come from a tap that sees the same chunks.
   const tap = new UsageTap({ kind, startedAt: call.started });
   const length = Number(res.headers.get("content-length") ?? Infinity);
-  if (!isSse && length <= WHOLE_BODY_LIMIT) {
+  // A translated answer that is not a stream is read whole to be translated.
+  if (!isSse && (length <= WHOLE_BODY_LIMIT || call.translated)) {
     return await respondWhole(call, res, tap);
   }
   // The models listing is read whole at any length, to add the aliases.
@@ -89,6 +91,16 @@ export async function respondWhole(
   if (listing) {
     const out = relay(call, res, withAliases(call, bytes));
     out.headers.delete("content-length");
+    return out;
+  }
+  if (call.translated) {
+    const out = relay(
+      call,
+      res,
+      call.redactor!.whole(translateWhole(res.status, bytes)),
+    );
+    out.headers.delete("content-length");
+    out.headers.set("content-type", "application/json");
     return out;
   }
   return relay(call, res, call.redactor!.whole(bytes));

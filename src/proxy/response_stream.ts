@@ -11,6 +11,7 @@ import type { Exchange, RecordError } from "./exchange.ts";
 import type { StreamRedactor } from "./redact.ts";
 import { midResponse, passedError, relay } from "./relay.ts";
 import { StreamEndDetector } from "../models/stream_end.ts";
+import { ChatToAnthropicStream } from "../translate/chat_to_anthropic_stream.ts";
 
 const encoder = new TextEncoder();
 
@@ -42,6 +43,8 @@ export class StreamRelay implements UnderlyingDefaultSource<Uint8Array> {
   #tap: UsageTap;
   /** Finds an event stream's final event; null for other bodies. */
   #end: StreamEndDetector | null;
+  /** Turns a translated request's Chat stream into Anthropic events; null otherwise. */
+  #translator: ChatToAnthropicStream | null;
   #clientGone = false;
 
   /** Takes the reader of `res.body`; `call.watch` and `call.controller` are the attempt's. */
@@ -53,8 +56,13 @@ export class StreamRelay implements UnderlyingDefaultSource<Uint8Array> {
     this.#redact = call.redactor!.stream();
     this.#watch = call.watch;
     this.#tap = tap;
+    const translated = call.translated && this.#isSse;
+    // The end is the upstream's: a translated stream ends as Chat does.
     this.#end = this.#isSse
-      ? new StreamEndDetector({ api: call.api?.stream })
+      ? new StreamEndDetector({ api: translated ? "chat" : call.api?.stream })
+      : null;
+    this.#translator = translated
+      ? new ChatToAnthropicStream({ model: call.record.upstreamModel ?? "" })
       : null;
     // A deadline aborts the controller; cancelling the reader as well ends a
     // pending read at once (seen to hang under load with the signal alone).
@@ -83,6 +91,10 @@ export class StreamRelay implements UnderlyingDefaultSource<Uint8Array> {
         const signal = this.#call.controller.signal;
         if (signal.aborted) return this.#fail(ctrl, signal.reason);
         watch.done();
+        if (this.#translator !== null) {
+          const last = this.#redact.push(this.#translator.end());
+          if (last.byteLength > 0) ctrl.enqueue(last);
+        }
         const rest = this.#redact.flush();
         if (rest !== null) ctrl.enqueue(rest);
         ctrl.close();
@@ -95,7 +107,10 @@ export class StreamRelay implements UnderlyingDefaultSource<Uint8Array> {
       this.#call.record.bytesOut += value.byteLength;
       this.#tap.write(value);
       this.#end?.push(value);
-      const out = this.#redact.push(value);
+      const translator = this.#translator;
+      const out = this.#redact.push(
+        translator === null ? value : translator.push(value),
+      );
       if (out.byteLength > 0) return ctrl.enqueue(out);
     }
   }

@@ -46,7 +46,7 @@ export class ChatToAnthropicStream {
   }
 
   /** The Anthropic events completed by `chunk` (maybe none). */
-  push(chunk: Uint8Array): Uint8Array {
+  push(chunk: Uint8Array): Uint8Array<ArrayBuffer> {
     this.#feed(this.#decoder.decode(chunk, { stream: true }));
     return this.#take();
   }
@@ -56,7 +56,7 @@ export class ChatToAnthropicStream {
    * did not). Without any finish reason the answer is cut short, and ends
    * with an Anthropic `error` event instead.
    */
-  end(): Uint8Array {
+  end(): Uint8Array<ArrayBuffer> {
     this.#feed(this.#decoder.decode() + "\n\n");
     if (!this.#ended) {
       if (this.#finish === undefined) {
@@ -70,12 +70,12 @@ export class ChatToAnthropicStream {
   }
 
   /** An Anthropic `error` event ending the stream (mid-stream failure). */
-  fail(type: string, message: string): Uint8Array {
+  fail(type: string, message: string): Uint8Array<ArrayBuffer> {
     if (!this.#ended) this.#error(type, message);
     return this.#take();
   }
 
-  #take(): Uint8Array {
+  #take(): Uint8Array<ArrayBuffer> {
     if (this.#out === "") return EMPTY;
     const bytes = encoder.encode(this.#out);
     this.#out = "";
