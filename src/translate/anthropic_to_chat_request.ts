@@ -36,7 +36,9 @@ export function anthropicToChatRequest(
   const system = systemText(req.system, dropped);
   if (system !== null) messages.push({ role: "system", content: system });
   for (const message of asArray(req.messages)) {
-    messages.push(...chatMessages(message as Json, dropped));
+    for (const chat of chatMessages(message as Json, dropped)) {
+      pushMerged(messages, chat);
+    }
   }
   const body: Json = { model: options.model, messages };
   if (typeof req.max_tokens === "number") {
@@ -73,6 +75,27 @@ const REASONING_MODEL = /^(?:[\w.-]+\/)?(?:gpt-5|o\d)/;
 
 function asArray(value: unknown): unknown[] {
   return Array.isArray(value) ? value : [];
+}
+
+/**
+ * Appends `message`, joined to the previous one when both are user turns:
+ * Anthropic's API combines consecutive user turns into one, and Chat
+ * models read the last user message as the request.
+ */
+function pushMerged(messages: Json[], message: Json): void {
+  const last = messages.at(-1);
+  if (last?.role !== "user" || message.role !== "user") {
+    messages.push(message);
+    return;
+  }
+  last.content = [...parts(last.content), ...parts(message.content)];
+}
+
+/** A user message's content as content parts. */
+function parts(content: unknown): Json[] {
+  return typeof content === "string"
+    ? [{ type: "text", text: content }]
+    : content as Json[];
 }
 
 /** The system prompt as one string (blocks joined by blank lines). */

@@ -227,3 +227,19 @@ Deno.test("cleanSchema: nested objects in arrays and anyOf get properties", () =
     },
   );
 });
+
+Deno.test("anthropicToChatRequest: consecutive user turns become one user message, as Anthropic combines them", () => {
+  const { body } = anthropicToChatRequest({
+    messages: [
+      { role: "user", content: [{ type: "text", text: "List the files" }] },
+      { role: "user", content: "Available agents: …" },
+    ],
+  }, { model: "gpt-5" });
+  assert.deepEqual(body.messages, [{
+    role: "user",
+    content: [
+      { type: "text", text: "List the files" },
+      { type: "text", text: "Available agents: …" },
+    ],
+  }]);
+});
