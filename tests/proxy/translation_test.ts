@@ -218,3 +218,48 @@ Deno.test("a Claude model on /v1/messages is not translated", async () => {
   await recorded(s, 1);
   assert.equal(s.records[0].translation ?? null, null);
 });
+
+Deno.test("a translated stream that fails mid-way ends with an Anthropic error event", async () => {
+  const first = `data: ${
+    JSON.stringify({
+      id: "chatcmpl-3",
+      model: "gpt-5",
+      choices: [{ index: 0, delta: { content: "Hi" } }],
+    })
+  }\n\n`;
+  using s = modelsSetup(() => {
+    let sent = false;
+    const body = new ReadableStream<Uint8Array>({
+      pull(ctrl) {
+        if (sent) return ctrl.error(new TypeError("connection reset"));
+        sent = true;
+        ctrl.enqueue(new TextEncoder().encode(first));
+      },
+    });
+    return new Response(body, {
+      headers: { "content-type": "text/event-stream" },
+    });
+  });
+  const res = await s.handler(
+    post("/v1/messages", {
+      model: "gpt-5",
+      max_tokens: 10,
+      stream: true,
+      messages: [{ role: "user", content: "Hi" }],
+    }),
+    INFO,
+  );
+  const out = await res.text();
+  const names = [...out.matchAll(/^event: (\w+)$/gm)].map((m) => m[1]);
+  assert.deepEqual(names, [
+    "message_start",
+    "content_block_start",
+    "content_block_delta",
+    "error",
+  ]);
+  const last = JSON.parse(out.trim().split("\n").at(-1)!.slice(6));
+  assert.equal(last.type, "error");
+  assert.equal(typeof last.error.message, "string");
+  await recorded(s, 1);
+  assert.equal(s.records[0].error, "stream_error");
+});
