@@ -1,6 +1,6 @@
 /**
- * Acceptance (issue 15, first direction): the real `claude` CLI on GPT-5,
- * a model Flow serves on Chat Completions only, through flow-proxy, which
+ * Acceptance (issue 15, first direction): the real `claude` CLI on GPT-5
+ * and on Gemini, models Flow serves on Chat Completions only, through flow-proxy, which
  * translates its Anthropic Messages requests to Chat Completions and the
  * answers back. Same jail as tests/agents/claude_code_test.ts.
  */
@@ -17,19 +17,26 @@ import { claudeCodeEnv } from "./client_setups.ts";
 
 const BOUND_MS = 120_000;
 
-/** The docs' set-up plus the model: GPT-5, and GPT-5 mini for the small calls. */
-const ON_GPT5 = {
-  ...claudeCodeEnv(),
-  ANTHROPIC_MODEL: "gpt-5",
-  ANTHROPIC_SMALL_FAST_MODEL: "gpt-5-mini",
-  ANTHROPIC_DEFAULT_HAIKU_MODEL: "gpt-5-mini",
-};
+/** The docs' set-up plus the model (GPT-5 mini for GPT-5's small calls). */
+function modelEnv(model: string): Record<string, string> {
+  const small = model === "gpt-5" ? "gpt-5-mini" : model;
+  return {
+    ...claudeCodeEnv(),
+    ANTHROPIC_MODEL: model,
+    ANTHROPIC_SMALL_FAST_MODEL: small,
+    ANTHROPIC_DEFAULT_HAIKU_MODEL: small,
+  };
+}
 
-function claude(prompt: string, ...flags: string[]): ScenarioConfig {
+function claude(
+  model: string,
+  prompt: string,
+  ...flags: string[]
+): ScenarioConfig {
   return {
     client: "claude",
     args: ["-p", prompt, "--output-format", "json", ...flags],
-    env: ON_GPT5,
+    env: modelEnv(model),
     timeoutMs: BOUND_MS,
   };
 }
@@ -42,8 +49,8 @@ function resultText(stdout: string): string {
   }
 }
 
-/** Every request reached Flow on Chat Completions, the main ones for gpt-5. */
-function assertTranslated(result: ScenarioResult): void {
+/** Every request reached Flow on Chat Completions, the main ones for `model`. */
+function assertTranslated(result: ScenarioResult, model: string): void {
   const paths = result.flow.map((r) => r.path);
   assert.ok(
     !paths.some((p) => p.startsWith("/v1/messages")),
@@ -51,45 +58,52 @@ function assertTranslated(result: ScenarioResult): void {
   );
   const models = result.flow.filter((r) => r.path === "/v1/chat/completions")
     .map((r) => (r.body as { model?: string }).model);
-  assert.ok(models.includes("gpt-5"), `models seen: ${models.join(", ")}`);
+  assert.ok(models.includes(model), `models seen: ${models.join(", ")}`);
 }
 
-Deno.test("claude -p on gpt-5 answers a plain prompt through flow-proxy's translation", async () => {
-  const result = await runAgent(claude("Say hello"));
-  assertNothingLeft(result);
-  assertFlowAccepted(result);
-  assertFlowModelsOnly(result);
-  assert.equal(
-    result.timedOut,
-    false,
-    `claude did not finish in ${BOUND_MS} ms`,
-  );
-  assert.equal(result.code, 0, result.stdout + result.stderr);
-  assertTranslated(result);
-  assert.match(resultText(result.stdout), new RegExp(PLAIN_ANSWER));
-});
+for (const model of ["gpt-5", "gemini-2.5-pro"]) {
+  Deno.test(`claude -p on ${model} answers a plain prompt through flow-proxy's translation`, async () => {
+    const result = await runAgent(claude(model, "Say hello"));
+    assertNothingLeft(result);
+    assertFlowAccepted(result);
+    assertFlowModelsOnly(result);
+    assert.equal(
+      result.timedOut,
+      false,
+      `claude did not finish in ${BOUND_MS} ms`,
+    );
+    assert.equal(result.code, 0, result.stdout + result.stderr);
+    assertTranslated(result, model);
+    assert.match(resultText(result.stdout), new RegExp(PLAIN_ANSWER));
+  });
 
-Deno.test("claude -p on gpt-5 runs its Bash tool through flow-proxy's translation", async () => {
-  const result = await runAgent(
-    claude("List the files in the current directory", "--allowedTools", "Bash"),
-  );
-  assertNothingLeft(result);
-  assertFlowAccepted(result);
-  assertFlowModelsOnly(result);
-  assert.equal(
-    result.timedOut,
-    false,
-    `claude did not finish in ${BOUND_MS} ms`,
-  );
-  assert.equal(result.code, 0, result.stdout + result.stderr);
-  assertTranslated(result);
-  const toolResult = result.flow.some((r) =>
-    JSON.stringify((r.body as { messages?: unknown }).messages).includes(
-      '"role":"tool"',
-    )
-  );
-  assert.ok(toolResult, "the Bash tool's result never reached Flow");
-  const text = resultText(result.stdout);
-  assert.match(text, new RegExp(TOOL_ANSWER_PREFIX));
-  assert.match(text, new RegExp(result.marker.replaceAll(".", "\\.")));
-});
+  Deno.test(`claude -p on ${model} runs its Bash tool through flow-proxy's translation`, async () => {
+    const result = await runAgent(
+      claude(
+        model,
+        "List the files in the current directory",
+        "--allowedTools",
+        "Bash",
+      ),
+    );
+    assertNothingLeft(result);
+    assertFlowAccepted(result);
+    assertFlowModelsOnly(result);
+    assert.equal(
+      result.timedOut,
+      false,
+      `claude did not finish in ${BOUND_MS} ms`,
+    );
+    assert.equal(result.code, 0, result.stdout + result.stderr);
+    assertTranslated(result, model);
+    const toolResult = result.flow.some((r) =>
+      JSON.stringify((r.body as { messages?: unknown }).messages).includes(
+        '"role":"tool"',
+      )
+    );
+    assert.ok(toolResult, "the Bash tool's result never reached Flow");
+    const text = resultText(result.stdout);
+    assert.match(text, new RegExp(TOOL_ANSWER_PREFIX));
+    assert.match(text, new RegExp(result.marker.replaceAll(".", "\\.")));
+  });
+}
