@@ -83,15 +83,16 @@ export function translateToChat(
   return true;
 }
 
-/** `target` (which ends with `path` and maybe a query) on the Chat path instead. */
+/**
+ * `target` (which ends with `path` and maybe a query) on the Chat path
+ * instead. The query is dropped: Claude Code's `?beta=true` is Anthropic's.
+ */
 export function chatTarget(target: string, path: string): string {
   const query = target.indexOf("?");
   const end = query === -1 ? target.length : query;
   const base = target.slice(0, end - path.length);
-  const chatPath = path.startsWith("/v1/")
-    ? "/v1/chat/completions"
-    : "/chat/completions";
-  return base + chatPath + target.slice(end);
+  return base +
+    (path.startsWith("/v1/") ? "/v1/chat/completions" : "/chat/completions");
 }
 
 /**

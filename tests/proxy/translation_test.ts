@@ -17,13 +17,13 @@ const CHAT_ANSWER = {
   usage: { prompt_tokens: 9, completion_tokens: 2, total_tokens: 11 },
 };
 
-Deno.test("chatTarget: the Messages path becomes the Chat path, base and query kept", () => {
+Deno.test("chatTarget: the Messages path becomes the Chat path, base kept, Anthropic's query dropped", () => {
   assert.equal(
     chatTarget(
       "http://flow/flow-llm-proxy/v1/messages?beta=true",
       "/v1/messages",
     ),
-    "http://flow/flow-llm-proxy/v1/chat/completions?beta=true",
+    "http://flow/flow-llm-proxy/v1/chat/completions",
   );
   assert.equal(
     chatTarget("http://flow/p/messages", "/messages"),
@@ -61,7 +61,7 @@ Deno.test("an Anthropic request for gpt-5 goes to Chat Completions and its JSON 
   });
   assert.equal(
     s.calls[0].url,
-    "http://127.0.0.1:9/flow-llm-proxy/v1/chat/completions?beta=true",
+    "http://127.0.0.1:9/flow-llm-proxy/v1/chat/completions",
   );
   assert.equal(s.calls[0].headers.get("anthropic-beta"), null);
   assert.deepEqual(JSON.parse(decoder.decode(s.calls[0].body!)), {
