@@ -4,37 +4,11 @@
  */
 import assert from "node:assert/strict";
 import { startStack } from "../support/stack.ts";
+import { readToClose } from "../support/raw_http.ts";
 
 const encoder = new TextEncoder();
 const CONNECTIONS = 20;
 const REQUEST = encoder.encode("GET /healthz HTTP/1.1\r\nHost: x\r\n\r\n");
-
-/** Reads until the peer closes: what was read, or null after `timeoutMs`. */
-async function readToClose(
-  conn: Deno.Conn,
-  timeoutMs: number,
-): Promise<string | null> {
-  const buf = new Uint8Array(4096);
-  const decoder = new TextDecoder();
-  let text = "";
-  let timer: ReturnType<typeof setTimeout> | undefined;
-  const timeout = new Promise<null>((resolve) => {
-    timer = setTimeout(() => resolve(null), timeoutMs);
-  });
-  const read = (async () => {
-    for (let i = 0; i < 1000; i++) {
-      const n = await conn.read(buf).catch(() => null);
-      if (n === null) return text;
-      text += decoder.decode(buf.subarray(0, n));
-    }
-    return text;
-  })();
-  try {
-    return await Promise.race([read, timeout]);
-  } finally {
-    clearTimeout(timer);
-  }
-}
 
 Deno.test("serve: slowloris and idle keep-alive connections are closed after their timeouts", async () => {
   await using stack = await startStack({

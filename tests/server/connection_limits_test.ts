@@ -3,6 +3,7 @@
  * connections are closed; requests and streams in flight are not.
  */
 import assert from "node:assert/strict";
+import { readToClose } from "../support/raw_http.ts";
 import {
   connectionServer,
   type LimitedServer,
@@ -29,33 +30,6 @@ function start(
   }, handler);
   assert.ok(server, "this Deno serves one connection at a time");
   return server;
-}
-
-/** Reads until the peer closes; what was read, or null on a timeout. */
-async function readToClose(
-  conn: Deno.Conn,
-  timeoutMs: number,
-): Promise<string | null> {
-  const buf = new Uint8Array(4096);
-  const decoder = new TextDecoder();
-  let text = "";
-  let timer: ReturnType<typeof setTimeout> | undefined;
-  const timeout = new Promise<null>((resolve) => {
-    timer = setTimeout(() => resolve(null), timeoutMs);
-  });
-  const read = (async () => {
-    for (let i = 0; i < 1000; i++) {
-      const n = await conn.read(buf).catch(() => null);
-      if (n === null) return text;
-      text += decoder.decode(buf.subarray(0, n));
-    }
-    return text;
-  })();
-  try {
-    return await Promise.race([read, timeout]);
-  } finally {
-    clearTimeout(timer);
-  }
 }
 
 Deno.test("the runtime still has the per-connection server the limits are built on", () => {

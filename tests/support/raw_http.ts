@@ -101,3 +101,30 @@ function unchunk(text: string): string {
     at = lineEnd + 2 + size + 2;
   }
 }
+
+/** Reads until the peer closes: what was read, or null after `timeoutMs`. */
+export async function readToClose(
+  conn: Deno.Conn,
+  timeoutMs: number,
+): Promise<string | null> {
+  const buf = new Uint8Array(4096);
+  const decoder = new TextDecoder();
+  let text = "";
+  let timer: ReturnType<typeof setTimeout> | undefined;
+  const timeout = new Promise<null>((resolve) => {
+    timer = setTimeout(() => resolve(null), timeoutMs);
+  });
+  const read = (async () => {
+    for (let i = 0; i < 1000; i++) {
+      const n = await conn.read(buf).catch(() => null);
+      if (n === null) return text;
+      text += decoder.decode(buf.subarray(0, n));
+    }
+    return text;
+  })();
+  try {
+    return await Promise.race([read, timeout]);
+  } finally {
+    clearTimeout(timer);
+  }
+}
