@@ -9,6 +9,7 @@ import { join } from "node:path";
 import { DatabaseSync } from "node:sqlite";
 import { runCli } from "../support/proxy.ts";
 import { startStack } from "../support/stack.ts";
+import { holdWriteLock, isWriteLocked } from "../support/sqlite_lock.ts";
 
 /** How long the other process holds the lock: beyond the 1 s touch batching, below the 5 s busy timeout. */
 const LOCK_SECONDS = 4;
@@ -22,21 +23,6 @@ async function keysJson(
   const out = await runCli(["keys", "list", "--db", db, "--json"]);
   assert.equal(out.code, 0, out.stderr);
   return JSON.parse(out.stdout);
-}
-
-/** Whether a write to `db` fails at once with "database is locked" (the lock is real). */
-function isWriteLocked(db: string): boolean {
-  const conn = new DatabaseSync(db);
-  try {
-    conn.exec("PRAGMA busy_timeout = 0");
-    conn.exec("BEGIN IMMEDIATE");
-    conn.exec("ROLLBACK");
-    return false;
-  } catch (err) {
-    return /database is locked/.test((err as Error).message);
-  } finally {
-    conn.close();
-  }
 }
 
 /** Rows of the request log for key "ci". */
@@ -98,28 +84,7 @@ for (
     };
     assert.equal((await call()).status, 200);
 
-    const locker = new Deno.Command("sqlite3", {
-      // Its own busy timeout: the store worker may be writing when it starts.
-      args: [
-        "-cmd",
-        ".timeout 5000",
-        db,
-        "BEGIN EXCLUSIVE;",
-        `.system sleep ${LOCK_SECONDS}`,
-        "COMMIT;",
-      ],
-      stdin: "null",
-      stdout: "null",
-      stderr: "piped",
-    }).spawn();
-    // sqlite3 buffers its output in a pipe: watch for the lock itself (bounded).
-    let locked = false;
-    for (let i = 0; i < 200 && !locked; i++) {
-      locked = isWriteLocked(db);
-      if (!locked) await new Promise((r) => setTimeout(r, 10));
-    }
-    const lockedAt = performance.now();
-    assert.ok(locked, "sqlite3 holds the database's write lock");
+    const { lockedAt, released } = await holdWriteLock(db, LOCK_SECONDS);
 
     const results: { status: number; body: string; ms: number }[] = [];
     let lastRequestAt = 0;
@@ -134,9 +99,8 @@ for (
       await new Promise((r) => setTimeout(r, 50));
     }
     const stillLocked = isWriteLocked(db);
-    const stderr = await new Response(locker.stderr).text();
-    const status = await locker.status;
-    assert.ok(status.success, `sqlite3 committed and exited: ${stderr}`);
+    const { success, stderr } = await released;
+    assert.ok(success, `sqlite3 committed and exited: ${stderr}`);
 
     assert.ok(results.length >= 5, `only ${results.length} requests were sent`);
     for (const [i, r] of results.entries()) {

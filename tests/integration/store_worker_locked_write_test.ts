@@ -8,6 +8,7 @@ import { DatabaseSync } from "node:sqlite";
 import { getLog } from "../../src/base/logging.ts";
 import type { RequestRecord } from "../../src/request_log/record.ts";
 import { StoreClient } from "../../src/server/store_client.ts";
+import { holdWriteLock } from "../support/sqlite_lock.ts";
 
 /** Longer than the request log's 2 s busy timeout. */
 const LOCK_SECONDS = 4;
@@ -36,20 +37,6 @@ function record(id: string): RequestRecord {
   };
 }
 
-function isWriteLocked(db: string): boolean {
-  const conn = new DatabaseSync(db);
-  try {
-    conn.exec("PRAGMA busy_timeout = 0");
-    conn.exec("BEGIN IMMEDIATE");
-    conn.exec("ROLLBACK");
-    return false;
-  } catch (err) {
-    return /database is locked/.test((err as Error).message);
-  } finally {
-    conn.close();
-  }
-}
-
 Deno.test("StoreClient.requestLog.write() waits for a lock held by sqlite3 longer than the busy timeout, then writes", async () => {
   const dir = Deno.makeTempDirSync({ prefix: "flow-proxy-store-" });
   const db = join(dir, "flow-proxy.db");
@@ -60,29 +47,11 @@ Deno.test("StoreClient.requestLog.write() waits for a lock held by sqlite3 longe
     logger: getLog("test"),
   });
   try {
-    const locker = new Deno.Command("sqlite3", {
-      // Its own busy timeout: the store worker may be writing when it starts.
-      args: [
-        "-cmd",
-        ".timeout 5000",
-        db,
-        "BEGIN EXCLUSIVE;",
-        `.system sleep ${LOCK_SECONDS}`,
-        "COMMIT;",
-      ],
-      stdin: "null",
-      stdout: "null",
-      stderr: "null",
-    }).spawn();
-    let locked = false;
-    for (let i = 0; i < 200 && !locked; i++) {
-      locked = isWriteLocked(db);
-      if (!locked) await new Promise((r) => setTimeout(r, 10));
-    }
-    assert.ok(locked, "sqlite3 holds the write lock");
+    const { released } = await holdWriteLock(db, LOCK_SECONDS);
 
     await store.requestLog.write([record("a"), record("b")]);
-    assert.ok((await locker.status).success);
+    const { success, stderr } = await released;
+    assert.ok(success, `sqlite3 committed and exited: ${stderr}`);
 
     const conn = new DatabaseSync(db, { readOnly: true });
     try {
