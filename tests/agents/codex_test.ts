@@ -57,6 +57,22 @@ Deno.test("codex exec answers on its default model through flow-proxy", async ()
   assert.match(result.stdout, new RegExp(PLAIN_ANSWER));
 });
 
+Deno.test("codex hanging up on response.completed while Flow keeps the stream open is a completed request", async () => {
+  // Flow closes 3 s after its last event; Codex leaves as soon as it has it.
+  const result = await runAgent({ ...codex("Say hello"), lingerMs: 3000 });
+  assertNothingLeft(result);
+  assert.equal(result.code, 0, result.stdout + result.stderr);
+  assert.match(result.stdout, new RegExp(PLAIN_ANSWER));
+  const lines = result.proxyLogs.split("\n").filter((l) =>
+    /for POST \/v1\/responses: /.test(l)
+  );
+  assert.ok(lines.length > 0, result.proxyLogs);
+  for (const line of lines) {
+    assert.match(line, /: 200 in /, line);
+    assert.doesNotMatch(line, /client_cancel/, line);
+  }
+});
+
 Deno.test("codex exec runs a shell command through flow-proxy", async () => {
   const result = await runAgent(
     codex("List the files in the current directory"),

@@ -27,6 +27,8 @@ export interface ScenarioConfig {
   via?: "proxy" | "direct";
   rules?: FlowRules;
   webSocket?: WebSocketAnswer;
+  /** The mock Flow keeps event streams open this long after their last event. */
+  lingerMs?: number;
   /** The client's variables (base URL, key). */
   env?: Record<string, string>;
   /** Files to write, relative to the client's HOME (e.g. `.codex/config.toml`). */
@@ -119,6 +121,7 @@ export async function runScenario(
     credentials: creds,
     rules: config.rules,
     webSocket: config.webSocket,
+    lingerMs: config.lingerMs,
     acceptAnyToken: config.via === "direct",
   });
   const home = Deno.makeTempDirSync({ prefix: "agent-home-" });

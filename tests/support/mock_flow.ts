@@ -53,6 +53,12 @@ export interface MockFlowOptions {
   webSocket?: WebSocketAnswer;
   /** Skip the JWT check, for a client that talks to the mock directly. */
   acceptAnyToken?: boolean;
+  /**
+   * Keep an event stream open this long after its last event, as an upstream
+   * that is slow to close: a client that hangs up on the final event then
+   * leaves before the upstream is done.
+   */
+  lingerMs?: number;
 }
 
 /** One request as the mock saw it. */
@@ -295,9 +301,35 @@ export class MockFlow {
       }
       return answerMessages(json);
     }
-    if (path === "/v1/responses") return answerResponses(json);
-    if (path === "/v1/chat/completions") return answerChat(json);
+    if (path === "/v1/responses") return this.#linger(answerResponses(json));
+    if (path === "/v1/chat/completions") return this.#linger(answerChat(json));
     return litellmError(404, `Not Found: ${path}`);
+  }
+
+  /** `res` as is, or an event stream held open `lingerMs` after its last event. */
+  #linger(res: Response): Response {
+    const ms = this.#options.lingerMs ?? 0;
+    if (ms <= 0 || !res.headers.get("content-type")?.includes("event-stream")) {
+      return res;
+    }
+    const events = res.body!;
+    let timer: ReturnType<typeof setTimeout> | undefined;
+    const held = new ReadableStream<Uint8Array>({
+      async start(controller) {
+        for await (const chunk of events) controller.enqueue(chunk);
+        timer = setTimeout(() => {
+          try {
+            controller.close();
+          } catch {
+            // The client (flow-proxy) cancelled first.
+          }
+        }, ms);
+      },
+      cancel() {
+        clearTimeout(timer);
+      },
+    });
+    return new Response(held, { status: res.status, headers: res.headers });
   }
 
   #webSocketAnswer(): Response {
