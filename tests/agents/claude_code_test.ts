@@ -8,9 +8,8 @@
 import assert from "node:assert/strict";
 import { PLAIN_ANSWER, TOOL_ANSWER_PREFIX } from "../support/mock_flow_llm.ts";
 import {
-  assertFlowAccepted,
-  assertFlowModelsOnly,
-  assertNothingLeft,
+  assertCleanRun,
+  claudeResultText,
   outsideHosts,
   runAgent,
 } from "./run.ts";
@@ -30,45 +29,21 @@ function claude(prompt: string, ...flags: string[]): ScenarioConfig {
   };
 }
 
-function resultText(stdout: string): string {
-  try {
-    return String(JSON.parse(stdout).result ?? "");
-  } catch {
-    return stdout;
-  }
-}
-
 Deno.test("claude -p answers a plain prompt through flow-proxy with only a base URL and a key", async () => {
   const result = await runAgent(claude("Say hello"));
   // deno-lint-ignore no-console
   console.log(
     `claude: outside hosts tried: ${outsideHosts(result).join(", ") || "none"}`,
   );
-  assertNothingLeft(result);
-  assertFlowAccepted(result);
-  assertFlowModelsOnly(result);
-  assert.equal(
-    result.timedOut,
-    false,
-    `claude did not finish within ${BOUND_MS} ms`,
-  );
-  assert.equal(result.code, 0, result.stdout + result.stderr);
-  assert.match(resultText(result.stdout), new RegExp(PLAIN_ANSWER));
+  assertCleanRun(result, { client: "claude", boundMs: BOUND_MS });
+  assert.match(claudeResultText(result.stdout), new RegExp(PLAIN_ANSWER));
 });
 
 Deno.test("claude -p runs its Bash tool to list a directory through flow-proxy", async () => {
   const result = await runAgent(
     claude("List the files in the current directory", "--allowedTools", "Bash"),
   );
-  assertNothingLeft(result);
-  assertFlowAccepted(result);
-  assertFlowModelsOnly(result);
-  assert.equal(
-    result.timedOut,
-    false,
-    `claude did not finish within ${BOUND_MS} ms`,
-  );
-  assert.equal(result.code, 0, result.stdout + result.stderr);
+  assertCleanRun(result, { client: "claude", boundMs: BOUND_MS });
   const calls = result.flow.filter((r) => r.path === "/v1/messages");
   const toolResult = calls.some((r) =>
     JSON.stringify((r.body as { messages?: unknown }).messages).includes(
@@ -76,7 +51,7 @@ Deno.test("claude -p runs its Bash tool to list a directory through flow-proxy",
     )
   );
   assert.ok(toolResult, "claude never sent the Bash tool's result back");
-  const text = resultText(result.stdout);
+  const text = claudeResultText(result.stdout);
   assert.match(text, new RegExp(TOOL_ANSWER_PREFIX));
   assert.match(text, new RegExp(result.marker.replaceAll(".", "\\.")));
 });

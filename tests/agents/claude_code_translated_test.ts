@@ -6,12 +6,7 @@
  */
 import assert from "node:assert/strict";
 import { PLAIN_ANSWER, TOOL_ANSWER_PREFIX } from "../support/mock_flow_llm.ts";
-import {
-  assertFlowAccepted,
-  assertFlowModelsOnly,
-  assertNothingLeft,
-  runAgent,
-} from "./run.ts";
+import { assertCleanRun, claudeResultText, runAgent } from "./run.ts";
 import type { ScenarioConfig, ScenarioResult } from "./scenario.ts";
 import { claudeCodeEnv } from "./client_setups.ts";
 
@@ -41,14 +36,6 @@ function claude(
   };
 }
 
-function resultText(stdout: string): string {
-  try {
-    return String(JSON.parse(stdout).result ?? "");
-  } catch {
-    return stdout;
-  }
-}
-
 /** Every request reached Flow on Chat Completions, the main ones for `model`. */
 function assertTranslated(result: ScenarioResult, model: string): void {
   const paths = result.flow.map((r) => r.path);
@@ -64,17 +51,9 @@ function assertTranslated(result: ScenarioResult, model: string): void {
 for (const model of ["gpt-5", "gemini-2.5-pro"]) {
   Deno.test(`claude -p on ${model} answers a plain prompt through flow-proxy's translation`, async () => {
     const result = await runAgent(claude(model, "Say hello"));
-    assertNothingLeft(result);
-    assertFlowAccepted(result);
-    assertFlowModelsOnly(result);
-    assert.equal(
-      result.timedOut,
-      false,
-      `claude did not finish in ${BOUND_MS} ms`,
-    );
-    assert.equal(result.code, 0, result.stdout + result.stderr);
+    assertCleanRun(result, { client: "claude", boundMs: BOUND_MS });
     assertTranslated(result, model);
-    assert.match(resultText(result.stdout), new RegExp(PLAIN_ANSWER));
+    assert.match(claudeResultText(result.stdout), new RegExp(PLAIN_ANSWER));
   });
 
   Deno.test(`claude -p on ${model} runs its Bash tool through flow-proxy's translation`, async () => {
@@ -86,15 +65,7 @@ for (const model of ["gpt-5", "gemini-2.5-pro"]) {
         "Bash",
       ),
     );
-    assertNothingLeft(result);
-    assertFlowAccepted(result);
-    assertFlowModelsOnly(result);
-    assert.equal(
-      result.timedOut,
-      false,
-      `claude did not finish in ${BOUND_MS} ms`,
-    );
-    assert.equal(result.code, 0, result.stdout + result.stderr);
+    assertCleanRun(result, { client: "claude", boundMs: BOUND_MS });
     assertTranslated(result, model);
     const toolResult = result.flow.some((r) =>
       JSON.stringify((r.body as { messages?: unknown }).messages).includes(
@@ -102,7 +73,7 @@ for (const model of ["gpt-5", "gemini-2.5-pro"]) {
       )
     );
     assert.ok(toolResult, "the Bash tool's result never reached Flow");
-    const text = resultText(result.stdout);
+    const text = claudeResultText(result.stdout);
     assert.match(text, new RegExp(TOOL_ANSWER_PREFIX));
     assert.match(text, new RegExp(result.marker.replaceAll(".", "\\.")));
   });

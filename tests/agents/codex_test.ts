@@ -8,8 +8,7 @@
 import assert from "node:assert/strict";
 import { PLAIN_ANSWER, TOOL_ANSWER_PREFIX } from "../support/mock_flow_llm.ts";
 import {
-  assertFlowAccepted,
-  assertFlowModelsOnly,
+  assertCleanRun,
   assertNothingLeft,
   CODEX_TELEMETRY_OFF,
   outsideHosts,
@@ -45,15 +44,7 @@ Deno.test("codex exec answers on its default model through flow-proxy", async ()
   console.log(
     `codex: outside hosts tried: ${outsideHosts(result).join(", ") || "none"}`,
   );
-  assertNothingLeft(result);
-  assertFlowAccepted(result);
-  assertFlowModelsOnly(result);
-  assert.equal(
-    result.timedOut,
-    false,
-    `codex did not finish within ${BOUND_MS} ms`,
-  );
-  assert.equal(result.code, 0, result.stdout + result.stderr);
+  assertCleanRun(result, { client: "codex", boundMs: BOUND_MS });
   assert.match(result.stdout, new RegExp(PLAIN_ANSWER));
 });
 
@@ -77,15 +68,7 @@ Deno.test("codex exec runs a shell command through flow-proxy", async () => {
   const result = await runAgent(
     codex("List the files in the current directory"),
   );
-  assertNothingLeft(result);
-  assertFlowAccepted(result);
-  assertFlowModelsOnly(result);
-  assert.equal(
-    result.timedOut,
-    false,
-    `codex did not finish within ${BOUND_MS} ms`,
-  );
-  assert.equal(result.code, 0, result.stdout + result.stderr);
+  assertCleanRun(result, { client: "codex", boundMs: BOUND_MS });
   const posts = result.flow.filter((r) =>
     r.method === "POST" && r.path === "/v1/responses"
   );

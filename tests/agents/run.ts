@@ -3,6 +3,7 @@
  * loopback-only network namespace and returns what it reported, plus the
  * assertions every agent test shares.
  */
+import assert from "node:assert/strict";
 import { fileURLToPath } from "node:url";
 import { FLOW_MODELS } from "../support/mock_flow.ts";
 import { runInNetworkJail } from "./jail.ts";
@@ -110,4 +111,33 @@ export function assertNothingLeft(result: ScenarioResult): void {
 /** The distinct outside hosts the client tried (for the report). */
 export function outsideHosts(result: ScenarioResult): string[] {
   return [...new Set(result.outside.map((r) => r.host))].sort();
+}
+
+/**
+ * What every successful agent run shows: nothing left the machine, Flow took
+ * every request and saw only its own model names, and `client` finished
+ * within `boundMs` with exit code 0.
+ */
+export function assertCleanRun(
+  result: ScenarioResult,
+  options: { client: string; boundMs: number },
+): void {
+  assertNothingLeft(result);
+  assertFlowAccepted(result);
+  assertFlowModelsOnly(result);
+  assert.equal(
+    result.timedOut,
+    false,
+    `${options.client} did not finish within ${options.boundMs} ms`,
+  );
+  assert.equal(result.code, 0, result.stdout + result.stderr);
+}
+
+/** The answer text of `claude -p --output-format json` (its stdout when not JSON). */
+export function claudeResultText(stdout: string): string {
+  try {
+    return String(JSON.parse(stdout).result ?? "");
+  } catch {
+    return stdout;
+  }
 }
