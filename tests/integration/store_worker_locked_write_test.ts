@@ -9,32 +9,21 @@ import { getLog } from "../../src/base/logging.ts";
 import type { RequestRecord } from "../../src/request_log/record.ts";
 import { StoreClient } from "../../src/server/store_client.ts";
 import { holdWriteLock } from "../support/sqlite_lock.ts";
+import { makeRecord } from "../observe/metrics_records.ts";
 
 /** Longer than the request log's 2 s busy timeout. */
 const LOCK_SECONDS = 4;
 
 function record(id: string): RequestRecord {
-  return {
+  return makeRecord({
     id,
     ts: Date.now(),
-    client: null,
     credential: "primary",
-    method: "POST",
-    path: "/v1/chat/completions",
     model: "gpt-4o",
-    status: 200,
     durationMs: 1,
-    ttftMs: null,
     bytesIn: 1,
     bytesOut: 1,
-    tokensIn: null,
-    tokensOut: null,
-    cacheReadTokens: null,
-    cacheWriteTokens: null,
-    error: null,
-    attempts: 1,
-    stream: false,
-  };
+  });
 }
 
 Deno.test("StoreClient.requestLog.write() waits for a lock held by sqlite3 longer than the busy timeout, then writes", async () => {

@@ -1,4 +1,4 @@
-/** Request records shared by metrics_test.ts and its worker. */
+/** Request records for tests: one with every field defaulted (makeRecord), and the ones metrics_test.ts and its worker send. */
 import type { RequestRecord } from "../../src/request_log/record.ts";
 
 /** Models the workers use: the same names race to be interned from both. */

@@ -11,32 +11,22 @@ import type { RequestRecord } from "../../src/request_log/record.ts";
 import { openRequestLog } from "../../src/request_log/sqlite_store.ts";
 import { RecordQueue } from "../../src/request_log/record_queue.ts";
 import { KeyStore, openKeyStore } from "../../src/access/key_store.ts";
+import { makeRecord } from "../observe/metrics_records.ts";
 
 /** SQLite's primary result code for a full database or disk. */
 const SQLITE_FULL = 13;
 
 function record(i: number): RequestRecord {
-  return {
+  return makeRecord({
     id: `req-${i}-${"x".repeat(200)}`,
     ts: 1_700_000_000_000 + i,
-    client: null,
     credential: "primary",
-    method: "POST",
     path: `/v1/chat/completions/${"p".repeat(300)}`,
     model: "gpt-4o",
-    status: 200,
     durationMs: 1,
-    ttftMs: null,
     bytesIn: 1,
     bytesOut: 1,
-    tokensIn: null,
-    tokensOut: null,
-    cacheReadTokens: null,
-    cacheWriteTokens: null,
-    error: null,
-    attempts: 1,
-    stream: false,
-  };
+  });
 }
 
 /** Caps `db` at the pages it has now: the next page it needs fails as a full disk would. */
