@@ -17,6 +17,7 @@ import type { RequestRecord } from "../../src/request_log/record.ts";
 import type { AccessControl } from "../../src/access/contract.ts";
 import { createHandler } from "../../src/proxy/handler.ts";
 import { createSharedState } from "../../src/base/shared_state.ts";
+import { TEST_HANDLER_SETTINGS } from "../support/handler_settings.ts";
 
 const KEY = "fpk_store-failure-test-key-000000000000000000000";
 const INFO = {
@@ -62,15 +63,8 @@ function setup(access: AccessControl) {
   const counts = { started: 0, finished: 0 };
   const records: RequestRecord[] = [];
   const handler = createHandler({
-    upstream: new URL("http://127.0.0.1:9/flow-llm-proxy"),
+    ...TEST_HANDLER_SETTINGS,
     balancer: () => balancer,
-    retryBodyLimit: 1024,
-    maxBodySize: 4096,
-    maxAttempts: 1,
-    connectTimeout: 10_000,
-    headersTimeout: 60_000,
-    idleTimeout: 60_000,
-    cooldownDefault: 30_000,
     logger: SILENT,
     health: () => ({ healthy: true, body: {} }),
     access,

@@ -6,6 +6,7 @@ import { Balancer, resetHealth } from "../../src/upstream/balancer.ts";
 import { createSharedState } from "../../src/base/shared_state.ts";
 import type { RequestRecord } from "../../src/request_log/record.ts";
 import { createHandler } from "../../src/proxy/handler.ts";
+import { TEST_HANDLER_SETTINGS } from "../support/handler_settings.ts";
 
 const INFO = {
   remoteAddr: { transport: "tcp", hostname: "127.0.0.1", port: 50000 },
@@ -31,15 +32,8 @@ Deno.test("createHandler answers an access refusal in the client's API shape, wi
   const records: RequestRecord[] = [];
   let fetched = 0;
   const handler = createHandler({
-    upstream: new URL("http://127.0.0.1:9/flow-llm-proxy"),
+    ...TEST_HANDLER_SETTINGS,
     balancer: () => balancer,
-    retryBodyLimit: 1024,
-    maxBodySize: 4096,
-    maxAttempts: 1,
-    connectTimeout: 10_000,
-    headersTimeout: 60_000,
-    idleTimeout: 60_000,
-    cooldownDefault: 30_000,
     logger: SILENT,
     health: () => ({ healthy: true, body: {} }),
     access: createAccessControl({

@@ -4,6 +4,7 @@ import { Balancer, resetHealth } from "../../src/upstream/balancer.ts";
 import { signFlowToken } from "../../src/upstream/jwt.ts";
 import { createHandler } from "../../src/proxy/handler.ts";
 import { createSharedState } from "../../src/base/shared_state.ts";
+import { TEST_HANDLER_SETTINGS } from "../support/handler_settings.ts";
 
 const INFO = {
   remoteAddr: { transport: "tcp", hostname: "127.0.0.1", port: 50000 },
@@ -37,15 +38,9 @@ function setup(
   }, { backoffBase: 10_000, backoffMax: 60_000, logger });
   const calls: Call[] = [];
   const handler = createHandler({
-    upstream: new URL("http://127.0.0.1:9/flow-llm-proxy"),
-    balancer: () => balancer,
-    retryBodyLimit: 1024,
-    maxBodySize: 4096,
+    ...TEST_HANDLER_SETTINGS,
     maxAttempts: 3,
-    connectTimeout: 10_000,
-    headersTimeout: 60_000,
-    idleTimeout: 60_000,
-    cooldownDefault: 30_000,
+    balancer: () => balancer,
     logger,
     health: () => ({ healthy: true, body: {} }),
     fetch: ((_input: RequestInfo | URL, init?: RequestInit) => {

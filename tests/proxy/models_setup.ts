@@ -12,6 +12,7 @@ import {
   type HandlerOptions,
   type ProxyHandler,
 } from "../../src/proxy/handler.ts";
+import { TEST_HANDLER_SETTINGS } from "../support/handler_settings.ts";
 
 export const PROXY = "http://127.0.0.1:8899";
 export const INFO = {
@@ -94,15 +95,11 @@ export function modelsSetup(
     return await respond(call, calls.length - 1);
   };
   const handler = createHandler({
-    upstream: new URL("http://127.0.0.1:9/flow-llm-proxy"),
-    balancer: () => balancer,
+    ...TEST_HANDLER_SETTINGS,
     retryBodyLimit: 64 * 1024,
     maxBodySize: 1024 * 1024,
     maxAttempts: 2,
-    connectTimeout: 10_000,
-    headersTimeout: 60_000,
-    idleTimeout: 60_000,
-    cooldownDefault: 30_000,
+    balancer: () => balancer,
     logger,
     observer,
     health: () => ({ healthy: true, body: { status: "ok" } }),
