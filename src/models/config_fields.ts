@@ -61,6 +61,14 @@ const MODEL_KEYS = [
   "rejectsFields",
   "compat",
   "note",
+  "translateTo",
+];
+/** The APIs a translation can send a request on. */
+const TRANSLATE_TARGETS: readonly string[] = [
+  "messages",
+  "chat",
+  "responses",
+  "gemini",
 ];
 const REQUIRED_FOR_NEW = ["family", "apis", "contextWindow", "outputLimit"];
 const PATTERN_KEYS = ["match", "model", "apis"];
@@ -280,6 +288,17 @@ export function checkModelFields(
       bad = true;
     } else fields.note = value.note;
   }
+  if ("translateTo" in value) {
+    if (!TRANSLATE_TARGETS.includes(value.translateTo as string)) {
+      issues.error(
+        at("translateTo"),
+        `must be one of ${TRANSLATE_TARGETS.join(", ")}, got ${
+          typeOf(value.translateTo)
+        }`,
+      );
+      bad = true;
+    } else fields.translateTo = value.translateTo;
+  }
 
   return {
     name,
@@ -311,7 +330,20 @@ export function checkModelFields(
         compat: DEFAULT_COMPAT,
         builtIn: false,
       };
-      return entryFrom(start, fields, globalCompat, compat);
+      const entry = entryFrom(start, fields, globalCompat, compat);
+      if (
+        entry.translateTo !== undefined &&
+        !entry.apis.includes(entry.translateTo)
+      ) {
+        issues.error(
+          at("translateTo"),
+          `must be one of the APIs the model is served on (${
+            entry.apis.join(", ")
+          }), got "${entry.translateTo}"`,
+        );
+        return null;
+      }
+      return entry;
     },
   };
 }

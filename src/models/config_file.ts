@@ -78,6 +78,7 @@ const API_KEYS: readonly string[] = [
   "chat",
   "responses",
   "embeddings",
+  "gemini",
 ];
 
 /** The configuration with no file: the built-in catalogue and rules. */

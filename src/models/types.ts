@@ -4,7 +4,12 @@
  */
 
 /** The upstream API a request is made on (`count_tokens` counts as `messages`). */
-export type ApiKind = "messages" | "chat" | "responses" | "embeddings";
+export type ApiKind =
+  | "messages"
+  | "chat"
+  | "responses"
+  | "embeddings"
+  | "gemini";
 
 /** Every {@linkcode ApiKind}, in the order tables show them. */
 export const API_KINDS: readonly ApiKind[] = [
@@ -12,6 +17,7 @@ export const API_KINDS: readonly ApiKind[] = [
   "chat",
   "responses",
   "embeddings",
+  "gemini",
 ];
 
 /** Who makes a model; decides which compatibility rewrites can apply. */
@@ -91,6 +97,12 @@ export interface ModelEntry {
   readonly family: ModelFamily;
   /** The APIs Flow serves it on. */
   readonly apis: readonly ApiKind[];
+  /**
+   * The API a request on another one is translated to (one of `apis`);
+   * absent: Chat Completions when served, else the first that can be
+   * reached (src/proxy/translation.ts).
+   */
+  readonly translateTo?: ApiKind;
   /** Input tokens the model takes. */
   readonly contextWindow: number;
   /** Most output tokens (`max_tokens`) the model takes. */

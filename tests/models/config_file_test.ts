@@ -122,7 +122,7 @@ Deno.test("validateModelsConfig() reports every invalid field at once, at file:l
     "models.json:2:32: compat.colour is not a known field",
     "models.json:3:19: builtInRules must be true or false, got a string",
     "models.json:5:55: models[0].family must be one of anthropic, openai, gemini, other",
-    'models.json:5:79: models[0].apis[1] must be one of messages, chat, responses, embeddings, got a string "fax"',
+    'models.json:5:79: models[0].apis[1] must be one of messages, chat, responses, embeddings, gemini, got a string "fax"',
     "models.json:6:24: models[0].contextWindow must be a positive integer, got the number 0",
     "models.json:6:42: models[0].outputLimit must be a non-negative integer, got the number -1",
     'models.json:6:59: models[0].thinking[0] must be "enabled" or "adaptive"',
