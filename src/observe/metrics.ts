@@ -51,6 +51,8 @@ import {
   TOKEN_DIRECTIONS,
   TOKEN_PROBES,
   TOKENS_BASE,
+  TRANSLATION_PAIRS,
+  TRANSLATIONS_BASE,
   TTFT_BASE,
   TTFT_BOUNDS_MS,
   TTFT_STRIDE,
@@ -223,6 +225,12 @@ export class Metrics {
   countMapping(rule: string): void {
     const k = mappingRuleIndex(rule);
     if (k !== -1) Atomics.add(this.#big, MAPPINGS_BASE + k, 1n);
+  }
+
+  /** Counts one translated request by its pair (`"messages->chat"`); other names are ignored. */
+  countTranslation(name: string): void {
+    const k = TRANSLATION_PAIRS.indexOf(name);
+    if (k !== -1) Atomics.add(this.#big, TRANSLATIONS_BASE + k, 1n);
   }
 
   /** Adds a request-log sink's counts and sets its queue depth; the store shows from its first report. */

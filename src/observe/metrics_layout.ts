@@ -102,6 +102,24 @@ export const MAPPING_RULES = [
   "default",
 ] as const;
 
+/** The APIs of `flow_proxy_translations_total`'s `from` and `to` labels. */
+export const TRANSLATION_APIS = [
+  "messages",
+  "chat",
+  "responses",
+  "gemini",
+] as const;
+
+/**
+ * The counters of `flow_proxy_translations_total`, one per pair of
+ * different APIs, as `"<from>-><to>"` (the request record's `translation`).
+ */
+export const TRANSLATION_PAIRS: readonly string[] = TRANSLATION_APIS.flatMap((
+  from,
+) =>
+  TRANSLATION_APIS.filter((to) => to !== from).map((to) => `${from}->${to}`)
+);
+
 /** Upper bounds of the duration histogram, milliseconds. */
 export const DURATION_BOUNDS_MS = [
   5,
@@ -190,8 +208,10 @@ export const REWRITES_BASE = TOKENS_BASE +
   (TOKEN_CELLS + 1) * TOKEN_DIRECTIONS.length;
 /** BigInt64 index of the mapping counters, by {@linkcode MAPPING_RULES}. */
 export const MAPPINGS_BASE = REWRITES_BASE + REWRITE_KINDS.length;
+/** BigInt64 index of the translation counters, by {@linkcode TRANSLATION_PAIRS}. */
+export const TRANSLATIONS_BASE = MAPPINGS_BASE + MAPPING_RULES.length;
 /** BigInt64 slots of the region. */
-export const BIG_SLOTS = MAPPINGS_BASE + MAPPING_RULES.length;
+export const BIG_SLOTS = TRANSLATIONS_BASE + TRANSLATION_PAIRS.length;
 
 /** Int32 index of the in-flight gauge. */
 export const IN_FLIGHT = 0;

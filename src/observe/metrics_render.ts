@@ -35,6 +35,8 @@ import {
   TOKEN_CELLS,
   TOKEN_DIRECTIONS,
   TOKENS_BASE,
+  TRANSLATION_PAIRS,
+  TRANSLATIONS_BASE,
   TTFT_BASE,
   TTFT_BOUNDS_MS,
   TTFT_STRIDE,
@@ -227,6 +229,19 @@ export function renderMetrics(
       "flow_proxy_model_mappings_total",
       { rule: MAPPING_RULES[r] },
       Atomics.load(big, MAPPINGS_BASE + r),
+    );
+  }
+  w.family(
+    "flow_proxy_translations_total",
+    "counter",
+    "Requests translated from the client's API to another one Flow serves the model on",
+  );
+  for (let t = 0; t < TRANSLATION_PAIRS.length; t++) {
+    const [from, to] = TRANSLATION_PAIRS[t].split("->");
+    w.sample(
+      "flow_proxy_translations_total",
+      { from, to },
+      Atomics.load(big, TRANSLATIONS_BASE + t),
     );
   }
 

@@ -113,6 +113,7 @@ export function metricsObserver(metrics: Metrics): HandlerObserver {
     failover: (index) => metrics.failover(index),
     rewrote: (kinds) => metrics.countRewrites(kinds),
     mapped: (rule) => metrics.countMapping(rule),
+    translated: (name) => metrics.countTranslation(name),
   };
 }
 
