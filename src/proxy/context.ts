@@ -38,6 +38,8 @@ export interface HandlerObserver {
   rewrote?(kinds: readonly string[]): void;
   /** A client's model id was mapped to another Flow name by `rule` (`ModelResolution.rule`). */
   mapped?(rule: string): void;
+  /** A request was translated (`name`: the client's API and Flow's, `"messages->chat"`). */
+  translated?(name: string): void;
 }
 
 /** The state one handler shares between its requests. */

@@ -16,6 +16,8 @@ import { errorAnswer } from "./error_answer.ts";
 import type { TokenRedactor } from "./redact.ts";
 import type { Watch } from "./deadlines.ts";
 import { type ApiRoute, apiRoute } from "./api_route.ts";
+import type { Translation } from "../translate/registry.ts";
+import type { RequestContext } from "../translate/types.ts";
 
 /** A record's error: null, or the kind of failure. */
 export type RecordError = RequestRecord["error"];
@@ -53,8 +55,10 @@ export class Exchange {
   readonly api: ApiRoute | undefined;
   /** The `anthropic-beta` to send instead of the client's (null: none); undefined: the client's. */
   betaHeader: string | null | undefined = undefined;
-  /** True when the request goes upstream translated (src/proxy/translation.ts). */
-  translated = false;
+  /** The translation the request goes upstream through (src/proxy/translation.ts); null: none. */
+  translation: Translation | null = null;
+  /** What the translation was told of the request. */
+  translationContext: RequestContext | null = null;
   /** Set when the request cannot be translated: the 400's message. */
   untranslatable: string | null = null;
   /** The request body, once planned. */

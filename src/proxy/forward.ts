@@ -39,7 +39,8 @@ export async function forwardRequest(
     } catch (err) {
       return await unreadBody(call, err);
     }
-    call.record.model = body.model;
+    const requested = call.api?.model ?? body.model;
+    call.record.model = requested;
     call.body = body;
     if (body.ambiguousModel) {
       await body.discard();
@@ -54,7 +55,7 @@ export async function forwardRequest(
       return call.fail("bad_request", call.untranslatable);
     }
     if (access) {
-      const decision = access(req, info, upstreamModel, body.model);
+      const decision = access(req, info, upstreamModel, requested);
       call.record.client = decision.client;
       if (!decision.ok) {
         await body.discard();

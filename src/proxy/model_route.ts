@@ -13,7 +13,7 @@ import type { Exchange } from "./exchange.ts";
 import type { BodyPlan } from "./request_body.ts";
 import { spliceModel } from "../models/model_sniff.ts";
 import { buildModelsListing } from "../models/listing.ts";
-import { needsChatTranslation, translateToChat } from "./translation.ts";
+import { translateRequest, translationNeeded } from "./translation.ts";
 
 /** Whether `path` is the models listing (`/v1/models` or `/models`). */
 export function isModelsListing(path: string): boolean {
@@ -27,8 +27,9 @@ export function isModelsListing(path: string): boolean {
  * Returns the model sent upstream (the requested one when unchanged).
  */
 export function applyModels(call: Exchange, body: BodyPlan): string | null {
-  const requested = body.model;
   const route = call.api;
+  // Gemini names the model in the path, not the body.
+  const requested = route?.model ?? body.model;
   if (requested === null || route === undefined || !body.replayable) {
     return requested;
   }
@@ -37,12 +38,16 @@ export function applyModels(call: Exchange, body: BodyPlan): string | null {
   if (resolution === null) return requested;
   const { flow, entry, rule } = resolution;
   const mapped = flow !== requested;
-  if (route.endpoint && needsChatTranslation(entry)) {
-    if (!translateToChat(call, body, flow)) return requested;
+  const translation = translationNeeded(route, entry);
+  if (translation !== null) {
+    if (!translateRequest(call, body, flow, translation)) return requested;
     if (mapped) observer?.mapped?.(rule);
     return flow;
   }
-  if (entry !== null && entry.family === "anthropic" && route.endpoint) {
+  if (
+    entry !== null && entry.family === "anthropic" &&
+    (route.endpoint === "messages" || route.endpoint === "count_tokens")
+  ) {
     const bytes = body.take() as Uint8Array;
     const rewrite = rewriteAnthropicRequest(bytes, {
       model: entry,

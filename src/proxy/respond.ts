@@ -36,7 +36,7 @@ export async function respond(
   const tap = new UsageTap({ kind, startedAt: call.started });
   const length = Number(res.headers.get("content-length") ?? Infinity);
   // A translated answer that is not a stream is read whole to be translated.
-  if (!isSse && (length <= WHOLE_BODY_LIMIT || call.translated)) {
+  if (!isSse && (length <= WHOLE_BODY_LIMIT || call.translation !== null)) {
     return await respondWhole(call, res, tap);
   }
   // The models listing is read whole at any length, to add the aliases.
@@ -93,11 +93,11 @@ export async function respondWhole(
     out.headers.delete("content-length");
     return out;
   }
-  if (call.translated) {
+  if (call.translation !== null) {
     const out = relay(
       call,
       res,
-      call.redactor!.whole(translateWhole(res.status, bytes)),
+      call.redactor!.whole(translateWhole(call, res.status, bytes)),
     );
     out.headers.delete("content-length");
     out.headers.set("content-type", "application/json");

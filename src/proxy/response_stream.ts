@@ -4,14 +4,22 @@
  * redactor, with the idle deadline between chunks. A class, so only the
  * responses that take this path allocate its state, in one object.
  */
-import { errorBody } from "../base/api_errors.ts";
+import { ERROR_STATUS, errorBody } from "../base/api_errors.ts";
 import type { UsageTap } from "../observe/usage_tap.ts";
 import type { Watch } from "./deadlines.ts";
 import type { Exchange, RecordError } from "./exchange.ts";
 import type { StreamRedactor } from "./redact.ts";
 import { midResponse, passedError, relay } from "./relay.ts";
 import { StreamEndDetector } from "../models/stream_end.ts";
-import { ChatToAnthropicStream } from "../translate/chat_to_anthropic_stream.ts";
+import { StreamPipe } from "../translate/stream_pipe.ts";
+import type { StreamApi as UpstreamStream } from "../models/stream_end.ts";
+
+/** The stream-end detector's name for each API Flow may answer in. */
+const STREAM_OF: Readonly<Record<string, UpstreamStream | undefined>> = {
+  messages: "anthropic",
+  chat: "chat",
+  responses: "responses",
+};
 
 const encoder = new TextEncoder();
 
@@ -43,8 +51,8 @@ export class StreamRelay implements UnderlyingDefaultSource<Uint8Array> {
   #tap: UsageTap;
   /** Finds an event stream's final event; null for other bodies. */
   #end: StreamEndDetector | null;
-  /** Turns a translated request's Chat stream into Anthropic events; null otherwise. */
-  #translator: ChatToAnthropicStream | null;
+  /** Turns a translated request's stream into the client API's events; null otherwise. */
+  #translator: StreamPipe | null;
   #clientGone = false;
 
   /** Takes the reader of `res.body`; `call.watch` and `call.controller` are the attempt's. */
@@ -56,14 +64,18 @@ export class StreamRelay implements UnderlyingDefaultSource<Uint8Array> {
     this.#redact = call.redactor!.stream();
     this.#watch = call.watch;
     this.#tap = tap;
-    const translated = call.translated && this.#isSse;
-    // The end is the upstream's: a translated stream ends as Chat does.
+    const translation = this.#isSse ? call.translation : null;
+    // The end is the upstream's: a translated stream ends as Flow's API does.
+    const api = translation !== null
+      ? STREAM_OF[translation.to]
+      : call.api?.stream;
     this.#end = this.#isSse
-      ? new StreamEndDetector({ api: translated ? "chat" : call.api?.stream })
+      ? new StreamEndDetector({ api: api === "gemini" ? undefined : api })
       : null;
-    this.#translator = translated
-      ? new ChatToAnthropicStream({ model: call.record.upstreamModel ?? "" })
-      : null;
+    this.#translator = translation === null ? null : new StreamPipe(
+      translation.stream(call.translationContext!),
+      translation.framing(call.translationContext!),
+    );
     // A deadline aborts the controller; cancelling the reader as well ends a
     // pending read at once (seen to hang under load with the signal alone).
     call.controller.signal.addEventListener("abort", this, { once: true });
@@ -160,6 +172,14 @@ export class StreamRelay implements UnderlyingDefaultSource<Uint8Array> {
     const type = timedOut ? "upstream_timeout" : "upstream_unreachable";
     const rest = this.#redact.flush();
     if (rest !== null) ctrl.enqueue(rest);
+    if (this.#translator !== null) {
+      const last = this.#translator.fail({
+        status: ERROR_STATUS[type],
+        message,
+      });
+      if (last.byteLength > 0) ctrl.enqueue(last);
+      return ctrl.close();
+    }
     ctrl.enqueue(
       encoder.encode(
         `event: error\ndata: ${errorBody(call.family, type, message)}\n\n`,

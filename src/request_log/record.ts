@@ -25,8 +25,12 @@ export interface RequestRecord {
   model: string | null;
   /** The model sent upstream when flow-proxy mapped or rewrote the request for it; null or absent otherwise. */
   upstreamModel?: string | null;
-  /** The API translation that ran (`"anthropic->chat"`), or null or absent when none did. */
-  translation?: "anthropic->chat" | null;
+  /**
+   * The API translation that ran, as the client's API and Flow's
+   * (`"messages->chat"`, `"responses->chat"`, `"gemini->chat"`); null or
+   * absent when none did.
+   */
+  translation?: string | null;
   /** Status sent to the client (0 when the client left before headers). */
   status: number;
   /** Whole request, from arrival to the last byte sent. */

@@ -1,5 +1,5 @@
 import assert from "node:assert/strict";
-import { chatTarget } from "../../src/proxy/translation.ts";
+import { upstreamTarget } from "../../src/proxy/translation.ts";
 import { INFO, modelsSetup, post, recorded } from "./models_setup.ts";
 
 const decoder = new TextDecoder();
@@ -17,17 +17,37 @@ const CHAT_ANSWER = {
   usage: { prompt_tokens: 9, completion_tokens: 2, total_tokens: 11 },
 };
 
-Deno.test("chatTarget: the Messages path becomes the Chat path, base kept, Anthropic's query dropped", () => {
+Deno.test("upstreamTarget: the client's path becomes Flow's path for the API, base kept, the client API's query dropped", () => {
   assert.equal(
-    chatTarget(
+    upstreamTarget(
       "http://flow/flow-llm-proxy/v1/messages?beta=true",
       "/v1/messages",
+      "chat",
+      "gpt-5",
     ),
     "http://flow/flow-llm-proxy/v1/chat/completions",
   );
   assert.equal(
-    chatTarget("http://flow/p/messages", "/messages"),
+    upstreamTarget("http://flow/p/messages", "/messages", "chat", "gpt-5"),
     "http://flow/p/chat/completions",
+  );
+  assert.equal(
+    upstreamTarget(
+      "http://flow/p/v1beta/models/gemini-2.5-pro:streamGenerateContent?alt=sse&key=k",
+      "/v1beta/models/gemini-2.5-pro:streamGenerateContent",
+      "chat",
+      "gemini-2.5-pro",
+    ),
+    "http://flow/p/v1/chat/completions",
+  );
+  assert.equal(
+    upstreamTarget(
+      "http://flow/p/v1/chat/completions",
+      "/v1/chat/completions",
+      "messages",
+      "anthropic.claude-4-5-sonnet",
+    ),
+    "http://flow/p/v1/messages",
   );
 });
 
@@ -73,7 +93,7 @@ Deno.test("an Anthropic request for gpt-5 goes to Chat Completions and its JSON 
     max_completion_tokens: 1000,
   });
   await recorded(s, 1);
-  assert.equal(s.records[0].translation, "anthropic->chat");
+  assert.equal(s.records[0].translation, "messages->chat");
   assert.equal(s.records[0].tokensIn, 9);
   assert.equal(s.records[0].tokensOut, 2);
   assert.ok(s.logs.some((l) =>
@@ -199,7 +219,7 @@ Deno.test("count_tokens for a model reached through a translation is refused 400
   assert.equal(res.status, 400);
   const body = await res.json();
   assert.equal(body.type, "error");
-  assert.match(body.error.message, /count_tokens is not available/);
+  assert.match(body.error.message, /Token counting is not available/);
   assert.equal(s.calls.length, 0);
 });
 

@@ -1,9 +1,7 @@
 /**
- * An OpenAI Chat Completions answer as an Anthropic Messages one: the JSON
- * body and Flow's OpenAI-shaped error (issue 15, first direction). Pure.
+ * An OpenAI Chat Completions answer as an Anthropic Messages one. Pure.
  */
-
-type Json = Record<string, unknown>;
+import type { Json } from "../types.ts";
 
 /** Chat's `finish_reason` as Anthropic's `stop_reason`. */
 export function stopReason(finish: unknown): string | null {
@@ -38,7 +36,11 @@ export function anthropicUsage(usage: unknown): Json {
       ? u.completion_tokens
       : 0,
     cache_read_input_tokens: read,
-    cache_creation_input_tokens: 0,
+    // LiteLLM's own field for Anthropic cache writes; absent elsewhere.
+    cache_creation_input_tokens: typeof u.cache_creation_input_tokens ===
+        "number"
+      ? u.cache_creation_input_tokens
+      : 0,
   };
 }
 
@@ -57,6 +59,28 @@ export function chatToAnthropicResponse(res: Json): Json {
   const choice = (asArray(res.choices)[0] ?? {}) as Json;
   const message = (choice.message ?? {}) as Json;
   const content: Json[] = [];
+  const blocks = asArray(message.thinking_blocks) as Json[];
+  for (const block of blocks) {
+    if (block.type === "redacted_thinking") {
+      content.push({ type: "redacted_thinking", data: block.data ?? "" });
+    } else {
+      content.push({
+        type: "thinking",
+        thinking: typeof block.thinking === "string" ? block.thinking : "",
+        signature: typeof block.signature === "string" ? block.signature : "",
+      });
+    }
+  }
+  if (
+    blocks.length === 0 && typeof message.reasoning_content === "string" &&
+    message.reasoning_content !== ""
+  ) {
+    content.push({
+      type: "thinking",
+      thinking: message.reasoning_content,
+      signature: "",
+    });
+  }
   if (typeof message.content === "string" && message.content !== "") {
     content.push({ type: "text", text: message.content });
   }
@@ -88,46 +112,6 @@ export function chatToAnthropicResponse(res: Json): Json {
 export function messageId(id: unknown): string {
   const raw = typeof id === "string" && id !== "" ? id : crypto.randomUUID();
   return "msg_" + raw.replace(/^chatcmpl-/, "");
-}
-
-/** Anthropic's error type for an HTTP status. */
-export function anthropicErrorType(status: number): string {
-  if (status === 400) return "invalid_request_error";
-  if (status === 401) return "authentication_error";
-  if (status === 402) return "billing_error";
-  if (status === 403) return "permission_error";
-  if (status === 404) return "not_found_error";
-  if (status === 413) return "request_too_large";
-  if (status === 429) return "rate_limit_error";
-  if (status === 504) return "timeout_error";
-  if (status === 529 || status === 503) return "overloaded_error";
-  return status >= 500 ? "api_error" : "invalid_request_error";
-}
-
-/**
- * An upstream error body (OpenAI's `{error: {message, type}}`, or anything
- * else) as Anthropic's `{type: "error", error: {type, message}}`; the
- * status stays the upstream's.
- */
-export function chatToAnthropicError(status: number, text: string): Json {
-  let message = text.trim();
-  try {
-    const parsed = JSON.parse(text) as Json;
-    const error = parsed?.error;
-    if (typeof error === "string") message = error;
-    else if (error && typeof (error as Json).message === "string") {
-      message = (error as Json).message as string;
-    } else if (typeof parsed?.message === "string") {
-      message = parsed.message as string;
-    }
-  } catch {
-    // not JSON: the text itself is the message
-  }
-  if (message === "") message = `Upstream answered ${status}`;
-  return {
-    type: "error",
-    error: { type: anthropicErrorType(status), message },
-  };
 }
 
 function asArray(value: unknown): unknown[] {

@@ -1,32 +1,27 @@
 /**
- * A Chat Completions event stream as an Anthropic Messages one, chunk by
- * chunk (issue 15, first direction): `push` takes the upstream's bytes as
- * they come, cut anywhere, and gives back the Anthropic events they
- * complete; nothing but one unfinished line is held back.
+ * A Chat Completions event stream as an Anthropic Messages one, event by
+ * event: each Chat chunk gives the Anthropic events it completes at once
+ * (a tool call's argument pieces become `input_json_delta`s as they come).
  */
-import {
-  anthropicUsage,
-  chatToAnthropicError,
-  messageId,
-  stopReason,
-} from "./chat_to_anthropic_response.ts";
-
-type Json = Record<string, unknown>;
-
-const encoder = new TextEncoder();
-const EMPTY = new Uint8Array(0);
+import { anthropicUsage, messageId, stopReason } from "./response_from_chat.ts";
+import { anthropicErrorType } from "./error.ts";
+import { readErrorValue } from "../error_info.ts";
+import type {
+  ErrorInfo,
+  EventTranslator,
+  Json,
+  StreamEvent,
+} from "../types.ts";
 
 /** The Anthropic block being streamed. */
 type OpenBlock =
   | { kind: "text"; index: number }
+  | { kind: "thinking"; index: number }
   | { kind: "tool"; index: number; chatIndex: number };
 
-/** Translates one Chat Completions SSE stream into Anthropic events. */
-export class ChatToAnthropicStream {
-  #decoder = new TextDecoder();
-  #line = "";
-  #data: string[] = [];
-  #out = "";
+/** Translates one Chat Completions stream into Anthropic events. */
+export class AnthropicFromChatStream implements EventTranslator {
+  #out: StreamEvent[] = [];
   #started = false;
   #ended = false;
   #next = 0;
@@ -45,9 +40,9 @@ export class ChatToAnthropicStream {
     return this.#ended;
   }
 
-  /** The Anthropic events completed by `chunk` (maybe none). */
-  push(chunk: Uint8Array): Uint8Array<ArrayBuffer> {
-    this.#feed(this.#decoder.decode(chunk, { stream: true }));
+  /** The Anthropic events `event` (one Chat chunk, or `[DONE]`) completes. */
+  push(event: StreamEvent): StreamEvent[] {
+    this.#onEvent(event.data);
     return this.#take();
   }
 
@@ -56,8 +51,7 @@ export class ChatToAnthropicStream {
    * did not). Without any finish reason the answer is cut short, and ends
    * with an Anthropic `error` event instead.
    */
-  end(): Uint8Array<ArrayBuffer> {
-    this.#feed(this.#decoder.decode() + "\n\n");
+  end(): StreamEvent[] {
     if (!this.#ended) {
       if (this.#finish === undefined) {
         this.#error(
@@ -70,53 +64,27 @@ export class ChatToAnthropicStream {
   }
 
   /** An Anthropic `error` event ending the stream (mid-stream failure). */
-  fail(type: string, message: string): Uint8Array<ArrayBuffer> {
-    if (!this.#ended) this.#error(type, message);
+  fail(info: ErrorInfo): StreamEvent[] {
+    if (!this.#ended) {
+      this.#error(info.type ?? anthropicErrorType(info.status), info.message);
+    }
     return this.#take();
   }
 
-  #take(): Uint8Array<ArrayBuffer> {
-    if (this.#out === "") return EMPTY;
-    const bytes = encoder.encode(this.#out);
-    this.#out = "";
-    return bytes;
+  #take(): StreamEvent[] {
+    if (this.#out.length === 0) return NONE;
+    const out = this.#out;
+    this.#out = [];
+    return out;
   }
 
-  #feed(text: string): void {
-    let start = 0;
-    while (true) {
-      const nl = text.indexOf("\n", start);
-      if (nl === -1) break;
-      let line = this.#line + text.slice(start, nl);
-      this.#line = "";
-      start = nl + 1;
-      if (line.endsWith("\r")) line = line.slice(0, -1);
-      this.#onLine(line);
-    }
-    this.#line += text.slice(start);
-  }
-
-  #onLine(line: string): void {
-    if (line === "") {
-      if (this.#data.length > 0) this.#onEvent(this.#data.join("\n"));
-      this.#data = [];
-    } else if (line.startsWith("data:")) {
-      this.#data.push(line.slice(line[5] === " " ? 6 : 5));
-    }
-  }
-
-  #onEvent(data: string): void {
+  #onEvent(data: Json | "[DONE]"): void {
     if (this.#ended) return;
-    if (data.trim() === "[DONE]") return this.#stop();
-    let chunk: Json;
-    try {
-      chunk = JSON.parse(data);
-    } catch {
-      return;
-    }
+    if (data === "[DONE]") return this.#stop();
+    const chunk = data;
     if (chunk.error !== undefined) {
-      const body = chatToAnthropicError(500, data).error as Json;
-      return this.#error(String(body.type), String(body.message));
+      const info = readErrorValue(500, chunk);
+      return this.#error(anthropicErrorType(info.status), info.message);
     }
     this.#start(chunk);
     if (chunk.usage !== undefined && chunk.usage !== null) {
@@ -127,6 +95,17 @@ export class ChatToAnthropicStream {
       | null;
     if (!choice) return;
     const delta = (choice.delta ?? {}) as Json;
+    if (
+      typeof delta.reasoning_content === "string" &&
+      delta.reasoning_content !== ""
+    ) {
+      this.#thinking(delta.reasoning_content);
+    }
+    if (Array.isArray(delta.thinking_blocks)) {
+      for (const block of delta.thinking_blocks as Json[]) {
+        this.#signature(block);
+      }
+    }
     if (typeof delta.content === "string" && delta.content !== "") {
       this.#text(delta.content);
     }
@@ -136,6 +115,46 @@ export class ChatToAnthropicStream {
     if (choice.finish_reason !== undefined && choice.finish_reason !== null) {
       this.#finish = choice.finish_reason;
     }
+  }
+
+  #thinking(text: string): void {
+    if (this.#open?.kind !== "thinking") {
+      this.#close();
+      const index = this.#next++;
+      this.#open = { kind: "thinking", index };
+      this.#event("content_block_start", {
+        type: "content_block_start",
+        index,
+        content_block: { type: "thinking", thinking: "", signature: "" },
+      });
+    }
+    this.#event("content_block_delta", {
+      type: "content_block_delta",
+      index: this.#open!.index,
+      delta: { type: "thinking_delta", thinking: text },
+    });
+  }
+
+  /** A thinking block's signature (LiteLLM sends it as a `thinking_blocks` delta). */
+  #signature(block: Json): void {
+    if (block.type === "redacted_thinking") {
+      this.#close();
+      const index = this.#next++;
+      this.#event("content_block_start", {
+        type: "content_block_start",
+        index,
+        content_block: { type: "redacted_thinking", data: block.data ?? "" },
+      });
+      this.#event("content_block_stop", { type: "content_block_stop", index });
+      return;
+    }
+    if (typeof block.signature !== "string" || block.signature === "") return;
+    if (this.#open?.kind !== "thinking") this.#thinking("");
+    this.#event("content_block_delta", {
+      type: "content_block_delta",
+      index: this.#open!.index,
+      delta: { type: "signature_delta", signature: block.signature },
+    });
   }
 
   #start(chunk: Json): void {
@@ -234,6 +253,8 @@ export class ChatToAnthropicStream {
   }
 
   #event(name: string, data: Json): void {
-    this.#out += `event: ${name}\ndata: ${JSON.stringify(data)}\n\n`;
+    this.#out.push({ event: name, data });
   }
 }
+
+const NONE: StreamEvent[] = [];

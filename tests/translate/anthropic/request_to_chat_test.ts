@@ -2,7 +2,7 @@ import assert from "node:assert/strict";
 import {
   anthropicToChatRequest,
   cleanSchema,
-} from "../../src/translate/anthropic_to_chat_request.ts";
+} from "../../../src/translate/anthropic/request_to_chat.ts";
 
 Deno.test("anthropicToChatRequest: a Claude Code turn with tools, images and results becomes a Chat body", () => {
   const { body, dropped } = anthropicToChatRequest({

@@ -1,9 +1,15 @@
 import assert from "node:assert/strict";
 import {
-  chatToAnthropicError,
   chatToAnthropicResponse,
   stopReason,
-} from "../../src/translate/chat_to_anthropic_response.ts";
+} from "../../../src/translate/anthropic/response_from_chat.ts";
+import { ANTHROPIC_ADAPTER } from "../../../src/translate/anthropic/adapter.ts";
+import { readErrorBody } from "../../../src/translate/error_info.ts";
+
+/** Flow's error body as the Anthropic client receives it. */
+function anthropicError(status: number, text: string): unknown {
+  return ANTHROPIC_ADAPTER.errorBody(readErrorBody(status, text));
+}
 
 Deno.test("chatToAnthropicResponse: text and parallel tool calls become content blocks", () => {
   const out = chatToAnthropicResponse({
@@ -74,9 +80,9 @@ Deno.test("stopReason: each finish_reason", () => {
   assert.equal(stopReason(null), null);
 });
 
-Deno.test("chatToAnthropicError: OpenAI's error shape becomes Anthropic's, by status", () => {
+Deno.test("Anthropic error: OpenAI's error shape becomes Anthropic's, by status", () => {
   assert.deepEqual(
-    chatToAnthropicError(
+    anthropicError(
       400,
       '{"error":{"message":"Unsupported value: temperature","type":"invalid_request_error","param":"temperature","code":null}}',
     ),
@@ -88,15 +94,15 @@ Deno.test("chatToAnthropicError: OpenAI's error shape becomes Anthropic's, by st
       },
     },
   );
-  assert.deepEqual(chatToAnthropicError(429, '{"error":"slow down"}'), {
+  assert.deepEqual(anthropicError(429, '{"error":"slow down"}'), {
     type: "error",
     error: { type: "rate_limit_error", message: "slow down" },
   });
-  assert.deepEqual(chatToAnthropicError(502, "Bad Gateway"), {
+  assert.deepEqual(anthropicError(502, "Bad Gateway"), {
     type: "error",
     error: { type: "api_error", message: "Bad Gateway" },
   });
-  assert.deepEqual(chatToAnthropicError(401, ""), {
+  assert.deepEqual(anthropicError(401, ""), {
     type: "error",
     error: {
       type: "authentication_error",

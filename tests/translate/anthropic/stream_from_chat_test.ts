@@ -1,5 +1,15 @@
 import assert from "node:assert/strict";
-import { ChatToAnthropicStream } from "../../src/translate/chat_to_anthropic_stream.ts";
+import { AnthropicFromChatStream } from "../../../src/translate/anthropic/stream_from_chat.ts";
+import { StreamPipe } from "../../../src/translate/stream_pipe.ts";
+import { NAMED_EVENTS } from "../../../src/translate/sse.ts";
+
+/** The translation as the proxy runs it: bytes in, Anthropic event bytes out. */
+function pipe(): StreamPipe {
+  return new StreamPipe(
+    new AnthropicFromChatStream({ model: "gpt-5" }),
+    NAMED_EVENTS,
+  );
+}
 
 const encoder = new TextEncoder();
 const decoder = new TextDecoder();
@@ -154,27 +164,27 @@ const EXPECTED: [string, unknown][] = [
   ["message_stop", { type: "message_stop" }],
 ];
 
-Deno.test("ChatToAnthropicStream: a text then two tool calls stream, whole", () => {
-  const t = new ChatToAnthropicStream({ model: "gpt-5" });
+Deno.test("AnthropicFromChatStream: a text then two tool calls stream, whole", () => {
+  const t = pipe();
   const out = decoder.decode(t.push(encoder.encode(TOOL_STREAM))) +
     decoder.decode(t.end());
   assert.deepEqual(events(out), EXPECTED);
   assert.equal(t.ended, true);
 });
 
-Deno.test("ChatToAnthropicStream: the same stream split at every byte offset gives the same events", () => {
+Deno.test("AnthropicFromChatStream: the same stream split at every byte offset gives the same events", () => {
   const bytes = encoder.encode(TOOL_STREAM);
   for (let cut = 0; cut <= bytes.length; cut++) {
-    const t = new ChatToAnthropicStream({ model: "gpt-5" });
+    const t = pipe();
     const out = decoder.decode(t.push(bytes.subarray(0, cut))) +
       decoder.decode(t.push(bytes.subarray(cut))) + decoder.decode(t.end());
     assert.deepEqual(events(out), EXPECTED, `cut at ${cut}`);
   }
 });
 
-Deno.test("ChatToAnthropicStream: byte by byte, events come out as soon as their line is complete", () => {
+Deno.test("AnthropicFromChatStream: byte by byte, events come out as soon as their line is complete", () => {
   const bytes = encoder.encode(TOOL_STREAM);
-  const t = new ChatToAnthropicStream({ model: "gpt-5" });
+  const t = pipe();
   let out = "";
   let firstAt = -1;
   for (let i = 0; i < bytes.length; i++) {
@@ -188,12 +198,12 @@ Deno.test("ChatToAnthropicStream: byte by byte, events come out as soon as their
   assert.equal(firstAt, TOOL_STREAM.indexOf("\n\n") + 1);
 });
 
-Deno.test("ChatToAnthropicStream: CRLF lines, length finish, usage without [DONE]", () => {
+Deno.test("AnthropicFromChatStream: CRLF lines, length finish, usage without [DONE]", () => {
   const text = sse([
     { ...base, choices: [{ index: 0, delta: { content: "abc" } }] },
     { ...base, choices: [{ index: 0, delta: {}, finish_reason: "length" }] },
   ], false).replaceAll("\n", "\r\n");
-  const t = new ChatToAnthropicStream({ model: "gpt-5" });
+  const t = pipe();
   const got = events(
     decoder.decode(t.push(encoder.encode(text))) + decoder.decode(t.end()),
   );
@@ -211,8 +221,8 @@ Deno.test("ChatToAnthropicStream: CRLF lines, length finish, usage without [DONE
   );
 });
 
-Deno.test("ChatToAnthropicStream: a stream cut before its finish ends with an Anthropic error event", () => {
-  const t = new ChatToAnthropicStream({ model: "gpt-5" });
+Deno.test("AnthropicFromChatStream: a stream cut before its finish ends with an Anthropic error event", () => {
+  const t = pipe();
   const text = sse([{
     ...base,
     choices: [{ index: 0, delta: { content: "ab" } }],
@@ -229,8 +239,8 @@ Deno.test("ChatToAnthropicStream: a stream cut before its finish ends with an An
   }]);
 });
 
-Deno.test("ChatToAnthropicStream: an error chunk and fail() give Anthropic error events", () => {
-  const t = new ChatToAnthropicStream({ model: "gpt-5" });
+Deno.test("AnthropicFromChatStream: an error chunk and fail() give Anthropic error events", () => {
+  const t = pipe();
   const got = events(decoder.decode(t.push(encoder.encode(
     'data: {"error":{"message":"boom","type":"server_error"}}\n\n',
   ))));
@@ -238,12 +248,15 @@ Deno.test("ChatToAnthropicStream: an error chunk and fail() give Anthropic error
     type: "error",
     error: { type: "api_error", message: "boom" },
   }]]);
-  const u = new ChatToAnthropicStream({ model: "gpt-5" });
-  assert.deepEqual(events(decoder.decode(u.fail("overloaded_error", "gone"))), [
-    ["error", {
-      type: "error",
-      error: { type: "overloaded_error", message: "gone" },
-    }],
-  ]);
+  const u = pipe();
+  assert.deepEqual(
+    events(decoder.decode(u.fail({ status: 529, message: "gone" }))),
+    [
+      ["error", {
+        type: "error",
+        error: { type: "overloaded_error", message: "gone" },
+      }],
+    ],
+  );
   assert.equal(decoder.decode(u.end()), "");
 });
