@@ -66,11 +66,13 @@ export const CLICKHOUSE_COLUMNS = `id String,
   error Nullable(String),
   attempts UInt16,
   stream UInt8,
-  upstream_model Nullable(String)`;
+  upstream_model Nullable(String),
+  translation Nullable(String)`;
 
 /** Columns added after the first release, with their types: added to an older table on first contact. */
 export const ADDED_COLUMNS: readonly [string, string][] = [
   ["upstream_model", "Nullable(String)"],
+  ["translation", "Nullable(String)"],
 ];
 
 /** The statement that creates the request table when it is missing. */
@@ -104,6 +106,7 @@ export function toClickHouseRow(r: RequestRecord): Record<string, unknown> {
     attempts: r.attempts,
     stream: r.stream ? 1 : 0,
     upstream_model: r.upstreamModel ?? null,
+    translation: r.translation ?? null,
   };
 }
 

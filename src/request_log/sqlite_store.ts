@@ -18,7 +18,7 @@ import {
 import { describe } from "../base/describe.ts";
 
 /** Version of the `requests` schema this build writes. */
-export const REQUESTS_SCHEMA_VERSION = 2;
+export const REQUESTS_SCHEMA_VERSION = 3;
 
 /** Per-component schema versions of the shared database file. */
 const SCHEMA_TABLE = "flow_proxy_schema";
@@ -53,14 +53,16 @@ const MIGRATIONS: readonly string[] = [
   CREATE INDEX IF NOT EXISTS requests_ts ON requests (ts);`,
   // 2: the Flow model a request was sent as, beside the one the client asked for.
   `ALTER TABLE requests ADD COLUMN upstream_model TEXT;`,
+  // 3: the API translation that ran (`messages->chat`), null when none did.
+  `ALTER TABLE requests ADD COLUMN translation TEXT;`,
 ];
 
 const INSERT_SQL =
   `INSERT INTO requests (id, ts, client, credential, method, path, model,
   status, duration_ms, ttft_ms, bytes_in, bytes_out, tokens_in, tokens_out,
   cache_read_tokens, cache_write_tokens, error, attempts, stream,
-  upstream_model)
-  VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`;
+  upstream_model, translation)
+  VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`;
 
 /**
  * How long a request-log write waits for another connection's lock: short,
@@ -165,6 +167,7 @@ export class SqliteStore implements RecordSink {
           r.attempts,
           r.stream ? 1 : 0,
           r.upstreamModel ?? null,
+          r.translation ?? null,
         );
       }
       db.exec("COMMIT");

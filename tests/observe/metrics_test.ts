@@ -699,3 +699,43 @@ Deno.test("Metrics counts model mappings by the kind of rule", () => {
   );
   assert.equal(sumOf(after, "flow_proxy_model_mappings_total"), 5);
 });
+
+Deno.test("Metrics counts translated requests by client API and Flow API", () => {
+  const metrics = new Metrics(freshRegion());
+  const before = scrape(metrics);
+  assert.equal(
+    sampleValue(before, "flow_proxy_translations_total", {
+      from: "responses",
+      to: "chat",
+    }),
+    0,
+  );
+  // Every pair of different APIs is shown from 0: 4 × 3.
+  assert.equal(
+    before.split("\n").filter((l) =>
+      l.startsWith("flow_proxy_translations_total{")
+    ).length,
+    12,
+  );
+  metrics.countTranslation("responses->chat");
+  metrics.countTranslation("responses->chat");
+  metrics.countTranslation("gemini->chat");
+  metrics.countTranslation("chat->chat");
+  metrics.countTranslation("fax->chat");
+  const after = scrape(metrics);
+  assert.equal(
+    sampleValue(after, "flow_proxy_translations_total", {
+      from: "responses",
+      to: "chat",
+    }),
+    2,
+  );
+  assert.equal(
+    sampleValue(after, "flow_proxy_translations_total", {
+      from: "gemini",
+      to: "chat",
+    }),
+    1,
+  );
+  assert.equal(sumOf(after, "flow_proxy_translations_total"), 3);
+});

@@ -224,6 +224,7 @@ Deno.test("createClickHouseSink writes batches to a real clickhouse-server", asy
           stream: false,
           model: "claude-opus-4-8",
           upstreamModel: "anthropic.claude-4-7-opus",
+          translation: "responses->chat",
         }),
       ]);
       await sink.close();
@@ -263,11 +264,13 @@ Deno.test("createClickHouseSink writes batches to a real clickhouse-server", asy
         attempts: 1,
         stream: 1,
         upstream_model: null,
+        translation: null,
       });
       assert.equal(fail.client, "team-a");
       assert.equal(fail.credential, null);
       assert.equal(fail.model, "claude-opus-4-8");
       assert.equal(fail.upstream_model, "anthropic.claude-4-7-opus");
+      assert.equal(fail.translation, "responses->chat");
       assert.equal(fail.status, 0);
       assert.equal(fail.ttft_ms, null);
       assert.equal(fail.tokens_in, null);
@@ -279,10 +282,10 @@ Deno.test("createClickHouseSink writes batches to a real clickhouse-server", asy
   );
 
   await t.step(
-    "adds upstream_model to a table an older flow-proxy created",
+    "adds upstream_model and translation to a table an older flow-proxy created",
     async () => {
       const old = CLICKHOUSE_COLUMNS.replace(
-        /,\s*upstream_model Nullable\(String\)$/,
+        /,\s*upstream_model Nullable\(String\),\s*translation Nullable\(String\)$/,
         "",
       );
       assert.notEqual(old, CLICKHOUSE_COLUMNS);
@@ -298,14 +301,19 @@ Deno.test("createClickHouseSink writes batches to a real clickhouse-server", asy
           ...auth,
           retry: { attempts: 1, baseMs: 0 },
         });
-        await sink.write([record({ id, upstreamModel: "gpt-5" })]);
+        await sink.write([
+          record({ id, upstreamModel: "gpt-5", translation: "gemini->chat" }),
+        ]);
         await sink.close();
       }
       const rows = await selectRows(server, "older");
-      assert.deepEqual(rows.map((r) => [r.id, r.upstream_model]), [
-        ["first", "gpt-5"],
-        ["second", "gpt-5"],
-      ]);
+      assert.deepEqual(
+        rows.map((r) => [r.id, r.upstream_model, r.translation]),
+        [
+          ["first", "gpt-5", "gemini->chat"],
+          ["second", "gpt-5", "gemini->chat"],
+        ],
+      );
     },
   );
 

@@ -153,6 +153,7 @@ Deno.test("openRequestLog creates its table, index and schema version beside oth
       "attempts",
       "stream",
       "upstream_model",
+      "translation",
     ]);
     const indexes = db.prepare("PRAGMA index_list(requests)").all() as {
       name: string;
@@ -211,6 +212,7 @@ Deno.test("SqliteStore.write() stores every field of successful and failed reque
       attempts: 1,
       stream: 1,
       upstream_model: null,
+      translation: null,
     });
     const failure = rows.find((r) => r.id === "upstream-5xx")!;
     assert.equal(failure.status, 502);
@@ -229,7 +231,7 @@ Deno.test("SqliteStore.write() stores every field of successful and failed reque
   });
 });
 
-Deno.test("openRequestLog adds upstream_model to a log of schema 1, keeping its rows", async () => {
+Deno.test("openRequestLog adds upstream_model and translation to a log of schema 1, keeping its rows", async () => {
   await withDir(async (dir) => {
     const path = join(dir, "old.db");
     const old = new DatabaseSync(path);
@@ -258,24 +260,31 @@ Deno.test("openRequestLog adds upstream_model to a log of schema 1, keeping its 
         id: "new",
         model: "claude-opus-4-8",
         upstreamModel: "anthropic.claude-4-7-opus",
+        translation: "responses->chat",
       }),
     ]);
     const rows = store.database.prepare(
-      "SELECT id, model, upstream_model FROM requests ORDER BY ts",
+      "SELECT id, model, upstream_model, translation FROM requests ORDER BY ts",
     ).all().map((r) => ({ ...r }));
     assert.deepEqual(rows, [
-      { id: "old", model: "claude-opus-4-8", upstream_model: null },
+      {
+        id: "old",
+        model: "claude-opus-4-8",
+        upstream_model: null,
+        translation: null,
+      },
       {
         id: "new",
         model: "claude-opus-4-8",
         upstream_model: "anthropic.claude-4-7-opus",
+        translation: "responses->chat",
       },
     ]);
     assert.equal(
       (store.database.prepare(
         "SELECT version FROM flow_proxy_schema WHERE component = 'requests'",
       ).get() as { version: number }).version,
-      2,
+      3,
     );
     await store.close();
   });
