@@ -712,9 +712,8 @@ Deno.test("Metrics counts translated requests by client API and Flow API", () =>
   );
   // Every pair of different APIs is shown from 0: 4 × 3.
   assert.equal(
-    before.split("\n").filter((l) =>
-      l.startsWith("flow_proxy_translations_total{")
-    ).length,
+    before.samples.filter((s) => s.name === "flow_proxy_translations_total")
+      .length,
     12,
   );
   metrics.countTranslation("responses->chat");
