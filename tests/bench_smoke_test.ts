@@ -149,3 +149,40 @@ Deno.test("bench/compare.ts sends a variant's --v8-flags to deno, other flags to
   });
   assert.throws(() => parseVariant("no-equals-sign"), TypeError);
 });
+
+Deno.test("bench/translate_bench.ts measures the first token of every stream it knows", async () => {
+  const out = await new Deno.Command(Deno.execPath(), {
+    args: ["run", "-A", "bench/translate_bench.ts", "--rounds", "3"],
+    cwd: REPO,
+    stdout: "piped",
+    stderr: "piped",
+  }).output();
+  const stdout = new TextDecoder().decode(out.stdout);
+  assert.equal(
+    out.code,
+    0,
+    `translate_bench failed:\n${stdout}\n${
+      new TextDecoder().decode(out.stderr)
+    }`,
+  );
+  const rows = tableRows(stdout, "## Time to first token");
+  const byName = new Map(rows.map((r) => [r[0], r]));
+  // The pass-through streams and every translation that exists answer with
+  // a first token each round.
+  for (
+    const name of [
+      "chat → chat (pass-through)",
+      "messages → messages (pass-through)",
+      "messages → chat (Claude Code on GPT-5)",
+    ]
+  ) {
+    const row = byName.get(name);
+    assert.ok(row, `no row "${name}" in:\n${stdout}`);
+    assert.ok(Number(row[1]) > 0, `${name}: ${row.join(" | ")}`);
+  }
+  const cost = tableRows(stdout, "## Stream translation in-process");
+  assert.ok(
+    cost.some((r) => r[0] === "messages → chat" && Number(r[1]) > 0),
+    stdout,
+  );
+});
