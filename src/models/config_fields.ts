@@ -14,6 +14,7 @@ import {
   MODEL_FAMILIES,
   type ModelEntry,
   type ModelFamily,
+  type ModelPrice,
   type PatternRule,
   type ThinkingType,
 } from "./types.ts";
@@ -62,7 +63,9 @@ const MODEL_KEYS = [
   "compat",
   "note",
   "translateTo",
+  "price",
 ];
+const PRICE_KEYS = ["input", "output", "cacheRead", "cacheWrite"];
 /** The APIs a translation can send a request on. */
 const TRANSLATE_TARGETS: readonly string[] = [
   "messages",
@@ -288,6 +291,11 @@ export function checkModelFields(
       bad = true;
     } else fields.note = value.note;
   }
+  if ("price" in value) {
+    const price = readPrice(value.price, at("price"), issues);
+    if (price === null) bad = true;
+    else fields.price = price;
+  }
   if ("translateTo" in value) {
     if (!TRANSLATE_TARGETS.includes(value.translateTo as string)) {
       issues.error(
@@ -431,4 +439,59 @@ function readStrings(
     } else seen.add(v);
   });
   return ok ? [...seen] : null;
+}
+
+/**
+ * A `price` object: `input` and `output` required, `cacheRead` and
+ * `cacheWrite` defaulting to `input` (so a missing cache price never
+ * undercounts); each a non-negative number per million tokens. Null after
+ * reporting.
+ */
+export function readPrice(
+  value: unknown,
+  path: string,
+  issues: Issues,
+): ModelPrice | null {
+  if (!isObject(value)) {
+    issues.error(
+      path,
+      `must be an object such as {"input": 3, "output": 15}, got ${
+        typeOf(value)
+      }`,
+    );
+    return null;
+  }
+  issues.unknownKeys(value, path, PRICE_KEYS);
+  let ok = true;
+  const read = (key: string): number | undefined => {
+    if (!(key in value)) return undefined;
+    const v = value[key];
+    if (typeof v !== "number" || !Number.isFinite(v) || v < 0 || v > 1e6) {
+      issues.error(
+        childPath(path, key),
+        `must be a price per million tokens from 0 to 1000000, got ${
+          typeOf(v)
+        }`,
+      );
+      ok = false;
+    }
+    return v as number;
+  };
+  const input = read("input");
+  const output = read("output");
+  const cacheRead = read("cacheRead");
+  const cacheWrite = read("cacheWrite");
+  for (const [key, v] of [["input", input], ["output", output]] as const) {
+    if (v === undefined) {
+      issues.error(path, `has no "${key}" (a price per million tokens)`);
+      ok = false;
+    }
+  }
+  if (!ok) return null;
+  return Object.freeze({
+    input: input!,
+    output: output!,
+    cacheRead: cacheRead ?? input!,
+    cacheWrite: cacheWrite ?? input!,
+  });
 }

@@ -68,6 +68,7 @@ const TOP_KEYS = [
   "$schema",
   "compat",
   "builtInRules",
+  "currency",
   "models",
   "aliases",
   "patterns",
@@ -93,6 +94,7 @@ const BUILT_IN_CONFIG: ModelsConfig = Object.freeze({
   builtInRules: true,
   defaults: Object.freeze({}),
   compat: true,
+  currency: "USD",
   source: null,
 });
 
@@ -148,6 +150,24 @@ export function validateModelsConfig(
     if (c === false) globalCompat = false;
     else if (c !== null) globalCompat = { ...DEFAULT_COMPAT, ...c };
   }
+  let currency = "USD";
+  if ("currency" in root) {
+    if (typeof root.currency === "string" && /^[A-Z]{3}$/.test(root.currency)) {
+      currency = root.currency;
+    } else {
+      issues.error(
+        "currency",
+        `must be a three-letter ISO 4217 code such as "USD" or "BRL", got ${
+          typeOf(root.currency)
+        }${
+          typeof root.currency === "string"
+            ? ` ${JSON.stringify(root.currency)}`
+            : ""
+        }`,
+      );
+    }
+  }
+
   let builtInRules = true;
   if ("builtInRules" in root) {
     if (typeof root.builtInRules === "boolean") {
@@ -244,6 +264,7 @@ export function validateModelsConfig(
       builtInRules,
       defaults: Object.freeze(defaults),
       compat: globalCompat !== false,
+      currency,
       source: file,
     });
   }

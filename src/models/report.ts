@@ -70,7 +70,10 @@ export function modelsReportJson(
       compat: e.compat,
       builtIn: e.builtIn,
       ...(e.note === undefined ? {} : { note: e.note }),
+      ...(e.translateTo === undefined ? {} : { translateTo: e.translateTo }),
+      price: e.price ?? null,
     })),
+    currency: config.currency,
     aliases: Object.fromEntries(config.aliases),
     patterns: config.patterns,
     builtInRules: config.builtInRules ? BUILT_IN_RULES : [],
@@ -101,6 +104,7 @@ export function formatModelsTable(
       "BETAS",
       "REJECTS",
       "COMPAT",
+      `PRICE ${config.currency}/M IN,OUT,CACHE R,W`,
     ],
     config.catalogue.entries.map((e) => [
       e.name + (e.builtIn ? "" : " *"),
@@ -112,6 +116,10 @@ export function formatModelsTable(
       String(e.betas.length),
       e.rejectsFields.join(",") || "-",
       describeCompat(e),
+      e.price === undefined
+        ? "unknown"
+        : [e.price.input, e.price.output, e.price.cacheRead, e.price.cacheWrite]
+          .join(","),
     ]),
   ));
   out.push("");

@@ -90,6 +90,17 @@ export const COMPAT_OFF: Readonly<CompatSwitches> = Object.freeze({
   outputConfig: "pass",
 });
 
+/**
+ * What a model costs, per million tokens, in the configuration's currency:
+ * fresh input, output, input read from the cache, input written to it.
+ */
+export interface ModelPrice {
+  readonly input: number;
+  readonly output: number;
+  readonly cacheRead: number;
+  readonly cacheWrite: number;
+}
+
 /** One model Flow serves, as flow-proxy knows it. */
 export interface ModelEntry {
   /** Flow's name for it, the one sent upstream (`anthropic.claude-4-6-sonnet`). */
@@ -103,6 +114,8 @@ export interface ModelEntry {
    * reached (src/proxy/translation.ts).
    */
   readonly translateTo?: ApiKind;
+  /** Its price; absent: unknown (spend is then shown as tokens only, never as 0). */
+  readonly price?: ModelPrice;
   /** Input tokens the model takes. */
   readonly contextWindow: number;
   /** Most output tokens (`max_tokens`) the model takes. */
@@ -156,6 +169,8 @@ export interface ModelsConfig {
   readonly defaults: Readonly<Partial<Record<ApiKind, string>>>;
   /** False when the global `"compat": false` turned every rewrite off. */
   readonly compat: boolean;
+  /** The currency of every `price` (ISO 4217 code); `USD` unless the file says otherwise. */
+  readonly currency: string;
   /** The file it came from, or null for the built-in configuration. */
   readonly source: string | null;
 }

@@ -29,8 +29,9 @@ Deno.test("formatModelsTable() shows the catalogue, the rules in precedence orde
   assert.match(text, /^Models \(built in\)\n/);
   assert.match(
     text,
-    /^anthropic\.claude-4-5-haiku +anthropic +messages,chat +200000 +64000 +enabled +3 +context_management,output_config +default$/m,
+    /^anthropic\.claude-4-5-haiku +anthropic +messages,chat +200000 +64000 +enabled +3 +context_management,output_config +default +unknown$/m,
   );
+  assert.match(text, /PRICE USD\/M IN,OUT,CACHE R,W$/m);
   assert.match(
     text,
     /^claude-opus-4-8 +messages +anthropic\.claude-4-7-opus +builtin:claude-opus-newest$/m,
@@ -52,9 +53,9 @@ Deno.test("formatModelsTable() marks what the file changed", () => {
   assert.match(text, /^Models \(models\.json\)\n/);
   assert.match(
     text,
-    /^anthropic\.claude-4-6-opus \* .* 64000 .* maxTokens=pass$/m,
+    /^anthropic\.claude-4-6-opus \* .* 64000 .* maxTokens=pass +unknown$/m,
   );
-  assert.match(text, /^gpt-5 \* .* off$/m);
+  assert.match(text, /^gpt-5 \* .* off +unknown$/m);
   assert.match(text, /^alias +my-opus +anthropic\.claude-4-6-opus$/m);
   assert.match(text, /^pattern +team-\* \(chat\) +gpt-5$/m);
   assert.match(text, /^default +responses +gpt-5-mini$/m);
@@ -149,7 +150,7 @@ Deno.test("modelsCommand() refuses a file with errors, printing every one, and e
     assert.equal(
       out.stderr,
       "error: models.json:1:12: models must be an array of model objects, got the number 1\n" +
-        "error: models.json:1:15: extra is not a known field (known: $schema, compat, builtInRules, models, aliases, patterns, defaults)\n" +
+        "error: models.json:1:15: extra is not a known field (known: $schema, compat, builtInRules, currency, models, aliases, patterns, defaults)\n" +
         "models.json: 2 errors, 0 warnings\n",
     );
   }
