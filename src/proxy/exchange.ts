@@ -18,6 +18,8 @@ import type { Watch } from "./deadlines.ts";
 import { type ApiRoute, apiRoute } from "./api_route.ts";
 import type { Translation } from "../translate/registry.ts";
 import type { RequestContext } from "../translate/types.ts";
+import type { ModelPrice } from "../models/types.ts";
+import { costNanos } from "../models/price.ts";
 
 /** A record's error: null, or the kind of failure. */
 export type RecordError = RequestRecord["error"];
@@ -57,6 +59,8 @@ export class Exchange {
   betaHeader: string | null | undefined = undefined;
   /** The translation the request goes upstream through (src/proxy/translation.ts); null: none. */
   translation: Translation | null = null;
+  /** The price of the model the request is sent as; null: unknown. */
+  price: ModelPrice | null = null;
   /** What the translation was told of the request. */
   translationContext: RequestContext | null = null;
   /** Set when the request cannot be translated: the 400's message. */
@@ -210,6 +214,14 @@ export class Exchange {
     record.cacheReadTokens = usage.cacheReadTokens;
     record.cacheWriteTokens = usage.cacheWriteTokens;
     record.model ??= usage.model;
+    if (this.price !== null) {
+      // Usage is read in Flow's API: Anthropic's input tokens leave the cache out.
+      const flowApi = this.translation?.to ?? this.api?.wire;
+      record.costNanos = costNanos(this.price, usage, flowApi !== "messages");
+      if (record.costNanos !== null) {
+        record.costCurrency = this.context.models.config.currency;
+      }
+    }
   }
 }
 

@@ -37,6 +37,7 @@ export function applyModels(call: Exchange, body: BodyPlan): string | null {
   const resolution = models.resolve(requested, route.api);
   if (resolution === null) return requested;
   const { flow, entry, rule } = resolution;
+  call.price = entry?.price ?? null;
   const mapped = flow !== requested;
   const translation = translationNeeded(route, entry);
   if (translation !== null) {

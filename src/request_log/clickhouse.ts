@@ -67,12 +67,16 @@ export const CLICKHOUSE_COLUMNS = `id String,
   attempts UInt16,
   stream UInt8,
   upstream_model Nullable(String),
-  translation Nullable(String)`;
+  translation Nullable(String),
+  cost_nanos Nullable(Int64),
+  cost_currency Nullable(String)`;
 
 /** Columns added after the first release, with their types: added to an older table on first contact. */
 export const ADDED_COLUMNS: readonly [string, string][] = [
   ["upstream_model", "Nullable(String)"],
   ["translation", "Nullable(String)"],
+  ["cost_nanos", "Nullable(Int64)"],
+  ["cost_currency", "Nullable(String)"],
 ];
 
 /** The statement that creates the request table when it is missing. */
@@ -107,6 +111,8 @@ export function toClickHouseRow(r: RequestRecord): Record<string, unknown> {
     stream: r.stream ? 1 : 0,
     upstream_model: r.upstreamModel ?? null,
     translation: r.translation ?? null,
+    cost_nanos: r.costNanos ?? null,
+    cost_currency: r.costCurrency ?? null,
   };
 }
 

@@ -31,6 +31,14 @@ export interface RequestRecord {
    * absent when none did.
    */
   translation?: string | null;
+  /**
+   * What the request cost, in billionths of the models configuration's
+   * currency, from the tokens Flow reported and the model's price; null or
+   * absent when the price or the tokens are unknown (never a guessed 0).
+   */
+  costNanos?: number | null;
+  /** The currency of `costNanos` (`USD`), set with it. */
+  costCurrency?: string | null;
   /** Status sent to the client (0 when the client left before headers). */
   status: number;
   /** Whole request, from arrival to the last byte sent. */

@@ -18,7 +18,7 @@ import {
 import { describe } from "../base/describe.ts";
 
 /** Version of the `requests` schema this build writes. */
-export const REQUESTS_SCHEMA_VERSION = 3;
+export const REQUESTS_SCHEMA_VERSION = 4;
 
 /** Per-component schema versions of the shared database file. */
 const SCHEMA_TABLE = "flow_proxy_schema";
@@ -55,14 +55,17 @@ const MIGRATIONS: readonly string[] = [
   `ALTER TABLE requests ADD COLUMN upstream_model TEXT;`,
   // 3: the API translation that ran (`messages->chat`), null when none did.
   `ALTER TABLE requests ADD COLUMN translation TEXT;`,
+  // 4: what the request cost (billionths of cost_currency), null when unknown.
+  `ALTER TABLE requests ADD COLUMN cost_nanos INTEGER;
+  ALTER TABLE requests ADD COLUMN cost_currency TEXT;`,
 ];
 
 const INSERT_SQL =
   `INSERT INTO requests (id, ts, client, credential, method, path, model,
   status, duration_ms, ttft_ms, bytes_in, bytes_out, tokens_in, tokens_out,
   cache_read_tokens, cache_write_tokens, error, attempts, stream,
-  upstream_model, translation)
-  VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`;
+  upstream_model, translation, cost_nanos, cost_currency)
+  VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`;
 
 /**
  * How long a request-log write waits for another connection's lock: short,
@@ -168,6 +171,8 @@ export class SqliteStore implements RecordSink {
           r.stream ? 1 : 0,
           r.upstreamModel ?? null,
           r.translation ?? null,
+          r.costNanos ?? null,
+          r.costCurrency ?? null,
         );
       }
       db.exec("COMMIT");
@@ -228,6 +233,12 @@ export interface UsageTotals {
   cacheWriteTokens: number;
   /** Requests answered 2xx for which no token usage is known (e.g. a stream without usage). */
   withoutUsage: number;
+  /** What the priced requests cost, in billionths of `currency`. */
+  costNanos: number;
+  /** The currency of `costNanos`; null when no request was priced, `"mixed"` when several were used. */
+  currency: string | null;
+  /** Requests with tokens but no price (their model has none): not in `costNanos`, never counted as 0. */
+  unpriced: number;
 }
 
 /** Options of {@linkcode usageSummary}. */
@@ -299,6 +310,18 @@ const TOTALS_SQL = `count(*) AS requests,
   coalesce(sum(cache_write_tokens), 0) AS cacheWriteTokens,
   coalesce(sum(status BETWEEN 200 AND 299 AND tokens_in IS NULL AND tokens_out IS NULL), 0) AS withoutUsage`;
 
+/** The spend columns of a log of schema 4 or later. */
+const COST_SQL = `,
+  coalesce(sum(cost_nanos), 0) AS costNanos,
+  coalesce(sum(cost_nanos IS NULL AND (tokens_in IS NOT NULL OR tokens_out IS NOT NULL)), 0) AS unpriced,
+  CASE WHEN count(DISTINCT cost_currency) > 1 THEN 'mixed' ELSE max(cost_currency) END AS currency`;
+
+/** The same for an older log read read-only: every request with tokens is unpriced. */
+const NO_COST_SQL = `,
+  0 AS costNanos,
+  coalesce(sum(tokens_in IS NOT NULL OR tokens_out IS NOT NULL), 0) AS unpriced,
+  NULL AS currency`;
+
 function summarize(
   db: DatabaseSync,
   options: UsageSummaryOptions,
@@ -329,20 +352,24 @@ function summarize(
     params.push(until);
   }
   const filter = where.length ? `WHERE ${where.join(" AND ")}` : "";
+  // An older file read read-only (`flow-proxy usage`) lacks later columns.
+  const columns = new Set(
+    (db.prepare("PRAGMA table_info(requests)").all() as { name: string }[])
+      .map((c) => c.name),
+  );
+  const hasUpstream = columns.has("upstream_model");
+  const sums = TOTALS_SQL +
+    (columns.has("cost_nanos") ? COST_SQL : NO_COST_SQL);
   const grouped = (key: string, order: string, key2 = "NULL") =>
     db.prepare(
-      `SELECT ${key} AS key, ${key2} AS key2, ${TOTALS_SQL} FROM requests ${filter} GROUP BY 1, 2 ORDER BY ${order}`,
+      `SELECT ${key} AS key, ${key2} AS key2, ${sums} FROM requests ${filter} GROUP BY 1, 2 ORDER BY ${order}`,
     )
       .all(...params) as Record<string, unknown>[];
-  // A file of schema 1 read read-only (`flow-proxy usage`) has no such column.
-  const hasUpstream = (db.prepare("PRAGMA table_info(requests)").all() as {
-    name: string;
-  }[]).some((c) => c.name === "upstream_model");
   const upstream = hasUpstream
     ? "CASE WHEN upstream_model IS NOT model THEN upstream_model END"
     : "NULL";
 
-  const total = db.prepare(`SELECT ${TOTALS_SQL} FROM requests ${filter}`).get(
+  const total = db.prepare(`SELECT ${sums} FROM requests ${filter}`).get(
     ...params,
   ) as Record<
     string,
@@ -385,6 +412,9 @@ function totals(row: Record<string, unknown>): UsageTotals {
     cacheReadTokens: Number(row.cacheReadTokens ?? 0),
     cacheWriteTokens: Number(row.cacheWriteTokens ?? 0),
     withoutUsage: Number(row.withoutUsage ?? 0),
+    costNanos: Number(row.costNanos ?? 0),
+    currency: typeof row.currency === "string" ? row.currency : null,
+    unpriced: Number(row.unpriced ?? 0),
   };
 }
 

@@ -225,6 +225,8 @@ Deno.test("createClickHouseSink writes batches to a real clickhouse-server", asy
           model: "claude-opus-4-8",
           upstreamModel: "anthropic.claude-4-7-opus",
           translation: "responses->chat",
+          costNanos: 1_234_567,
+          costCurrency: "USD",
         }),
       ]);
       await sink.close();
@@ -265,12 +267,16 @@ Deno.test("createClickHouseSink writes batches to a real clickhouse-server", asy
         stream: 1,
         upstream_model: null,
         translation: null,
+        cost_nanos: null,
+        cost_currency: null,
       });
       assert.equal(fail.client, "team-a");
       assert.equal(fail.credential, null);
       assert.equal(fail.model, "claude-opus-4-8");
       assert.equal(fail.upstream_model, "anthropic.claude-4-7-opus");
       assert.equal(fail.translation, "responses->chat");
+      assert.equal(fail.cost_nanos, "1234567");
+      assert.equal(fail.cost_currency, "USD");
       assert.equal(fail.status, 0);
       assert.equal(fail.ttft_ms, null);
       assert.equal(fail.tokens_in, null);
@@ -285,7 +291,7 @@ Deno.test("createClickHouseSink writes batches to a real clickhouse-server", asy
     "adds upstream_model and translation to a table an older flow-proxy created",
     async () => {
       const old = CLICKHOUSE_COLUMNS.replace(
-        /,\s*upstream_model Nullable\(String\),\s*translation Nullable\(String\)$/,
+        /,\s*upstream_model Nullable\(String\),\s*translation Nullable\(String\),\s*cost_nanos Nullable\(Int64\),\s*cost_currency Nullable\(String\)$/,
         "",
       );
       assert.notEqual(old, CLICKHOUSE_COLUMNS);

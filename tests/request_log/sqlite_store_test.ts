@@ -154,6 +154,8 @@ Deno.test("openRequestLog creates its table, index and schema version beside oth
       "stream",
       "upstream_model",
       "translation",
+      "cost_nanos",
+      "cost_currency",
     ]);
     const indexes = db.prepare("PRAGMA index_list(requests)").all() as {
       name: string;
@@ -213,6 +215,8 @@ Deno.test("SqliteStore.write() stores every field of successful and failed reque
       stream: 1,
       upstream_model: null,
       translation: null,
+      cost_nanos: null,
+      cost_currency: null,
     });
     const failure = rows.find((r) => r.id === "upstream-5xx")!;
     assert.equal(failure.status, 502);
@@ -284,7 +288,7 @@ Deno.test("openRequestLog adds upstream_model and translation to a log of schema
       (store.database.prepare(
         "SELECT version FROM flow_proxy_schema WHERE component = 'requests'",
       ).get() as { version: number }).version,
-      3,
+      REQUESTS_SCHEMA_VERSION,
     );
     await store.close();
   });
@@ -401,6 +405,9 @@ Deno.test("usageSummary totals requests, errors and tokens by credential, model 
         cacheReadTokens: 42,
         cacheWriteTokens: 8,
         withoutUsage: 1,
+        costNanos: 0,
+        currency: null,
+        unpriced: 3,
       });
       assert.deepEqual(summary.byCredential, [
         {
@@ -412,6 +419,9 @@ Deno.test("usageSummary totals requests, errors and tokens by credential, model 
           cacheReadTokens: 40,
           cacheWriteTokens: 8,
           withoutUsage: 1,
+          costNanos: 0,
+          currency: null,
+          unpriced: 2,
         },
         {
           credential: "backup",
@@ -422,6 +432,9 @@ Deno.test("usageSummary totals requests, errors and tokens by credential, model 
           cacheReadTokens: 2,
           cacheWriteTokens: 0,
           withoutUsage: 0,
+          costNanos: 0,
+          currency: null,
+          unpriced: 1,
         },
         {
           credential: null,
@@ -432,6 +445,9 @@ Deno.test("usageSummary totals requests, errors and tokens by credential, model 
           cacheReadTokens: 0,
           cacheWriteTokens: 0,
           withoutUsage: 0,
+          costNanos: 0,
+          currency: null,
+          unpriced: 0,
         },
       ]);
       assert.deepEqual(
