@@ -14,6 +14,7 @@ import {
 } from "../request_log/sqlite_store.ts";
 import { describe, describeIoError } from "../base/describe.ts";
 import { parseSince } from "../base/time_grammar.ts";
+import { formatCost } from "../models/price.ts";
 import { argumentError, type CommandIo, EXIT, formatTable } from "./command.ts";
 
 /** Help text of `flow-proxy usage`. */
@@ -168,7 +169,7 @@ function parseTime(value: string, flag: string, now: number): number {
   );
 }
 
-const COLUMNS: [keyof UsageTotals, string][] = [
+const COLUMNS: [Exclude<keyof UsageTotals, "currency">, string][] = [
   ["requests", "Requests"],
   ["errors", "Errors"],
   ["tokensIn", "Tokens in"],
@@ -177,6 +178,22 @@ const COLUMNS: [keyof UsageTotals, string][] = [
   ["cacheWriteTokens", "Cache write"],
   ["withoutUsage", "Usage unknown"],
 ];
+
+/**
+ * The spend cell: the priced requests' cost with its currency, and how many
+ * requests had tokens but no price — never a 0 for an unknown price.
+ */
+export function spendCell(totals: UsageTotals): string {
+  if (totals.currency === null) {
+    return totals.unpriced > 0 ? "unknown (tokens only)" : "-";
+  }
+  const amount = totals.currency === "mixed"
+    ? `${formatCost(totals.costNanos)} (mixed currencies)`
+    : `${formatCost(totals.costNanos)} ${totals.currency}`;
+  return totals.unpriced > 0
+    ? `${amount} + ${totals.unpriced} unpriced`
+    : amount;
+}
 
 function formatTables(summary: UsageSummary, request: UsageRequest): string {
   const period = `${
@@ -214,10 +231,14 @@ function formatTotals(
   rows: [string[], UsageTotals][],
 ): string {
   return formatTable([
-    [...title, ...COLUMNS.map(([, label]) => label)],
+    [...title, ...COLUMNS.map(([, label]) => label), "Spend"],
     ...rows.map((
       [names, totals],
-    ) => [...names, ...COLUMNS.map(([key]) => String(totals[key]))]),
+    ) => [
+      ...names,
+      ...COLUMNS.map(([key]) => String(totals[key])),
+      spendCell(totals),
+    ]),
   ], { rightAlignFrom: title.length });
 }
 

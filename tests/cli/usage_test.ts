@@ -100,12 +100,22 @@ Deno.test("usageCommand prints aligned tables by credential, model and day", asy
     );
     assert.match(
       credential[0],
-      /^Credential\s+Requests\s+Errors\s+Tokens in\s+Tokens out\s+Cache read\s+Cache write\s+Usage unknown$/,
+      /^Credential\s+Requests\s+Errors\s+Tokens in\s+Tokens out\s+Cache read\s+Cache write\s+Usage unknown\s+Spend$/,
     );
-    assert.match(credential[1], /^primary\s+2\s+0\s+1020\s+260\s+0\s+0\s+0$/);
-    assert.match(credential[2], /^backup\s+1\s+1\s+0\s+0\s+0\s+0\s+0$/);
-    assert.match(credential[3], /^old\s+1\s+0\s+5\s+5\s+0\s+0\s+0$/);
-    assert.match(credential[4], /^Total\s+4\s+1\s+1025\s+265\s+0\s+0\s+0$/);
+    // No model has a price: spend is unknown, never 0.
+    assert.match(
+      credential[1],
+      /^primary\s+2\s+0\s+1020\s+260\s+0\s+0\s+0\s+unknown \(tokens only\)$/,
+    );
+    assert.match(credential[2], /^backup\s+1\s+1\s+0\s+0\s+0\s+0\s+0\s+-$/);
+    assert.match(
+      credential[3],
+      /^old\s+1\s+0\s+5\s+5\s+0\s+0\s+0\s+unknown \(tokens only\)$/,
+    );
+    assert.match(
+      credential[4],
+      /^Total\s+4\s+1\s+1025\s+265\s+0\s+0\s+0\s+unknown \(tokens only\)$/,
+    );
     assert.match(model[0], /^Model\s+Sent as\s+Requests/);
     assert.match(model[1], /^gpt-4o\s+-\s+3\s+1\s+1005\s/);
     assert.match(
@@ -310,5 +320,32 @@ Deno.test("usageCommand exits 2 with usage on bad flags", async (t) => {
     const { io, out } = fakeIo("/nonexistent");
     assert.equal(await usageCommand(["-h"], io), 0);
     assert.equal(out.stdout, USAGE_HELP);
+  });
+});
+
+Deno.test("usageCommand shows what priced requests cost and counts the unpriced ones apart", async () => {
+  await withLog([
+    record({ costNanos: 2_500_000, costCurrency: "USD" }),
+    record({ costNanos: 1_250_000, costCurrency: "USD", credential: "b" }),
+    record({ model: "mystery", credential: "b" }),
+  ], async (dir, path) => {
+    const { io, out } = fakeIo(dir);
+    assert.equal(
+      await usageCommand(["--db", path, "--by", "credential"], io),
+      0,
+    );
+    const lines = out.stdout.trimEnd().split("\n");
+    assert.match(lines.find((l) => l.startsWith("primary"))!, /0\.002500 USD$/);
+    assert.match(
+      lines.find((l) => l.startsWith("b "))!,
+      /0\.001250 USD \+ 1 unpriced$/,
+    );
+    assert.match(lines.at(-1)!, /^Total\s.*0\.003750 USD \+ 1 unpriced$/);
+    const json = { io: fakeIo(dir) };
+    assert.equal(await usageCommand(["--db", path, "--json"], json.io.io), 0);
+    const total = JSON.parse(json.io.out.stdout).total;
+    assert.equal(total.costNanos, 3_750_000);
+    assert.equal(total.currency, "USD");
+    assert.equal(total.unpriced, 1);
   });
 });
