@@ -15,6 +15,7 @@
  *                      (with a model-name table, src/observe/name_table.ts)
  *            limits    LIMITS_BYTES, laid out in src/access/rate_limit.ts
  *            clients   CLIENTS_BYTES, laid out in src/observe/client_metrics.ts
+ *            budgets   BUDGETS_BYTES, laid out in src/access/budget_table.ts
  *                      (with a key-name table, src/observe/name_table.ts)
  * ```
  * Every access goes through `Atomics`, so a write in one worker is seen by
@@ -57,6 +58,8 @@ export const METRICS_BYTES = 256 * 1024;
 export const LIMITS_BYTES = 64 * 1024;
 /** Bytes reserved for per-client-key metrics (see src/observe/client_metrics.ts). */
 export const CLIENTS_BYTES = 8 * 1024;
+/** Bytes reserved for client-key budgets (see src/access/budget_table.ts): 512 keys. */
+export const BUDGETS_BYTES = 512 * 9 * 8;
 
 const CONTROL_BYTES = CONTROL_SLOTS * 4;
 const COUNTERS_OFFSET = align8(CONTROL_BYTES);
@@ -68,7 +71,8 @@ const TIMES_BYTES = MAX_CREDENTIALS * TIME_FIELDS * 8;
 const METRICS_OFFSET = align8(TIMES_OFFSET + TIMES_BYTES);
 const LIMITS_OFFSET = align8(METRICS_OFFSET + METRICS_BYTES);
 const CLIENTS_OFFSET = align8(LIMITS_OFFSET + LIMITS_BYTES);
-const TOTAL_BYTES = align8(CLIENTS_OFFSET + CLIENTS_BYTES);
+const BUDGETS_OFFSET = align8(CLIENTS_OFFSET + CLIENTS_BYTES);
+const TOTAL_BYTES = align8(BUDGETS_OFFSET + BUDGETS_BYTES);
 
 /** A byte range of the shared buffer handed to the module that owns it. */
 export interface Region {
@@ -87,6 +91,7 @@ export interface SharedState {
   metrics: Region;
   limits: Region;
   clients: Region;
+  budgets: Region;
 }
 
 /** Allocates a zeroed shared buffer with the layout above (supervisor only). */
@@ -122,6 +127,7 @@ export function mapSharedState(buffer: SharedArrayBuffer): SharedState {
       byteOffset: CLIENTS_OFFSET,
       byteLength: CLIENTS_BYTES,
     },
+    budgets: { buffer, byteOffset: BUDGETS_OFFSET, byteLength: BUDGETS_BYTES },
   };
 }
 

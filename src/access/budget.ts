@@ -1,0 +1,195 @@
+/**
+ * A client key's budget: tokens and/or spend per calendar day, week or
+ * month (in the configured time zone), and how many requests it may have
+ * in flight at once. Pure rules and calendar arithmetic; the shared
+ * counters are in budget_table.ts.
+ */
+
+/** The calendar period a budget is counted over. */
+export type BudgetPeriod = "day" | "week" | "month";
+
+/** Every {@linkcode BudgetPeriod}. */
+export const BUDGET_PERIODS: readonly BudgetPeriod[] = ["day", "week", "month"];
+
+/**
+ * A budget as a key holds it. At least one of `tokens`, `spendNanos` or
+ * `maxParallel` is set.
+ */
+export interface Budget {
+  period: BudgetPeriod;
+  /** Tokens per period (input + output, as Flow reports them); null: no token limit. */
+  tokens: number | null;
+  /** Spend per period, billionths of the models configuration's currency; null: no spend limit. */
+  spendNanos: number | null;
+  /** Requests in flight at once; null: no limit. */
+  maxParallel: number | null;
+}
+
+/** Largest token budget accepted. */
+const MAX_TOKENS = 1e15;
+/** Largest spend budget accepted, in currency units. */
+const MAX_SPEND = 1e9;
+
+/**
+ * Checks a budget's fields (as `flow-proxy keys` or the admin API gives
+ * them: `spend` in currency units); throws a `RangeError` or `TypeError`
+ * naming the field. Returns the budget as keys hold it.
+ */
+export function validateBudget(input: {
+  period?: unknown;
+  tokens?: unknown;
+  spend?: unknown;
+  maxParallel?: unknown;
+}): Budget {
+  const period = input.period ?? "month";
+  if (!BUDGET_PERIODS.includes(period as BudgetPeriod)) {
+    throw new TypeError(
+      `Invalid budget period ${JSON.stringify(period)}: use day, week or month`,
+    );
+  }
+  const whole = (value: unknown, field: string, max: number): number | null => {
+    if (value === undefined || value === null) return null;
+    if (
+      typeof value !== "number" || !Number.isSafeInteger(value) || value < 1 ||
+      value > max
+    ) {
+      throw new RangeError(
+        `Invalid budget ${field} ${
+          JSON.stringify(value)
+        }: must be a whole number from 1 to ${max}`,
+      );
+    }
+    return value;
+  };
+  const tokens = whole(input.tokens, "tokens", MAX_TOKENS);
+  const maxParallel = whole(input.maxParallel, "max parallel", 100_000);
+  let spendNanos: number | null = null;
+  if (input.spend !== undefined && input.spend !== null) {
+    const spend = input.spend;
+    if (
+      typeof spend !== "number" || !Number.isFinite(spend) || spend <= 0 ||
+      spend > MAX_SPEND
+    ) {
+      throw new RangeError(
+        `Invalid budget spend ${
+          JSON.stringify(spend)
+        }: must be an amount above 0 and at most ${MAX_SPEND}`,
+      );
+    }
+    spendNanos = Math.round(spend * 1e9);
+  }
+  if (tokens === null && spendNanos === null && maxParallel === null) {
+    throw new TypeError(
+      "A budget needs at least one of tokens, spend or max parallel",
+    );
+  }
+  return { period: period as BudgetPeriod, tokens, spendNanos, maxParallel };
+}
+
+/** Whether `zone` is an IANA time zone this runtime knows (`UTC`, `America/Sao_Paulo`). */
+export function isTimeZone(zone: string): boolean {
+  try {
+    new Intl.DateTimeFormat("en-US", { timeZone: zone });
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+/** The wall-clock parts of `ms` in `zone`. */
+function wallClock(ms: number, zone: string): {
+  year: number;
+  month: number;
+  day: number;
+  weekday: number;
+} {
+  const parts = new Intl.DateTimeFormat("en-US", {
+    timeZone: zone,
+    year: "numeric",
+    month: "numeric",
+    day: "numeric",
+    weekday: "short",
+  }).formatToParts(new Date(ms));
+  const get = (type: string) => parts.find((p) => p.type === type)!.value;
+  const weekday = ["Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun"].indexOf(
+    get("weekday"),
+  );
+  return {
+    year: Number(get("year")),
+    month: Number(get("month")),
+    day: Number(get("day")),
+    weekday,
+  };
+}
+
+/** The instant of midnight at the start of `year-month-day` in `zone`. */
+function midnight(year: number, month: number, day: number, zone: string) {
+  // Start from UTC midnight and correct by the zone's offset (twice, for a
+  // change of offset between the guess and the answer).
+  const utc = Date.UTC(year, month - 1, day);
+  let guess = utc;
+  for (let i = 0; i < 2; i++) guess = utc - offsetMs(guess, zone);
+  return guess;
+}
+
+/** The zone's offset from UTC at `ms`, in ms. */
+function offsetMs(ms: number, zone: string): number {
+  const parts = new Intl.DateTimeFormat("en-US", {
+    timeZone: zone,
+    hourCycle: "h23",
+    year: "numeric",
+    month: "numeric",
+    day: "numeric",
+    hour: "numeric",
+    minute: "numeric",
+    second: "numeric",
+  }).formatToParts(new Date(ms));
+  const get = (type: string) =>
+    Number(parts.find((p) => p.type === type)!.value);
+  const asUtc = Date.UTC(
+    get("year"),
+    get("month") - 1,
+    get("day"),
+    get("hour"),
+    get("minute"),
+    get("second"),
+  );
+  return asUtc - Math.floor(ms / 1000) * 1000;
+}
+
+/**
+ * The start and end (epoch ms) of the `period` that holds `now`, in
+ * `zone`: a day from midnight, a week from Monday, a month from the 1st.
+ */
+export function periodBounds(
+  now: number,
+  period: BudgetPeriod,
+  zone: string,
+): { start: number; end: number } {
+  const { year, month, day, weekday } = wallClock(now, zone);
+  if (period === "day") {
+    return {
+      start: midnight(year, month, day, zone),
+      end: midnight(year, month, day + 1, zone),
+    };
+  }
+  if (period === "week") {
+    return {
+      start: midnight(year, month, day - weekday, zone),
+      end: midnight(year, month, day - weekday + 7, zone),
+    };
+  }
+  return {
+    start: midnight(year, month, 1, zone),
+    end: midnight(year, month + 1, 1, zone),
+  };
+}
+
+/**
+ * What a request is expected to use before its answer says, for the
+ * reservation that keeps parallel requests from overdrawing: its body's
+ * bytes / 4 as input tokens plus `outputTokens` (1024 by default).
+ */
+export function estimateTokens(bodyBytes: number, outputTokens = 1024): number {
+  return Math.ceil(bodyBytes / 4) + outputTokens;
+}
