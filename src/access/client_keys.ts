@@ -13,6 +13,7 @@
  */
 import { constantTimeEqual, sha256, sha256Hex } from "../base/digest.ts";
 import { parseDeadline } from "../base/time_grammar.ts";
+import type { Budget } from "./budget.ts";
 
 /** Prefix of every client key, so that a leaked key is recognisable. */
 export const KEY_PREFIX = "fpk_";
@@ -40,6 +41,8 @@ export interface KeyRecord {
   models: string[] | null;
   revokedAt: number | null;
   lastUsedAt: number | null;
+  /** Tokens, spend and parallel requests allowed per period (src/access/budget.ts); null or absent = none. */
+  budget?: Budget | null;
 }
 
 /** A record with the SHA-256 (hex) of its key, as {@linkcode KeyVerifier} needs it. */
@@ -55,6 +58,8 @@ export interface CreateKeyInput {
   models?: string[] | null;
   /** Absolute expiry, epoch ms (see {@linkcode parseExpiry}); null or absent = never. */
   expiresAt?: number | null;
+  /** A budget checked by `validateBudget` (src/access/budget.ts); null or absent = none. */
+  budget?: Budget | null;
 }
 
 /** The status of a key at time `now`. */
@@ -187,6 +192,20 @@ export function keyRecordJson(
     "models": record.models,
     "revoked_at": iso(record.revokedAt),
     "last_used_at": iso(record.lastUsedAt),
+    "budget": budgetJson(record.budget ?? null),
+  };
+}
+
+/** A budget as `keys list --json` and the admin API show it (spend in currency units). */
+export function budgetJson(
+  budget: Budget | null,
+): Record<string, unknown> | null {
+  if (budget === null) return null;
+  return {
+    "period": budget.period,
+    "tokens": budget.tokens,
+    "spend": budget.spendNanos === null ? null : budget.spendNanos / 1e9,
+    "max_parallel": budget.maxParallel,
   };
 }
 

@@ -21,6 +21,7 @@ import {
   type StoredKey,
   validateKeyInput,
 } from "./client_keys.ts";
+import type { Budget } from "./budget.ts";
 
 /** Characters after the `fpk_` prefix kept for display (short enough to stay non-secret). */
 const DISPLAY_CHARS = 6;
@@ -51,9 +52,17 @@ CREATE UNIQUE INDEX IF NOT EXISTS client_keys_hash ON client_keys (hash);
 CREATE UNIQUE INDEX IF NOT EXISTS client_keys_active_name ON client_keys (name) WHERE revoked_at IS NULL;
 `;
 
+/** Columns added after the first release: added to an older table when it is opened. */
+const ADDED_COLUMNS: readonly [string, string][] = [
+  // A budget as JSON (src/access/budget.ts), null for none.
+  ["budget", "TEXT"],
+  // Bumped by every change of a key's fields, so the change stamp moves.
+  ["revision", "INTEGER NOT NULL DEFAULT 0"],
+];
+
 const COLUMNS =
   `id, name, prefix, hash, created_at AS createdAt, expires_at AS expiresAt, rpm, burst,
-  models, revoked_at AS revokedAt, last_used_at AS lastUsedAt`;
+  models, revoked_at AS revokedAt, last_used_at AS lastUsedAt, budget`;
 
 /** SQLite's extended code for a UNIQUE constraint violation. */
 const SQLITE_CONSTRAINT_UNIQUE = 2067;
@@ -77,15 +86,16 @@ export class KeyStore {
     this.#now = options.now ?? Date.now;
     this.#touchFlushMs = options.touchFlushMs ?? 1000;
     this.#insert = db.prepare(
-      `INSERT INTO client_keys (name, prefix, hash, created_at, expires_at, rpm, burst, models)
-       VALUES (?, ?, ?, ?, ?, ?, ?, ?)`,
+      `INSERT INTO client_keys (name, prefix, hash, created_at, expires_at, rpm, burst, models, budget)
+       VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)`,
     );
     this.#selectAll = db.prepare(
       `SELECT ${COLUMNS} FROM client_keys ORDER BY id`,
     );
-    // Changes on every create (max id) and revoke (revoked count), not on last-used updates.
+    // Changes on every create (max id), revoke (revoked count) and budget
+    // change (revisions), not on last-used updates.
     this.#stamp = db.prepare(
-      `SELECT count(*) || ':' || coalesce(max(id), 0) || ':' || count(revoked_at) AS stamp FROM client_keys`,
+      `SELECT count(*) || ':' || coalesce(max(id), 0) || ':' || count(revoked_at) || ':' || coalesce(sum(revision), 0) AS stamp FROM client_keys`,
     );
     this.#touchStatement = db.prepare(
       `UPDATE client_keys SET last_used_at = max(coalesce(last_used_at, 0), ?)
@@ -110,6 +120,7 @@ export class KeyStore {
         input.rpm ?? null,
         input.burst ?? null,
         models,
+        input.budget ? JSON.stringify(input.budget) : null,
       );
       id = Number(result.lastInsertRowid);
     } catch (err) {
@@ -141,6 +152,17 @@ export class KeyStore {
     const result = this.#db.prepare(
       "UPDATE client_keys SET revoked_at = ? WHERE name = ? AND revoked_at IS NULL",
     ).run(this.#now(), name);
+    return Number(result.changes) > 0;
+  }
+
+  /**
+   * Sets (or with null, removes) the budget of the active key called
+   * `name`; false when there is none. Workers see it at their next poll.
+   */
+  setBudget(name: string, budget: Budget | null): boolean {
+    const result = this.#db.prepare(
+      "UPDATE client_keys SET budget = ?, revision = revision + 1 WHERE name = ? AND revoked_at IS NULL",
+    ).run(budget === null ? null : JSON.stringify(budget), name);
     return Number(result.changes) > 0;
   }
 
@@ -240,6 +262,7 @@ interface Row {
   models: string | null;
   revokedAt: number | null;
   lastUsedAt: number | null;
+  budget: string | null;
 }
 
 function toRecord(row: Row): StoredKey {
@@ -256,6 +279,7 @@ function toRecord(row: Row): StoredKey {
     models: row.models === null ? null : JSON.parse(row.models) as string[],
     revokedAt: num(row.revokedAt),
     lastUsedAt: num(row.lastUsedAt),
+    budget: row.budget === null ? null : JSON.parse(row.budget) as Budget,
   };
 }
 
@@ -289,6 +313,7 @@ export function openKeyStore(
   }
   try {
     db.exec(SCHEMA);
+    addMissingColumns(db);
     return new KeyStore(db, options);
   } catch (err) {
     db.close();
@@ -369,4 +394,17 @@ export function watchKeys(
     }
   }
   return { check, close, [Symbol.dispose]: close };
+}
+
+/** Adds the columns of {@linkcode ADDED_COLUMNS} a table made by an older flow-proxy lacks. */
+function addMissingColumns(db: DatabaseSync): void {
+  const have = new Set(
+    (db.prepare("PRAGMA table_info(client_keys)").all() as { name: string }[])
+      .map((c) => c.name),
+  );
+  for (const [name, type] of ADDED_COLUMNS) {
+    if (!have.has(name)) {
+      db.exec(`ALTER TABLE client_keys ADD COLUMN ${name} ${type}`);
+    }
+  }
 }

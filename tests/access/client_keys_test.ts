@@ -111,8 +111,21 @@ Deno.test("keyRecordJson() shows status and ISO times", () => {
     models: null,
     revoked_at: null,
     last_used_at: null,
+    budget: null,
   });
   assert.equal(keyRecordJson(record, T0 + 1000).status, "expired");
+  assert.deepEqual(
+    keyRecordJson({
+      ...record,
+      budget: {
+        period: "week",
+        tokens: 5000,
+        spendNanos: 2_500_000_000,
+        maxParallel: 3,
+      },
+    }, T0).budget,
+    { period: "week", tokens: 5000, spend: 2.5, max_parallel: 3 },
+  );
   assert.equal(
     keyRecordJson({ ...record, revokedAt: T0 }, T0).status,
     "revoked",

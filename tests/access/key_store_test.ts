@@ -43,6 +43,7 @@ Deno.test("KeyStore.create() makes an fpk_ key and stores only its hash", async 
         models: ["gpt-4o"],
         revokedAt: null,
         lastUsedAt: null,
+        budget: null,
       });
       assert.notEqual(store.create({ name: "other" }).key, key);
     }
@@ -295,4 +296,51 @@ Deno.test("openKeyStore() names a database it cannot open", () => {
         'Cannot open key database "/nonexistent-dir-for-flow-proxy/x.db"',
       ),
   );
+});
+
+Deno.test("KeyStore keeps a key's budget, changes it, and the change stamp moves", async () => {
+  await withDb((path) => {
+    using store = openKeyStore(path, { now: () => T0 });
+    const budget = {
+      period: "day" as const,
+      tokens: 1000,
+      spendNanos: null,
+      maxParallel: 2,
+    };
+    assert.deepEqual(store.create({ name: "b", budget }).record.budget, budget);
+    const before = store.changeStamp();
+    assert.equal(
+      store.setBudget("b", { ...budget, tokens: 2000 }),
+      true,
+    );
+    assert.notEqual(store.changeStamp(), before);
+    assert.equal(store.snapshot()[0].budget!.tokens, 2000);
+    assert.equal(store.setBudget("b", null), true);
+    assert.equal(store.list()[0].budget, null);
+    assert.equal(store.setBudget("nobody", budget), false);
+  });
+});
+
+Deno.test("openKeyStore adds the budget columns to a table an older flow-proxy made", async () => {
+  await withDb((path) => {
+    const db = new DatabaseSync(path);
+    db.exec(`CREATE TABLE client_keys (
+      id INTEGER PRIMARY KEY AUTOINCREMENT, name TEXT NOT NULL, prefix TEXT NOT NULL,
+      hash TEXT NOT NULL, created_at INTEGER NOT NULL, expires_at INTEGER, rpm INTEGER,
+      burst INTEGER, models TEXT, revoked_at INTEGER, last_used_at INTEGER);
+      INSERT INTO client_keys (name, prefix, hash, created_at) VALUES ('old', 'fpk_x', 'h', 1);`);
+    db.close();
+    using store = openKeyStore(path, { now: () => T0 });
+    assert.equal(store.list()[0].budget, null);
+    assert.equal(
+      store.setBudget("old", {
+        period: "month",
+        tokens: 1,
+        spendNanos: null,
+        maxParallel: null,
+      }),
+      true,
+    );
+    assert.equal(store.list()[0].budget!.period, "month");
+  });
 });
