@@ -19,6 +19,14 @@ import {
 } from "./client_keys.ts";
 import { type IpFilter, isLoopbackHost } from "../base/ip_filter.ts";
 import { effectiveRule, type RateLimiter } from "./rate_limit.ts";
+import type {
+  BudgetCrossing,
+  BudgetLease,
+  BudgetTable,
+} from "./budget_table.ts";
+import { estimateTokens, periodBounds } from "./budget.ts";
+import { budgetRefusal } from "./budget_refusal.ts";
+import type { RequestSize } from "./contract.ts";
 
 export type {
   AccessControl,
@@ -59,6 +67,12 @@ export interface AccessOptions {
   onUse?: (name: string, now: number) => void;
   /** Receives what `onUse` threw; default: ignored. */
   onUseError?: (err: unknown) => void;
+  /** Shared budget counters; null: budgets are not enforced. */
+  budgets?: BudgetTable | null;
+  /** The IANA time zone budget periods follow (`--budget-time-zone`); default UTC. */
+  budgetTimeZone?: string;
+  /** Told of each 80 % and 100 % threshold a key's budget crosses, once per period. */
+  onCrossing?: (crossing: BudgetCrossing) => void;
 }
 
 /** The peer's IP address; "" for a Unix socket (never in an IP range). */
@@ -204,11 +218,48 @@ export function createAccessControl(options: AccessOptions): AccessControl {
   // not verify the same key (and address) a second time.
   const earlier = new WeakMap<Request, KeyRecord | null>();
 
+  const zone = options.budgetTimeZone ?? "UTC";
+
+  /** The key's budget: a lease on it, or the refusal (null lease: no budget). */
+  function takeBudget(
+    record: KeyRecord,
+    size: RequestSize | undefined,
+    t: number,
+    headers: [string, string][],
+  ): AccessDenial | { lease: BudgetLease | undefined } {
+    const budget = record.budget;
+    const budgets = options.budgets;
+    if (!budget || !budgets) return { lease: undefined };
+    const bounds = periodBounds(t, budget.period, zone);
+    const bytes = size?.bodyBytes ?? 0;
+    const tokens = estimateTokens(bytes);
+    const inPrice = size?.inputNanosPerToken ?? null;
+    const outPrice = size?.outputNanosPerToken ?? null;
+    const nanos = inPrice === null || outPrice === null
+      ? null
+      : Math.ceil(Math.ceil(bytes / 4) * inPrice + 1024 * outPrice);
+    const taken = budgets.admit(record.name, budget, bounds.start, {
+      tokens,
+      nanos,
+    });
+    if (taken.ok) return { lease: taken.lease };
+    const { message, retryAfter } = budgetRefusal(
+      taken.refusal,
+      bounds.end,
+      t,
+    );
+    return refuse("budget_exceeded", "budget_exceeded", message, record.name, [
+      ...headers,
+      ["retry-after", String(retryAfter)],
+    ]);
+  }
+
   const checkAccess = function checkAccess(
     req,
     info,
     model,
     requested = null,
+    size?: RequestSize,
   ): AccessResult {
     const t = now();
     let record: KeyRecord | null;
@@ -244,6 +295,8 @@ export function createAccessControl(options: AccessOptions): AccessControl {
         );
       }
     }
+    const budget = takeBudget(record, size, t, headers);
+    if ("ok" in budget) return budget;
     try {
       options.onUse?.(record.name, t);
     } catch (err) {
@@ -254,8 +307,15 @@ export function createAccessControl(options: AccessOptions): AccessControl {
         // Nothing left to tell.
       }
     }
-    return { ok: true, client: record.name, headers };
+    return budget.lease === undefined
+      ? { ok: true, client: record.name, headers }
+      : { ok: true, client: record.name, headers, lease: budget.lease };
   } as AccessControl;
+
+  checkAccess.settle = function settle(lease, use): void {
+    const crossings = options.budgets?.settle(lease, use) ?? [];
+    for (const crossing of crossings) options.onCrossing?.(crossing);
+  };
 
   checkAccess.early = function early(req, info): AccessDenial | null {
     const identified = identify(req, info, now());

@@ -226,7 +226,8 @@ export class BudgetTable {
 
   /**
    * Sets what `key` used in the period starting at `period`, as the request
-   * log says (at start-up, before any request). A later period is kept.
+   * log says, unless the table already counts that period (or a later one)
+   * for the key.
    */
   seed(
     key: string,
@@ -237,7 +238,9 @@ export class BudgetTable {
     const at = BigInt(period);
     lock(cells, base);
     try {
-      if (cells[base + PERIOD] > at) return;
+      // A live count (this period or a later one) is never replaced by the
+      // request log's, which lags behind it.
+      if (cells[base + PERIOD] >= at) return;
       startPeriod(cells, base, at);
       cells[base + TOKENS] = BigInt(use.tokens);
       cells[base + NANOS] = BigInt(use.nanos);

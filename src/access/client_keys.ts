@@ -48,6 +48,12 @@ export interface KeyRecord {
 /** A record with the SHA-256 (hex) of its key, as {@linkcode KeyVerifier} needs it. */
 export interface StoredKey extends KeyRecord {
   hash: string;
+  /**
+   * What the request log says the key used in its budget's current period
+   * (added by the store worker): seeds the shared budget counters of a
+   * process that has not counted this period yet.
+   */
+  budgetUsed?: { period: number; tokens: number; nanos: number };
 }
 
 /** What `KeyStore.create` (key_store.ts) takes. */

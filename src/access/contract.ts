@@ -6,6 +6,7 @@
  */
 import type { ProxyErrorType } from "../base/api_errors.ts";
 import type { AccessRefusal } from "../base/error_kinds.ts";
+import type { BudgetLease, BudgetUse } from "./budget_table.ts";
 
 /** The reasons a request is refused (listed with every record error kind in base/error_kinds.ts). */
 export type { AccessRefusal };
@@ -17,6 +18,19 @@ export interface AccessGranted {
   client: string | null;
   /** `x-ratelimit-*` headers to add to the response (empty when not limited). */
   headers: [string, string][];
+  /** Set when the key has a budget: give it to `AccessControl.settle` when the request ends. */
+  lease?: BudgetLease;
+}
+
+/**
+ * What a request is expected to cost, for a key's budget: its body's size
+ * and the model's price per token (billionths of the currency; null when
+ * the model has no price).
+ */
+export interface RequestSize {
+  bodyBytes: number;
+  inputNanosPerToken: number | null;
+  outputNanosPerToken: number | null;
 }
 
 /** A request refused: what the client is told, and why (for logs and the record). */
@@ -54,7 +68,13 @@ export interface AccessControl {
     info: ClientInfo,
     model: string | null,
     requested?: string | null,
+    size?: RequestSize,
   ): AccessResult;
+  /**
+   * A request let through with a budget `lease` ended, having used `use`:
+   * releases what it reserved and charges what it used.
+   */
+  settle(lease: BudgetLease, use: BudgetUse): void;
   /**
    * The checks that need no body (address and key), to run before reading
    * one: a refusal, or null when the full check may follow once the model is

@@ -17,6 +17,7 @@ export const ERROR_STATUS = {
   forbidden: 403,
   not_found: 404,
   rate_limited: 429,
+  budget_exceeded: 429,
   upgrade_required: 426,
   bad_request: 400,
   internal_error: 500,

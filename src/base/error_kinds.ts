@@ -28,6 +28,7 @@ export const ACCESS_REFUSALS = [
   "model_missing",
   "model_conflict",
   "rate_limited",
+  "budget_exceeded",
 ] as const;
 
 /** One of {@linkcode ACCESS_REFUSALS}. */

@@ -19,6 +19,7 @@ import { type ApiRoute, apiRoute } from "./api_route.ts";
 import type { Translation } from "../translate/registry.ts";
 import type { RequestContext } from "../translate/types.ts";
 import type { ModelPrice } from "../models/types.ts";
+import type { BudgetLease } from "../access/budget_table.ts";
 import { costNanos } from "../models/price.ts";
 
 /** A record's error: null, or the kind of failure. */
@@ -59,6 +60,8 @@ export class Exchange {
   betaHeader: string | null | undefined = undefined;
   /** The translation the request goes upstream through (src/proxy/translation.ts); null: none. */
   translation: Translation | null = null;
+  /** The key's budget lease, settled when the request finishes. */
+  lease: BudgetLease | null = null;
   /** The price of the model the request is sent as; null: unknown. */
   price: ModelPrice | null = null;
   /** What the translation was told of the request. */
@@ -136,11 +139,27 @@ export class Exchange {
     record.durationMs = Math.round((performance.now() - this.started) * 1000) /
       1000;
     const { observer, onRecord } = this.context;
+    if (this.lease !== null) this.#settle(this.lease);
     observer?.finished(record, this.credentialIndex, {
       answeredModel: this.answeredModel,
     });
     onRecord?.(record);
     this.#log(status, error);
+  }
+
+  /** Charges the key's budget with what the answer reported (tokens in + out, cost). */
+  #settle(lease: BudgetLease): void {
+    const r = this.record;
+    try {
+      this.context.access?.settle(lease, {
+        tokens: (r.tokensIn ?? 0) + (r.tokensOut ?? 0),
+        nanos: r.costNanos ?? null,
+      });
+    } catch (err) {
+      this.context.logger.error(
+        `Cannot charge the budget of key '${lease.key}': ${err} [${this.id}]`,
+      );
+    }
   }
 
   #log(status: number, error: RecordError): void {

@@ -55,13 +55,19 @@ export async function forwardRequest(
       return call.fail("bad_request", call.untranslatable);
     }
     if (access) {
-      const decision = access(req, info, upstreamModel, requested);
+      const price = call.price;
+      const decision = access(req, info, upstreamModel, requested, {
+        bodyBytes: body.sent(),
+        inputNanosPerToken: price === null ? null : price.input * 1000,
+        outputNanosPerToken: price === null ? null : price.output * 1000,
+      });
       call.record.client = decision.client;
       if (!decision.ok) {
         await body.discard();
         return call.refuse(decision);
       }
       call.extraHeaders = decision.headers;
+      if (decision.lease !== undefined) call.lease = decision.lease;
     }
     return await runAttempts(call);
   } catch (err) {
