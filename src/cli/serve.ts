@@ -71,6 +71,7 @@ export async function serveCommand(
     logFile: settings.logFile,
     logger: getLog("store"),
     closeTimeoutMs: Math.min(10_000, settings.shutdownTimeout),
+    budgetTimeZone: settings.budgetTimeZone,
   });
   // Revoked keys count: they keep enforcement on.
   const keyCount = store?.keys.length ?? 0;

@@ -67,6 +67,8 @@ export interface Settings {
   defaultRpm: number;
   /** Burst for client keys without their own; 0 = same as the RPM. */
   defaultBurst: number;
+  /** The IANA time zone key budgets' days, weeks and months follow. */
+  budgetTimeZone: string;
   adminToken: string | null;
 }
 
@@ -79,6 +81,7 @@ export type Kind =
   | "duration"
   | "url"
   | "level"
+  | "timezone"
   | "bool"
   | "list"
   | "identifier";
@@ -420,6 +423,14 @@ export const SERVE_OPTIONS: readonly ServeOption[] = [
     help: "Burst for keys without their own (0 = the RPM)",
     default: 0,
     min: 0,
+  },
+  {
+    key: "budgetTimeZone",
+    flag: "budget-time-zone",
+    env: "FLOW_PROXY_BUDGET_TIME_ZONE",
+    kind: "timezone",
+    help: "IANA time zone of key budgets' calendar days, weeks and months",
+    default: "UTC",
   },
   {
     key: "adminToken",

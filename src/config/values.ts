@@ -78,6 +78,15 @@ export function convertOption(
       return parseHttpUrl(value, source);
     case "level":
       return parseLogLevel(value, source);
+    case "timezone":
+      try {
+        new Intl.DateTimeFormat("en-US", { timeZone: value });
+        return value;
+      } catch {
+        throw new ArgumentError(
+          `${source} must be an IANA time zone such as UTC or America/Sao_Paulo, got "${value}"`,
+        );
+      }
   }
 }
 

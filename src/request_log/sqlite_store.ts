@@ -249,6 +249,23 @@ export interface UsageSummaryOptions {
   until?: number;
 }
 
+/**
+ * What requests of client key `client` used since `since` (epoch ms): tokens
+ * in + out and cost, for a budget's period.
+ */
+export function usedSince(
+  store: SqliteStore,
+  client: string,
+  since: number,
+): { tokens: number; nanos: number } {
+  const row = store.database.prepare(
+    `SELECT coalesce(sum(coalesce(tokens_in, 0) + coalesce(tokens_out, 0)), 0) AS tokens,
+      coalesce(sum(cost_nanos), 0) AS nanos
+    FROM requests WHERE client = ? AND ts >= ?`,
+  ).get(client, since) as { tokens: number; nanos: number };
+  return { tokens: Number(row.tokens), nanos: Number(row.nanos) };
+}
+
 /** Totals by credential, by model and by UTC day, plus overall. */
 export interface UsageSummary {
   since: number | null;
@@ -256,6 +273,8 @@ export interface UsageSummary {
   total: UsageTotals;
   /** Most requests first (ties by name, null last); `credential` null when no credential served the request. */
   byCredential: (UsageTotals & { credential: string | null })[];
+  /** By client key (most requests first); `key` null for requests without one. */
+  byKey: (UsageTotals & { key: string | null })[];
   /**
    * By requested model and the Flow model it was sent as; most requests
    * first (ties by name, null last). `model` is null when the request named
@@ -333,6 +352,7 @@ function summarize(
     until,
     total: totals({}),
     byCredential: [],
+    byKey: [],
     byModel: [],
     byDay: [],
   };
@@ -379,6 +399,10 @@ function summarize(
     since,
     until,
     total: totals(total),
+    byKey: grouped("client", "requests DESC, key IS NULL, key").map((row) => ({
+      key: row.key as string | null,
+      ...totals(row),
+    })),
     byCredential: grouped("credential", "requests DESC, key IS NULL, key").map((
       row,
     ) => ({

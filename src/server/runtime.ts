@@ -16,6 +16,7 @@ import { createAccessControl } from "../access/access.ts";
 import { KeyVerifier, type StoredKey } from "../access/client_keys.ts";
 import { parseCidrs } from "../base/ip_filter.ts";
 import { RateLimiter } from "../access/rate_limit.ts";
+import { BudgetTable } from "../access/budget_table.ts";
 import { createAdminApi } from "../admin/admin_api.ts";
 import { Metrics } from "../observe/metrics.ts";
 import { ClientMetrics } from "../observe/client_metrics.ts";
@@ -102,6 +103,19 @@ function makeBalancer(
   return balancer;
 }
 
+/**
+ * Seeds the shared budget counters with what the request log says each key
+ * used this period; a no-op for a key already counted this period (by this
+ * or another thread), so live counts are never overwritten.
+ */
+function seedBudgets(budgets: BudgetTable, keys: readonly StoredKey[]): void {
+  for (const key of keys) {
+    if (key.budgetUsed) {
+      budgets.seed(key.name, key.budgetUsed.period, key.budgetUsed);
+    }
+  }
+}
+
 /** The handler's hooks, counting into the shared metrics. */
 export function metricsObserver(metrics: Metrics): HandlerObserver {
   return {
@@ -137,6 +151,13 @@ export async function startRuntime(options: RuntimeOptions): Promise<Runtime> {
   // this thread checks keys in memory and sends last-used times by message.
   const store = options.store ?? null;
   const verifier = new KeyVerifier(store?.keys ?? []);
+  const budgets = new BudgetTable(state.budgets, {
+    onOverflow: (key) =>
+      logger.warn(
+        `Budget table full: key '${key}' is counted by this thread only`,
+      ),
+  });
+  seedBudgets(budgets, store?.keys ?? []);
   const touches = new Map<string, number>();
   let touchTimer: ReturnType<typeof setTimeout> | undefined;
   function sendTouches(): void {
@@ -166,6 +187,17 @@ export async function startRuntime(options: RuntimeOptions): Promise<Runtime> {
       logger.error(
         `Cannot record the use of a client key: ${describe(err)}`,
       ),
+    budgets,
+    budgetTimeZone: settings.budgetTimeZone,
+    onCrossing: (c) => {
+      metrics.countBudgetCrossing(c.measure, c.percent);
+      const used = c.measure === "tokens"
+        ? `${c.used} of ${c.limit} tokens`
+        : `${(c.used / 1e9).toFixed(6)} of ${(c.limit / 1e9).toFixed(6)} spend`;
+      logger.warn(
+        `Key '${c.key}' has used ${c.percent} % of its budget this period (${used})`,
+      );
+    },
   });
   const admin = createAdminApi({
     token: settings.adminToken,
@@ -312,7 +344,10 @@ export async function startRuntime(options: RuntimeOptions): Promise<Runtime> {
         logger,
       );
     },
-    loadKeys: (keys) => verifier.load(keys),
+    loadKeys: (keys) => {
+      verifier.load(keys);
+      seedBudgets(budgets, keys);
+    },
     models,
     replaceModels(config) {
       models.replace(config);

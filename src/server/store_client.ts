@@ -27,6 +27,8 @@ export interface StoreClientOptions {
   logger: Logger;
   /** How often the store worker looks for key changes and a replaced file. Default 1000 ms. */
   pollMs?: number;
+  /** The time zone of key budgets' periods. Default UTC. */
+  budgetTimeZone?: string;
   /** Longest wait for the last writes at close. Default 10000 ms. */
   closeTimeoutMs?: number;
 }
@@ -139,6 +141,7 @@ export class StoreClient {
       logLevel: this.#options.logLevel,
       logFile: this.#options.logFile,
       pollMs: this.#options.pollMs ?? 1000,
+      budgetTimeZone: this.#options.budgetTimeZone ?? "UTC",
     };
     worker.postMessage(init);
     return worker;

@@ -55,6 +55,8 @@ export type ToStore =
     logFile: string | null;
     /** How often to look for key changes and a replaced file, ms. */
     pollMs: number;
+    /** The time zone of key budgets' periods (`--budget-time-zone`). */
+    budgetTimeZone: string;
   }
   | { type: "request"; id: number; op: StoreOp }
   | { type: "touch"; touches: [string, number][] }

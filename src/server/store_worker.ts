@@ -21,7 +21,9 @@ import {
   openRequestLog,
   type SqliteStore,
   usageSummary,
+  usedSince,
 } from "../request_log/sqlite_store.ts";
+import { periodBounds } from "../access/budget.ts";
 import type { RequestRecord } from "../request_log/record.ts";
 import type { FromStore, StoreOp, ToStore } from "./store_link.ts";
 import { describe } from "../base/describe.ts";
@@ -45,7 +47,15 @@ class StoreService {
   /** Kinds of failure logged and not yet recovered from: one line per run of failures. */
   #failing = new Set<string>();
 
-  constructor(path: string, log: Logger, post: (message: FromStore) => void) {
+  #zone: string;
+
+  constructor(
+    path: string,
+    log: Logger,
+    post: (message: FromStore) => void,
+    budgetTimeZone = "UTC",
+  ) {
+    this.#zone = budgetTimeZone;
     this.#path = path;
     this.#log = log;
     this.#post = post;
@@ -59,11 +69,23 @@ class StoreService {
     this.#identity = fileIdentity(path);
   }
 
-  /** The keys now, and remembers their stamp. */
+  /**
+   * The keys now (with what each key with a budget used in its current
+   * period, from the request log), and remembers their stamp.
+   */
   snapshot(): ReturnType<KeyStore["snapshot"]> {
     this.#stamp = this.#keys.changeStamp();
     const keys = this.#keys.snapshot();
     this.#keyCount = keys.length;
+    const now = Date.now();
+    for (const key of keys) {
+      if (!key.budget || key.revokedAt !== null) continue;
+      const { start } = periodBounds(now, key.budget.period, this.#zone);
+      key.budgetUsed = {
+        period: start,
+        ...usedSince(this.#requests, key.name, start),
+      };
+    }
     return keys;
   }
 
@@ -255,7 +277,12 @@ self.onmessage = async (event: MessageEvent<ToStore>) => {
         flushMs: LOG_FLUSH_MS,
       });
       try {
-        service = new StoreService(message.path, getLog("store"), post);
+        service = new StoreService(
+          message.path,
+          getLog("store"),
+          post,
+          message.budgetTimeZone,
+        );
         post({ type: "ready", keys: service.snapshot() });
       } catch (err) {
         post({ type: "fatal", message: describe(err) });

@@ -118,6 +118,13 @@ const VALUES: Record<string, [string, string][]> = {
     ["x", COUNT_0],
     [OVERFLOW, "must be a whole number from 0 to 9007199254740991"],
   ],
+  "budget-time-zone": [
+    [
+      "Mars/Olympus",
+      "must be an IANA time zone such as UTC or America/Sao_Paulo",
+    ],
+    ["-1", "must be an IANA time zone such as UTC or America/Sao_Paulo"],
+  ],
   "admin-token": [["", EMPTY]],
 };
 
