@@ -18,7 +18,9 @@ import type { RequestRecord } from "../request_log/record.ts";
 import type { ErrorKind } from "../base/error_kinds.ts";
 import {
   BIG_SLOTS,
+  BUDGET_CROSSINGS,
   CELL_KEYS_BASE,
+  CROSSINGS_BASE,
   DURATION_BASE,
   DURATION_BOUNDS_MS,
   DURATION_STRIDE,
@@ -231,6 +233,14 @@ export class Metrics {
   countTranslation(name: string): void {
     const k = TRANSLATION_PAIRS.indexOf(name);
     if (k !== -1) Atomics.add(this.#big, TRANSLATIONS_BASE + k, 1n);
+  }
+
+  /** Counts a key's budget crossing `percent` (80 or 100) of its `measure` limit. */
+  countBudgetCrossing(measure: "tokens" | "spend", percent: 80 | 100): void {
+    const k = BUDGET_CROSSINGS.findIndex(([m, p]) =>
+      m === measure && p === String(percent)
+    );
+    if (k !== -1) Atomics.add(this.#big, CROSSINGS_BASE + k, 1n);
   }
 
   /** Adds a request-log sink's counts and sets its queue depth; the store shows from its first report. */

@@ -210,8 +210,20 @@ export const REWRITES_BASE = TOKENS_BASE +
 export const MAPPINGS_BASE = REWRITES_BASE + REWRITE_KINDS.length;
 /** BigInt64 index of the translation counters, by {@linkcode TRANSLATION_PAIRS}. */
 export const TRANSLATIONS_BASE = MAPPINGS_BASE + MAPPING_RULES.length;
+/**
+ * The counters of `flow_proxy_budget_crossings_total`, as
+ * `[measure, percent]`: a key's budget passing 80 % or 100 % of a limit.
+ */
+export const BUDGET_CROSSINGS = [
+  ["tokens", "80"],
+  ["tokens", "100"],
+  ["spend", "80"],
+  ["spend", "100"],
+] as const;
+/** BigInt64 index of the budget crossing counters, by {@linkcode BUDGET_CROSSINGS}. */
+export const CROSSINGS_BASE = TRANSLATIONS_BASE + TRANSLATION_PAIRS.length;
 /** BigInt64 slots of the region. */
-export const BIG_SLOTS = TRANSLATIONS_BASE + TRANSLATION_PAIRS.length;
+export const BIG_SLOTS = CROSSINGS_BASE + BUDGET_CROSSINGS.length;
 
 /** Int32 index of the in-flight gauge. */
 export const IN_FLIGHT = 0;

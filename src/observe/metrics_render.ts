@@ -9,9 +9,11 @@ import { MAX_CREDENTIALS } from "../base/shared_state.ts";
 import type { NameTable } from "./name_table.ts";
 import { PrometheusTextWriter } from "./prometheus_text.ts";
 import {
+  BUDGET_CROSSINGS,
   CELL_KEYS_BASE,
   CREDENTIAL_SLOTS,
   CREDENTIAL_STATES,
+  CROSSINGS_BASE,
   DURATION_BASE,
   DURATION_BOUNDS_MS,
   DURATION_STRIDE,
@@ -242,6 +244,19 @@ export function renderMetrics(
       "flow_proxy_translations_total",
       { from, to },
       Atomics.load(big, TRANSLATIONS_BASE + t),
+    );
+  }
+  w.family(
+    "flow_proxy_budget_crossings_total",
+    "counter",
+    "Client-key budgets that passed 80 % or 100 % of a limit (once per key and period)",
+  );
+  for (let c = 0; c < BUDGET_CROSSINGS.length; c++) {
+    const [measure, percent] = BUDGET_CROSSINGS[c];
+    w.sample(
+      "flow_proxy_budget_crossings_total",
+      { measure, percent },
+      Atomics.load(big, CROSSINGS_BASE + c),
     );
   }
 

@@ -738,3 +738,19 @@ Deno.test("Metrics counts translated requests by client API and Flow API", () =>
   );
   assert.equal(sumOf(after, "flow_proxy_translations_total"), 3);
 });
+
+Deno.test("Metrics counts budget crossings by measure and threshold", () => {
+  const metrics = new Metrics(freshRegion());
+  const value = (measure: string, percent: string) =>
+    sampleValue(scrape(metrics), "flow_proxy_budget_crossings_total", {
+      measure,
+      percent,
+    });
+  assert.equal(value("spend", "100"), 0);
+  metrics.countBudgetCrossing("tokens", 80);
+  metrics.countBudgetCrossing("tokens", 80);
+  metrics.countBudgetCrossing("spend", 100);
+  assert.equal(value("tokens", "80"), 2);
+  assert.equal(value("tokens", "100"), 0);
+  assert.equal(value("spend", "100"), 1);
+});
