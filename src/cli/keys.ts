@@ -9,6 +9,7 @@ import { defaultDbPath } from "../config/default_paths.ts";
 import { loadEnvironment } from "../config/env_file.ts";
 import { ArgumentError, cleanParseArgsMessage } from "../config/arguments.ts";
 import {
+  budgetJson,
   type CreateKeyInput,
   type KeyRecord,
   keyRecordJson,
@@ -17,6 +18,7 @@ import {
   validateKeyInput,
 } from "../access/client_keys.ts";
 import { openKeyStore } from "../access/key_store.ts";
+import { type Budget, validateBudget } from "../access/budget.ts";
 import { argumentError, type CommandIo, EXIT, formatTable } from "./command.ts";
 
 /** Options of {@linkcode keysCommand} beyond its I/O. */
@@ -26,8 +28,10 @@ export interface KeysCommandOptions {
 }
 
 const USAGE =
-  `Usage: flow-proxy keys create --name NAME [--rpm N] [--burst N] [--models m1,m2] [--expires 30d] [--json]
+  `Usage: flow-proxy keys create --name NAME [--rpm N] [--burst N] [--models m1,m2] [--expires 30d]
+                              [budget options] [--json]
        flow-proxy keys list [--json]
+       flow-proxy keys budget NAME (budget options | --clear) [--json]
        flow-proxy keys revoke NAME [--json]`;
 
 /** Help text of `keys`. */
@@ -42,6 +46,7 @@ Commands:
   create   Create a key and print it once
   list     List keys (never the keys themselves): name, status, created, expires,
            limits, models, last used
+  budget   Set (or with --clear, remove) the budget of the active key called NAME
   revoke   Revoke the active key called NAME
 
 Options of create:
@@ -50,6 +55,13 @@ Options of create:
   --burst <n>            Requests allowed at once; default: the RPM
   --models <m1,m2>       Only these models ('prefix*' matches a prefix); default: any
   --expires <when>       A duration (30d, 12h, 90m, 2w) or a date (2026-12-31); default: never
+
+Budget options (create and budget; over calendar periods in serve's --budget-time-zone):
+  --budget-period <p>    day, week or month (default: month)
+  --budget-tokens <n>    Tokens per period (input + output, as Flow reports them)
+  --budget-spend <x>     Spend per period, in the models file's currency (priced models only)
+  --max-parallel <n>     Requests in flight at once
+  --clear                (budget) Remove the key's budget
 
 Options of every command:
   --db <path>            Database [env: FLOW_PROXY_DB]
@@ -66,8 +78,22 @@ const COMMON_OPTIONS = {
   "help": { type: "boolean", short: "h" },
 } as const;
 
+const BUDGET_OPTIONS = {
+  "budget-period": { type: "string" },
+  "budget-tokens": { type: "string" },
+  "budget-spend": { type: "string" },
+  "max-parallel": { type: "string" },
+} as const;
+
+const BUDGET_COMMAND_OPTIONS = {
+  ...COMMON_OPTIONS,
+  ...BUDGET_OPTIONS,
+  "clear": { type: "boolean" },
+} as const;
+
 const CREATE_OPTIONS = {
   ...COMMON_OPTIONS,
+  ...BUDGET_OPTIONS,
   "name": { type: "string" },
   "rpm": { type: "string" },
   "burst": { type: "string" },
@@ -99,17 +125,17 @@ function runKeys(
   if (sub === undefined) {
     return keysArgumentError(
       io,
-      "No keys command given: create, list or revoke",
+      "No keys command given: create, list, budget or revoke",
     );
   }
   if (sub === "-h" || sub === "--help" || sub === "help") {
     io.stdout(KEYS_HELP);
     return EXIT.OK;
   }
-  if (sub !== "create" && sub !== "list" && sub !== "revoke") {
+  if (!["create", "list", "budget", "revoke"].includes(sub)) {
     return keysArgumentError(
       io,
-      `Unknown keys command '${sub}': use create, list or revoke`,
+      `Unknown keys command '${sub}': use create, list, budget or revoke`,
     );
   }
 
@@ -117,9 +143,13 @@ function runKeys(
   try {
     parsed = parseArgs({
       args: rest,
-      options: sub === "create" ? CREATE_OPTIONS : COMMON_OPTIONS,
+      options: sub === "create"
+        ? CREATE_OPTIONS
+        : sub === "budget"
+        ? BUDGET_COMMAND_OPTIONS
+        : COMMON_OPTIONS,
       strict: true,
-      allowPositionals: sub === "revoke",
+      allowPositionals: sub === "revoke" || sub === "budget",
     });
   } catch (err) {
     return keysArgumentError(io, cleanParseArgsMessage(err));
@@ -133,6 +163,7 @@ function runKeys(
   let db: string;
   let input: CreateKeyInput | null = null;
   let name: string | null = null;
+  let budget: Budget | null = null;
   try {
     db = databasePath(
       values.db as string | undefined,
@@ -140,11 +171,25 @@ function runKeys(
       io,
     );
     if (sub === "create") input = createInput(values, now());
-    if (sub === "revoke") {
+    if (sub === "revoke" || sub === "budget") {
       if (parsed.positionals.length !== 1) {
-        throw new ArgumentError("keys revoke takes exactly one key name");
+        throw new ArgumentError(`keys ${sub} takes exactly one key name`);
       }
       name = parsed.positionals[0];
+    }
+    if (sub === "budget") {
+      const given = budgetInput(values);
+      if (values.clear === true && given !== null) {
+        throw new ArgumentError(
+          "keys budget takes budget options or --clear, not both",
+        );
+      }
+      if (values.clear !== true && given === null) {
+        throw new ArgumentError(
+          "keys budget needs --budget-tokens, --budget-spend or --max-parallel (or --clear)",
+        );
+      }
+      budget = given;
     }
   } catch (err) {
     if (err instanceof ArgumentError) return keysArgumentError(io, err.message);
@@ -155,6 +200,7 @@ function runKeys(
   try {
     if (sub === "create") return create(db, input!, json, io, now);
     if (sub === "list") return list(db, json, io, now);
+    if (sub === "budget") return setBudget(db, name!, budget, json, io);
     return revoke(db, name!, json, io);
   } catch (err) {
     io.stderr(`error: ${(err as Error).message}\n`);
@@ -201,6 +247,8 @@ function createInput(
     input.models = (values.models as string).split(",").map((m) => m.trim())
       .filter((m) => m !== "");
   }
+  const budget = budgetInput(values);
+  if (budget !== null) input.budget = budget;
   try {
     if (values.expires !== undefined) {
       input.expiresAt = parseExpiry(values.expires as string, now);
@@ -210,6 +258,49 @@ function createInput(
     throw new ArgumentError((err as Error).message);
   }
   return input;
+}
+
+/** The budget the options describe; null when none of them is given. */
+function budgetInput(
+  values: Record<string, string | boolean | undefined>,
+): Budget | null {
+  const period = values["budget-period"] as string | undefined;
+  const tokens = values["budget-tokens"] as string | undefined;
+  const spend = values["budget-spend"] as string | undefined;
+  const parallel = values["max-parallel"] as string | undefined;
+  if (tokens === undefined && spend === undefined && parallel === undefined) {
+    if (period !== undefined) {
+      throw new ArgumentError(
+        "--budget-period needs --budget-tokens, --budget-spend or --max-parallel",
+      );
+    }
+    return null;
+  }
+  const amount = spend === undefined
+    ? undefined
+    : /^\d+(\.\d+)?$/.test(spend.trim())
+    ? Number(spend.trim())
+    : NaN;
+  if (Number.isNaN(amount)) {
+    throw new ArgumentError(
+      `--budget-spend must be an amount such as 25 or 12.50, got "${spend}"`,
+    );
+  }
+  try {
+    return validateBudget({
+      period,
+      tokens: tokens === undefined
+        ? undefined
+        : wholeNumber(tokens, "--budget-tokens"),
+      spend: amount,
+      maxParallel: parallel === undefined
+        ? undefined
+        : wholeNumber(parallel, "--max-parallel"),
+    });
+  } catch (err) {
+    if (err instanceof ArgumentError) throw err;
+    throw new ArgumentError((err as Error).message);
+  }
 }
 
 function wholeNumber(value: string, flag: string): number {
@@ -236,6 +327,7 @@ function create(
     return EXIT.OK;
   }
   const details = [describeLimit(record)];
+  if (record.budget) details.push(`budget: ${describeBudget(record.budget)}`);
   if (record.models) details.push(`models: ${record.models.join(", ")}`);
   details.push(
     record.expiresAt === null
@@ -283,6 +375,7 @@ function list(
     "RPM",
     "BURST",
     "MODELS",
+    "BUDGET",
     "LAST USED",
   ];
   const rows = records.map((r) => [
@@ -294,10 +387,52 @@ function list(
     r.rpm === null ? "default" : r.rpm === 0 ? "unlimited" : String(r.rpm),
     r.burst === null ? "=rpm" : String(r.burst),
     r.models === null ? "any" : r.models.join(","),
+    describeBudget(r.budget),
     r.lastUsedAt === null ? "never" : formatTime(r.lastUsedAt),
   ]);
   io.stdout(formatTable([header, ...rows]));
   return EXIT.OK;
+}
+
+function setBudget(
+  db: string,
+  name: string,
+  budget: Budget | null,
+  json: boolean,
+  io: CommandIo,
+): number {
+  const changed = exists(db) &&
+    withStore(db, Date.now, (store) => store.setBudget(name, budget));
+  if (!changed) {
+    io.stderr(`error: No active key named "${name}" in ${db}\n`);
+    return EXIT.FAILURE;
+  }
+  io.stdout(
+    json
+      ? JSON.stringify({ name, budget: budgetJson(budget) }) + "\n"
+      : budget === null
+      ? `Removed the budget of key "${name}". A running flow-proxy stops enforcing it within a few seconds.\n`
+      : `Set the budget of key "${name}": ${
+        describeBudget(budget)
+      }. A running flow-proxy enforces it within a few seconds.\n`,
+  );
+  return EXIT.OK;
+}
+
+/** A budget in a few words: `100000 tokens/day, 5.00 spend/day, 4 in flight`. */
+export function describeBudget(budget: Budget | null | undefined): string {
+  if (!budget) return "none";
+  const parts: string[] = [];
+  if (budget.tokens !== null) {
+    parts.push(`${budget.tokens} tokens/${budget.period}`);
+  }
+  if (budget.spendNanos !== null) {
+    parts.push(`${budget.spendNanos / 1e9} spend/${budget.period}`);
+  }
+  if (budget.maxParallel !== null) {
+    parts.push(`${budget.maxParallel} in flight`);
+  }
+  return parts.join(", ");
 }
 
 function revoke(

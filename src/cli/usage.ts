@@ -20,7 +20,7 @@ import { argumentError, type CommandIo, EXIT, formatTable } from "./command.ts";
 /** Help text of `flow-proxy usage`. */
 export const USAGE_HELP = `Usage: flow-proxy usage [options]
 
-Print requests, errors and tokens from the request log, by credential, by
+Print requests, errors, tokens and spend from the request log, by credential, by
 model and by day (UTC).
 
 Options:
@@ -29,14 +29,17 @@ Options:
   --since <time>      Only requests from this time: 2026-11-01, 2026-11-01T08:00
                       (UTC unless a zone is given), or an age such as 24h, 7d, 2w
   --until <time>      Only requests before this time (same forms)
-  --by <group>        Only this table: credential, model or day (repeatable)
+  --by <group>        Only this table: credential, key, model or day (repeatable;
+                      default: credential, model and day)
   --json              Print one JSON object instead of tables
   -h, --help          Show this help
 
 Exit status: 0 ok, 1 the database cannot be read, 2 bad usage.
 `;
 
-const GROUPS = ["credential", "model", "day"] as const;
+const GROUPS = ["credential", "key", "model", "day"] as const;
+/** The tables printed without `--by`. */
+const DEFAULT_GROUPS: readonly Group[] = ["credential", "model", "day"];
 type Group = typeof GROUPS[number];
 
 /** Runs `flow-proxy usage`; resolves to the exit status (0 ok, 1 unreadable database, 2 usage error). */
@@ -138,7 +141,7 @@ function parseUsageArgs(args: string[], io: CommandIo): UsageRequest | "help" {
       const group = item.trim().toLowerCase();
       if (!(GROUPS as readonly string[]).includes(group)) {
         throw new ArgumentError(
-          `--by must be credential, model or day, got "${item}"`,
+          `--by must be credential, key, model or day, got "${item}"`,
         );
       }
       if (!groups.includes(group as Group)) groups.push(group as Group);
@@ -156,7 +159,7 @@ function parseUsageArgs(args: string[], io: CommandIo): UsageRequest | "help" {
     since,
     until,
     json: values.json ?? false,
-    groups: groups.length ? groups : [...GROUPS],
+    groups: groups.length ? groups : [...DEFAULT_GROUPS],
   };
 }
 
@@ -207,7 +210,10 @@ function formatTables(summary: UsageSummary, request: UsageRequest): string {
   for (const group of request.groups) {
     let title: string[];
     let rows: [string[], UsageTotals][];
-    if (group === "credential") {
+    if (group === "key") {
+      title = ["Key"];
+      rows = summary.byKey.map((r) => [[r.key ?? "(no key)"], r]);
+    } else if (group === "credential") {
       title = ["Credential"];
       rows = summary.byCredential.map((r) => [[r.credential ?? "(none)"], r]);
     } else if (group === "model") {
@@ -253,6 +259,7 @@ function formatJson(summary: UsageSummary, request: UsageRequest): string {
       : new Date(summary.until).toISOString(),
     total: summary.total,
   };
+  if (request.groups.includes("key")) out.byKey = summary.byKey;
   if (request.groups.includes("credential")) {
     out.byCredential = summary.byCredential;
   }

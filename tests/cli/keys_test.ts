@@ -103,7 +103,7 @@ Deno.test("keysCommand list shows keys without revealing them", async (t) => {
       const lines = listed.out.trimEnd().split("\n");
       assert.match(
         lines[0],
-        /^NAME\s+PREFIX\s+STATUS\s+CREATED\s+EXPIRES\s+RPM\s+BURST\s+MODELS\s+LAST USED$/,
+        /^NAME\s+PREFIX\s+STATUS\s+CREATED\s+EXPIRES\s+RPM\s+BURST\s+MODELS\s+BUDGET\s+LAST USED$/,
       );
       assert.match(
         lines[1],
@@ -115,7 +115,7 @@ Deno.test("keysCommand list shows keys without revealing them", async (t) => {
       );
       assert.match(
         lines[2],
-        /^old\s+fpk_\S+\s+revoked\s.*default\s+=rpm\s+any\s+never$/,
+        /^old\s+fpk_\S+\s+revoked\s.*default\s+=rpm\s+any\s+none\s+never$/,
       );
     });
     await t.step("json", async () => {
@@ -316,5 +316,102 @@ Deno.test("keysCommand finds the database as serve does", async (t) => {
         );
       },
     );
+  });
+});
+
+Deno.test("keys create and keys budget set, show and clear a key's budget; bad values are named", async () => {
+  await withDir(async (dir) => {
+    const db = join(dir, "k.db");
+    const created = await run([
+      "create",
+      "--name",
+      "team-a",
+      "--budget-tokens",
+      "100000",
+      "--budget-period",
+      "day",
+      "--max-parallel",
+      "4",
+      "--db",
+      db,
+    ], dir);
+    assert.equal(created.code, 0, created.err);
+    assert.match(created.out, /budget: 100000 tokens\/day, 4 in flight/);
+    const set = await run([
+      "budget",
+      "team-a",
+      "--budget-spend",
+      "12.50",
+      "--db",
+      db,
+      "--json",
+    ], dir);
+    assert.equal(set.code, 0, set.err);
+    assert.deepEqual(JSON.parse(set.out), {
+      name: "team-a",
+      budget: {
+        period: "month",
+        tokens: null,
+        spend: 12.5,
+        max_parallel: null,
+      },
+    });
+    const listed = await run(["list", "--db", db], dir);
+    assert.match(listed.out, /12\.5 spend\/month/);
+    const cleared = await run(["budget", "team-a", "--clear", "--db", db], dir);
+    assert.equal(cleared.code, 0);
+    assert.match((await run(["list", "--db", db], dir)).out, /team-a .* none /);
+    for (
+      const [args, message] of [
+        [
+          ["budget", "team-a", "--db", db],
+          /needs --budget-tokens, --budget-spend or --max-parallel/,
+        ],
+        [
+          ["budget", "team-a", "--clear", "--max-parallel", "2", "--db", db],
+          /not both/,
+        ],
+        [
+          ["budget", "team-a", "--budget-tokens=-5", "--db", db],
+          /--budget-tokens must be a whole number, got "-5"/,
+        ],
+        [
+          ["budget", "team-a", "--budget-spend", "ten", "--db", db],
+          /--budget-spend must be an amount such as 25 or 12.50, got "ten"/,
+        ],
+        [[
+          "budget",
+          "team-a",
+          "--budget-tokens",
+          "5",
+          "--budget-period",
+          "year",
+          "--db",
+          db,
+        ], /period "year": use day, week or month/],
+        [
+          ["budget", "team-a", "--budget-tokens", "0", "--db", db],
+          /must be a whole number from 1/,
+        ],
+        [
+          ["create", "--name", "x", "--budget-period", "day", "--db", db],
+          /--budget-period needs --budget-tokens/,
+        ],
+      ] as [string[], RegExp][]
+    ) {
+      const r = await run(args, dir);
+      assert.equal(r.code, 2, `${args.join(" ")}: ${r.err}`);
+      assert.match(r.err, message);
+    }
+    const missing = await run([
+      "budget",
+      "nobody",
+      "--max-parallel",
+      "1",
+      "--db",
+      db,
+    ], dir);
+    assert.equal(missing.code, 1);
+    assert.match(missing.err, /No active key named "nobody"/);
   });
 });

@@ -304,7 +304,7 @@ Deno.test("usageCommand exits 2 with usage on bad flags", async (t) => {
       ["--since", "1d", "--until", "2d"],
       "--since must be earlier than --until",
     ],
-    [["--by", "tenant"], `--by must be credential, model or day, got "tenant"`],
+    [["--by", "tenant"], `--by must be credential, key, model or day, got "tenant"`],
     [["--db", ""], "--db must not be empty"],
   ];
   for (const [args, message] of cases) {
@@ -347,5 +347,36 @@ Deno.test("usageCommand shows what priced requests cost and counts the unpriced 
     assert.equal(total.costNanos, 3_750_000);
     assert.equal(total.currency, "USD");
     assert.equal(total.unpriced, 1);
+  });
+});
+
+Deno.test("usageCommand --by key totals each client key, requests without one apart", async () => {
+  await withLog([
+    record({ client: "team-a" }),
+    record({ client: "team-a", tokensIn: 5, tokensOut: 5 }),
+    record({ client: "ci" }),
+    record(),
+  ], async (dir, path) => {
+    const { io, out } = fakeIo(dir);
+    assert.equal(await usageCommand(["--db", path, "--by", "key"], io), 0);
+    const lines = out.stdout.trimEnd().split("\n");
+    assert.match(lines[2], /^Key\s+Requests/);
+    assert.match(lines[3], /^team-a\s+2\s+0\s+1005\s+255\s/);
+    assert.match(
+      lines.find((l) => l.startsWith("(no key)"))!,
+      /\s1\s+0\s+1000\s/,
+    );
+    const json = fakeIo(dir);
+    assert.equal(
+      await usageCommand(["--db", path, "--by", "key", "--json"], json.io),
+      0,
+    );
+    const report = JSON.parse(json.out.stdout);
+    assert.deepEqual(report.byKey.map((k: { key: string | null }) => k.key), [
+      "team-a",
+      "ci",
+      null,
+    ]);
+    assert.equal(report.byCredential, undefined);
   });
 });
