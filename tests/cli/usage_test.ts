@@ -304,7 +304,10 @@ Deno.test("usageCommand exits 2 with usage on bad flags", async (t) => {
       ["--since", "1d", "--until", "2d"],
       "--since must be earlier than --until",
     ],
-    [["--by", "tenant"], `--by must be credential, key, model or day, got "tenant"`],
+    [
+      ["--by", "tenant"],
+      `--by must be credential, key, model or day, got "tenant"`,
+    ],
     [["--db", ""], "--db must not be empty"],
   ];
   for (const [args, message] of cases) {
