@@ -20,6 +20,7 @@ import {
   type FlowRules,
   type FlowViolation,
   GENERIC_BEDROCK_CLAUDE,
+  responsesRefusal,
 } from "./mock_flow_rules.ts";
 
 export {
@@ -29,6 +30,7 @@ export {
   type FlowModel,
   type FlowRules,
   type FlowViolation,
+  responsesRefusal,
 } from "./mock_flow_rules.ts";
 
 /** A credential the mock accepts (the JWT is HS256 over exactly these claims). */
@@ -301,7 +303,13 @@ export class MockFlow {
       }
       return answerMessages(json);
     }
-    if (path === "/v1/responses") return this.#linger(answerResponses(json));
+    if (path === "/v1/responses") {
+      const refused = model ? responsesRefusal(modelName, model, rules) : null;
+      if (refused !== null) {
+        return this.#refuse(seen, { path, model: modelName, ...refused });
+      }
+      return this.#linger(answerResponses(json));
+    }
     if (path === "/v1/chat/completions") return this.#linger(answerChat(json));
     return litellmError(404, `Not Found: ${path}`);
   }

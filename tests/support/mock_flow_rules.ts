@@ -86,6 +86,29 @@ export interface FlowRules {
   rejectOversizedMaxTokens?: boolean;
   /** `output_config` in the body → 400 (off by default: not known either way). */
   rejectOutputConfig?: boolean;
+  /**
+   * `/v1/responses` for a model not of OpenAI's family (Claude, Gemini) →
+   * 400, as LiteLLM's Bedrock and Vertex routes have no Responses API: a
+   * Responses request passed through for such a model fails.
+   */
+  responsesForOpenAiOnly?: boolean;
+}
+
+/** What Flow answers a Responses request for a model not of OpenAI's family. */
+export function responsesRefusal(
+  name: string,
+  model: FlowModel,
+  rules: FlowRules = {},
+): FlowViolation | null {
+  if (rules.responsesForOpenAiOnly === false || model.api === "openai") {
+    return null;
+  }
+  return {
+    rule: "responsesForOpenAiOnly",
+    message: `${
+      model.api === "anthropic" ? "Bedrock" : "Vertex_ai"
+    }Exception - the Responses API (/v1/responses) is not supported for model '${name}'; use /v1/chat/completions`,
+  };
 }
 
 /** One Bedrock rule a request breaks. */

@@ -216,3 +216,67 @@ Deno.test("MockFlow serves only Flow's names, records requests and refusals, ref
   assert.equal(flow.requests.length, 7);
   assert.ok(flow.requests.every((r) => !("authorization" in r.headers)));
 });
+
+Deno.test("MockFlow serves /v1/responses for OpenAI models only (a Claude or Gemini model gets LiteLLM's 400), unless switched off", async () => {
+  await using flow = MockFlow.start({
+    credentials: [CRED],
+    acceptAnyToken: true,
+  });
+  const post = (model: string) =>
+    fetch(`${flow.url}/v1/responses`, {
+      method: "POST",
+      body: JSON.stringify({ model, input: "hi" }),
+    });
+  for (const model of ["anthropic.claude-4-5-sonnet", "gemini-2.5-pro"]) {
+    const res = await post(model);
+    assert.equal(res.status, 400);
+    const body = await res.json();
+    assert.match(body.error.message, /^litellm\.BadRequestError: /);
+    assert.match(body.error.message, new RegExp(`'${model}'`));
+  }
+  const gpt = await post("gpt-5");
+  assert.equal(gpt.status, 200);
+  assert.equal((await gpt.json()).status, "completed");
+  assert.deepEqual(flow.refusals.map((r) => r.rule), [
+    "responsesForOpenAiOnly",
+    "responsesForOpenAiOnly",
+  ]);
+  await using open = MockFlow.start({
+    credentials: [CRED],
+    acceptAnyToken: true,
+    rules: { responsesForOpenAiOnly: false },
+  });
+  const claude = await fetch(`${open.url}/v1/responses`, {
+    method: "POST",
+    body: JSON.stringify({ model: "anthropic.claude-4-5-sonnet", input: "hi" }),
+  });
+  assert.equal(claude.status, 200);
+  await claude.body?.cancel();
+});
+
+Deno.test("MockFlow's Chat answer for a Claude model calls Codex's exec_command, flattened from its namespaces", async () => {
+  await using flow = MockFlow.start({
+    credentials: [CRED],
+    acceptAnyToken: true,
+  });
+  const fn = (name: string) => ({
+    type: "function",
+    function: { name, parameters: { type: "object", properties: {} } },
+  });
+  const res = await fetch(`${flow.url}/v1/chat/completions`, {
+    method: "POST",
+    body: JSON.stringify({
+      model: "anthropic.claude-4-5-sonnet",
+      messages: [{
+        role: "user",
+        content: "List the files in the current directory",
+      }],
+      tools: [fn("close_agent"), fn("exec_command"), fn("view_image")],
+    }),
+  });
+  const message = (await res.json()).choices[0].message;
+  assert.equal(message.tool_calls[0].function.name, "exec_command");
+  assert.deepEqual(JSON.parse(message.tool_calls[0].function.arguments), {
+    cmd: "ls",
+  });
+});
