@@ -33,7 +33,10 @@ export function respondStream(
 ): Response {
   const source = new StreamRelay(call, res, tap);
   const body = new ReadableStream<Uint8Array>(source, { highWaterMark: 0 });
-  return relay(call, res, body);
+  const out = relay(call, res, body);
+  // A translated stream's bytes are not the upstream's: their length is not its length.
+  if (call.translation !== null) out.headers.delete("content-length");
+  return out;
 }
 
 /**
