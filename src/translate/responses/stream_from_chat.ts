@@ -102,15 +102,8 @@ export class ResponsesFromChatStream implements EventTranslator {
   }
 
   #onEvent(data: Json | "[DONE]"): void {
-    if (data === "[DONE]") {
-      if (this.#finish === undefined) {
-        return this.#fail({
-          status: 502,
-          message: "The upstream's stream ended before the answer did",
-        });
-      }
-      return this.#complete();
-    }
+    // `[DONE]` is Chat's own end, as the other translations read it.
+    if (data === "[DONE]") return this.#complete();
     if (data.error !== undefined) return this.#fail(readErrorValue(500, data));
     this.#start(data);
     if (data.usage !== undefined && data.usage !== null) {
