@@ -159,7 +159,8 @@ export class ResponsesFromChatStream implements EventTranslator {
   }
 
   #reasoning(text: string): void {
-    if (this.#open?.kind !== "reasoning") {
+    // A signed block is whole: what follows is the next block's.
+    if (this.#open?.kind !== "reasoning" || this.#open.encrypted !== null) {
       this.#close();
       const item = this.#item("reasoning", "rs");
       this.#open = item;
