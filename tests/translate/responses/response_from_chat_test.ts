@@ -1,3 +1,5 @@
+// The wire formats are snake_case.
+// deno-lint-ignore-file camelcase
 import assert from "node:assert/strict";
 import { chatToResponsesResponse } from "../../../src/translate/responses/response_from_chat.ts";
 import { responsesToChatRequest } from "../../../src/translate/responses/request_to_chat.ts";

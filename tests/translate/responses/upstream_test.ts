@@ -1,3 +1,5 @@
+// The wire formats are snake_case.
+// deno-lint-ignore-file camelcase
 /**
  * The Responses API as Flow's side: Chat (and, through the hub, Anthropic)
  * clients on a model Flow serves on `/v1/responses` only.
