@@ -130,6 +130,14 @@ function chatMessages(req: Json, dropped: Set<string>): Json[] {
     if (thinking.length > 0) message.thinking_blocks = thinking.splice(0);
     reasoning = "";
   };
+  // Reasoning belongs to the assistant turn it precedes; before anything
+  // else it has no message to ride on.
+  const discard = () => {
+    if (reasoning === "" && thinking.length === 0) return;
+    dropped.add("reasoning not followed by an assistant turn");
+    reasoning = "";
+    thinking.length = 0;
+  };
   for (const raw of asArray(req.input)) {
     const item = raw as Json;
     const type = item.type ?? (item.role !== undefined ? "message" : undefined);
@@ -145,6 +153,7 @@ function chatMessages(req: Json, dropped: Set<string>): Json[] {
       const message = chatMessage(item, dropped);
       if (message === null) continue;
       if (message.role === "assistant") attach(message);
+      else discard();
       messages.push(message);
     } else if (type === "function_call" || type === "custom_tool_call") {
       const call = toolCall(item, type === "custom_tool_call");
@@ -162,6 +171,7 @@ function chatMessages(req: Json, dropped: Set<string>): Json[] {
     } else if (
       type === "function_call_output" || type === "custom_tool_call_output"
     ) {
+      discard();
       messages.push({
         role: "tool",
         tool_call_id: item.call_id,
@@ -170,9 +180,7 @@ function chatMessages(req: Json, dropped: Set<string>): Json[] {
     } else if (type === "additional_tools") continue;
     else dropped.add(`${String(type)} item`);
   }
-  if (reasoning !== "" || thinking.length > 0) {
-    dropped.add("trailing reasoning");
-  }
+  discard();
   return messages;
 }
 

@@ -327,3 +327,22 @@ Deno.test("responsesToChatRequest() refuses what needs stored state, naming the 
     assert.equal(out.refused, undefined);
   }
 });
+
+Deno.test("responsesToChatRequest() drops reasoning that no assistant turn follows, and says so", () => {
+  const out = responsesToChatRequest({
+    model: "m",
+    input: [
+      { type: "reasoning", summary: [{ type: "summary_text", text: "Hm." }] },
+      { role: "user", content: "hi" },
+      { role: "assistant", content: "Hello" },
+      { type: "reasoning", summary: [{ type: "summary_text", text: "End." }] },
+    ],
+  }, context());
+  assert.deepEqual(out.body.messages, [
+    { role: "user", content: "hi" },
+    { role: "assistant", content: "Hello" },
+  ]);
+  assert.deepEqual(out.dropped, [
+    "reasoning not followed by an assistant turn",
+  ]);
+});
