@@ -6,6 +6,8 @@
  */
 import assert from "node:assert/strict";
 import { INFO, modelsSetup, post, recorded } from "./models_setup.ts";
+import { validateModelsConfig } from "../../src/models/config_file.ts";
+import { ModelsState } from "../../src/models/models_state.ts";
 
 const decoder = new TextDecoder();
 
@@ -269,4 +271,66 @@ Deno.test("a Responses request for a model served on Responses is not translated
   assert.ok(s.calls[0].url.endsWith("/v1/responses"));
   await recorded(s, 1);
   assert.equal(s.records[0].translation ?? null, null);
+});
+
+/** A deployment whose Flow serves `o3-pro` on the Responses API only. */
+function responsesOnly(): ModelsState {
+  const report = validateModelsConfig(
+    JSON.stringify({
+      models: [{
+        name: "o3-pro",
+        family: "openai",
+        apis: ["responses"],
+        contextWindow: 200_000,
+        outputLimit: 100_000,
+      }],
+    }),
+    "models.json",
+  );
+  assert.deepEqual(report.errors, []);
+  return new ModelsState(report.config!);
+}
+
+Deno.test("a Chat Completions request for a Responses-only model goes to /v1/responses and comes back as a Chat answer", async () => {
+  using s = modelsSetup(() =>
+    Response.json({
+      id: "resp_u1",
+      object: "response",
+      created_at: 3,
+      status: "completed",
+      model: "o3-pro",
+      output: [{
+        type: "message",
+        id: "msg_1",
+        role: "assistant",
+        content: [{ type: "output_text", text: "Hi there", annotations: [] }],
+      }],
+      usage: { input_tokens: 4, output_tokens: 2, total_tokens: 6 },
+    }), { models: responsesOnly() });
+  const res = await s.handler(
+    post("/v1/chat/completions", {
+      model: "o3-pro",
+      messages: [
+        { role: "system", content: "Be brief." },
+        { role: "user", content: "Hi" },
+      ],
+      max_completion_tokens: 50,
+    }),
+    INFO,
+  );
+  assert.equal(res.status, 200);
+  const body = await res.json();
+  assert.equal(body.choices[0].message.content, "Hi there");
+  assert.equal(body.choices[0].finish_reason, "stop");
+  assert.equal(body.usage.total_tokens, 6);
+  assert.ok(s.calls[0].url.endsWith("/flow-llm-proxy/v1/responses"));
+  assert.deepEqual(sent(s), {
+    model: "o3-pro",
+    instructions: "Be brief.",
+    input: [{ type: "message", role: "user", content: "Hi" }],
+    max_output_tokens: 50,
+    store: false,
+  });
+  await recorded(s, 1);
+  assert.equal(s.records[0].translation, "chat->responses");
 });
