@@ -21,6 +21,7 @@ import {
   type FlowViolation,
   GENERIC_BEDROCK_CLAUDE,
   responsesRefusal,
+  thinkingRefusal,
 } from "./mock_flow_rules.ts";
 
 export {
@@ -31,6 +32,7 @@ export {
   type FlowRules,
   type FlowViolation,
   responsesRefusal,
+  thinkingRefusal,
 } from "./mock_flow_rules.ts";
 
 /** A credential the mock accepts (the JWT is HS256 over exactly these claims). */
@@ -310,7 +312,13 @@ export class MockFlow {
       }
       return this.#linger(answerResponses(json));
     }
-    if (path === "/v1/chat/completions") return this.#linger(answerChat(json));
+    if (path === "/v1/chat/completions") {
+      const refused = model ? thinkingRefusal(model, json, rules) : null;
+      if (refused !== null) {
+        return this.#refuse(seen, { path, model: modelName, ...refused });
+      }
+      return this.#linger(answerChat(json));
+    }
     return litellmError(404, `Not Found: ${path}`);
   }
 

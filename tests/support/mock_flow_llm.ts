@@ -318,13 +318,33 @@ export function answerResponses(body: Json): Response {
   return sse(events);
 }
 
-/** Answers `POST /v1/chat/completions` (JSON or SSE, with tool calls). */
+/** The thinking a Claude model on Flow's Chat route gives when `reasoning_effort` asks for it. */
+export const MOCK_THINKING = {
+  type: "thinking",
+  thinking: "The user wants something; I will answer.",
+  signature: "mock-signature-1",
+};
+
+/** Whether a Chat request makes the mock think: a Claude model with `reasoning_effort` (LiteLLM turns it into Anthropic's thinking). */
+export function chatThinks(body: Json): boolean {
+  return typeof body.reasoning_effort === "string" &&
+    body.reasoning_effort !== "none" &&
+    String(body.model).startsWith("anthropic.");
+}
+
+/** Answers `POST /v1/chat/completions` (JSON or SSE, with tool calls; with LiteLLM's thinking fields for a thinking Claude). */
 export function answerChat(body: Json): Response {
   const messages = (body.messages ?? []) as Json[];
   const last = messages.at(-1) ?? {};
   const isToolResult = last.role === "tool";
   const turn = decide({ isToolResult, text: textOf(last.content) }, body.tools);
   const model = String(body.model);
+  const thinking = chatThinks(body)
+    ? {
+      reasoning_content: MOCK_THINKING.thinking,
+      thinking_blocks: [MOCK_THINKING],
+    }
+    : null;
   const toolCall = turn.kind === "tool"
     ? {
       id: "call_mock_1",
@@ -348,6 +368,7 @@ export function answerChat(body: Json): Response {
         message: {
           role: "assistant",
           content: turn.kind === "text" ? turn.text : null,
+          ...(thinking ?? {}),
           ...(toolCall ? { tool_calls: [toolCall] } : {}),
         },
         finish_reason: finish,
@@ -369,8 +390,15 @@ export function answerChat(body: Json): Response {
   const delta = toolCall
     ? { tool_calls: [{ index: 0, ...toolCall }] }
     : { content: (turn as { text: string }).text };
+  const thought: [null, Json][] = thinking
+    ? [
+      chunk({ reasoning_content: MOCK_THINKING.thinking }),
+      chunk({ thinking_blocks: [{ ...MOCK_THINKING, thinking: "" }] }),
+    ]
+    : [];
   return sse([
     chunk({ role: "assistant", content: "" }),
+    ...thought,
     chunk(delta),
     chunk({}, finish),
     [null, { ...base, object: "chat.completion.chunk", choices: [], usage }],

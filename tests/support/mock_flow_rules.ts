@@ -92,6 +92,46 @@ export interface FlowRules {
    * Responses request passed through for such a model fails.
    */
   responsesForOpenAiOnly?: boolean;
+  /**
+   * A thinking Claude on the Chat route (`reasoning_effort` set) whose last
+   * assistant turn calls tools without its signed `thinking_blocks` → 400,
+   * as Anthropic refuses a tool_use turn that lost its thinking block.
+   */
+  requireThinkingBlocks?: boolean;
+}
+
+/** What Flow answers a Chat request for a thinking Claude whose tool turn lost its thinking. */
+export function thinkingRefusal(
+  model: FlowModel,
+  body: Json,
+  rules: FlowRules = {},
+): FlowViolation | null {
+  if (rules.requireThinkingBlocks === false || model.api !== "anthropic") {
+    return null;
+  }
+  const effort = body.reasoning_effort;
+  if (typeof effort !== "string" || effort === "none") return null;
+  const messages = Array.isArray(body.messages) ? body.messages as Json[] : [];
+  const at = messages.findLastIndex((m) => m.role === "assistant");
+  const last = messages[at];
+  if (
+    !last || !Array.isArray(last.tool_calls) || last.tool_calls.length === 0
+  ) {
+    return null;
+  }
+  const blocks = Array.isArray(last.thinking_blocks)
+    ? last.thinking_blocks as Json[]
+    : [];
+  if (
+    blocks.some((b) => typeof b.signature === "string" && b.signature !== "")
+  ) {
+    return null;
+  }
+  return {
+    rule: "requireThinkingBlocks",
+    message:
+      `BedrockException - messages.${at}.content.0.type: Expected \`thinking\` or \`redacted_thinking\`, but found \`tool_use\`. When \`thinking\` is enabled, a final \`assistant\` message must start with a thinking block`,
+  };
 }
 
 /** What Flow answers a Responses request for a model not of OpenAI's family. */

@@ -9,7 +9,13 @@ import {
   MockFlow,
   verifyFlowJwt,
 } from "./mock_flow.ts";
-import { decide, PLAIN_ANSWER, TOOL_ANSWER_PREFIX } from "./mock_flow_llm.ts";
+import {
+  decide,
+  MOCK_THINKING,
+  PLAIN_ANSWER,
+  TOOL_ANSWER_PREFIX,
+} from "./mock_flow_llm.ts";
+import { thinkingRefusal } from "./mock_flow_rules.ts";
 
 const SONNET = FLOW_MODELS["anthropic.claude-4-6-sonnet"];
 const CLEAN = {
@@ -279,4 +285,66 @@ Deno.test("MockFlow's Chat answer for a Claude model calls Codex's exec_command,
   assert.deepEqual(JSON.parse(message.tool_calls[0].function.arguments), {
     cmd: "ls",
   });
+});
+
+Deno.test("thinkingRefusal() refuses a thinking Claude's tool turn without its signed thinking, and nothing else", () => {
+  const claude = FLOW_MODELS["anthropic.claude-4-5-sonnet"];
+  const call = {
+    id: "c1",
+    type: "function",
+    function: { name: "exec_command", arguments: "{}" },
+  };
+  const loop = (assistant: Record<string, unknown>) => ({
+    model: "anthropic.claude-4-5-sonnet",
+    reasoning_effort: "high",
+    messages: [
+      { role: "user", content: "ls" },
+      { role: "assistant", content: null, tool_calls: [call], ...assistant },
+      { role: "tool", tool_call_id: "c1", content: "a.txt" },
+    ],
+  });
+  assert.equal(
+    thinkingRefusal(claude, loop({}))?.rule,
+    "requireThinkingBlocks",
+  );
+  assert.match(
+    thinkingRefusal(claude, loop({}))!.message,
+    /messages\.1\.content/,
+  );
+  assert.equal(
+    thinkingRefusal(claude, loop({ thinking_blocks: [MOCK_THINKING] })),
+    null,
+  );
+  assert.equal(
+    thinkingRefusal(claude, { ...loop({}), reasoning_effort: undefined }),
+    null,
+  );
+  assert.equal(thinkingRefusal(FLOW_MODELS["gpt-5"], loop({})), null);
+  assert.equal(
+    thinkingRefusal(claude, loop({}), { requireThinkingBlocks: false }),
+    null,
+  );
+});
+
+Deno.test("MockFlow's Chat answer for a thinking Claude carries LiteLLM's reasoning_content and signed thinking_blocks, JSON and stream", async () => {
+  await using flow = MockFlow.start({
+    credentials: [CRED],
+    acceptAnyToken: true,
+  });
+  const ask = (stream: boolean) =>
+    fetch(`${flow.url}/v1/chat/completions`, {
+      method: "POST",
+      body: JSON.stringify({
+        model: "anthropic.claude-4-5-sonnet",
+        reasoning_effort: "low",
+        stream,
+        messages: [{ role: "user", content: "hi" }],
+      }),
+    });
+  const message = (await (await ask(false)).json()).choices[0].message;
+  assert.equal(message.reasoning_content, MOCK_THINKING.thinking);
+  assert.deepEqual(message.thinking_blocks, [MOCK_THINKING]);
+  const events = await (await ask(true)).text();
+  assert.match(events, /"reasoning_content":"The user wants something/);
+  assert.match(events, /"signature":"mock-signature-1"/);
 });
