@@ -6,7 +6,11 @@
  * Flow refuses `/v1/responses` for Claude, so a pass-through would fail.
  */
 import assert from "node:assert/strict";
-import { PLAIN_ANSWER, TOOL_ANSWER_PREFIX } from "../support/mock_flow_llm.ts";
+import {
+  MOCK_THINKING,
+  PLAIN_ANSWER,
+  TOOL_ANSWER_PREFIX,
+} from "../support/mock_flow_llm.ts";
 import { assertCleanRun, CODEX_TELEMETRY_OFF, runAgent } from "./run.ts";
 import type { ScenarioConfig, ScenarioResult } from "./scenario.ts";
 import { codexConfigToml, codexEnv } from "./client_setups.ts";
@@ -15,10 +19,10 @@ const BOUND_MS = 120_000;
 const MODEL = "claude-sonnet-4-5";
 const FLOW_MODEL = "anthropic.claude-4-5-sonnet";
 
-function codex(prompt: string): ScenarioConfig {
+function codex(prompt: string, ...flags: string[]): ScenarioConfig {
   return {
     client: "codex",
-    args: ["exec", "--skip-git-repo-check", "-m", MODEL, prompt],
+    args: ["exec", "--skip-git-repo-check", "-m", MODEL, ...flags, prompt],
     env: codexEnv(),
     homeFiles: {
       ".codex/config.toml": `${codexConfigToml()}\n${CODEX_TELEMETRY_OFF}`,
@@ -66,4 +70,25 @@ Deno.test(`codex exec on ${MODEL} runs a shell command through flow-proxy's tran
   );
   assert.match(result.stdout, new RegExp(TOOL_ANSWER_PREFIX));
   assert.match(result.stdout, new RegExp(result.marker.replaceAll(".", "\\.")));
+});
+
+Deno.test(`codex exec on ${MODEL} with reasoning gives Claude its signed thinking back on the tool loop's next turn`, async () => {
+  // The mock refuses a thinking Claude's tool turn without its signed thinking, as Anthropic does.
+  const result = await runAgent(
+    codex(
+      "List the files in the current directory",
+      "-c",
+      'model_reasoning_effort="high"',
+    ),
+  );
+  assertCleanRun(result, { client: "codex", boundMs: BOUND_MS });
+  assertTranslated(result);
+  const last = result.flow.at(-1)!.body as {
+    reasoning_effort?: string;
+    messages: { role: string; thinking_blocks?: unknown[] }[];
+  };
+  assert.equal(last.reasoning_effort, "high");
+  const turn = last.messages.find((m) => m.role === "assistant");
+  assert.deepEqual(turn?.thinking_blocks, [MOCK_THINKING]);
+  assert.match(result.stdout, new RegExp(TOOL_ANSWER_PREFIX));
 });
