@@ -346,3 +346,24 @@ Deno.test("responsesToChatRequest() drops reasoning that no assistant turn follo
     "reasoning not followed by an assistant turn",
   ]);
 });
+
+Deno.test("responsesToChatRequest() takes tools from an additional_tools input item too", () => {
+  const out = responsesToChatRequest({
+    model: "m",
+    input: [
+      {
+        type: "additional_tools",
+        tools: [{ type: "function", name: "exec_command", parameters: {} }],
+      },
+      { role: "user", content: "ls" },
+    ],
+  }, context());
+  assert.deepEqual(out.body.messages, [{ role: "user", content: "ls" }]);
+  assert.deepEqual(
+    (out.body.tools as { function: { name: string } }[]).map((t) =>
+      t.function.name
+    ),
+    ["exec_command"],
+  );
+  assert.deepEqual(out.dropped, []);
+});
