@@ -10,7 +10,7 @@
  * keyed by the request's {@linkcode RequestContext} (the same object the
  * answer's translation is given), and the note goes with the context.
  */
-import type { Json, RequestContext } from "../types.ts";
+import type { ErrorInfo, Json, RequestContext } from "../types.ts";
 
 /** What the answer needs to know of the request's tools. */
 export interface ToolNotes {
@@ -189,4 +189,21 @@ export function responseObject(fields: {
     usage: fields.usage,
     metadata: {},
   };
+}
+
+/** An item's output index, read back from its id (`fc_resp_x_3` → 3). */
+export function outputOrder(item: Json): number {
+  const match = /_(\d+)$/.exec(String(item.id));
+  return match === null ? 0 : Number(match[1]);
+}
+
+/** The `error.code` of `response.failed` for an upstream error. */
+export function failureCode(info: ErrorInfo): string {
+  if (info.status === 429) return "rate_limit_exceeded";
+  if (
+    info.code !== undefined && info.code !== null && !/^\d+$/.test(info.code)
+  ) {
+    return info.code;
+  }
+  return info.status >= 500 ? "server_error" : "invalid_prompt";
 }

@@ -18,6 +18,8 @@ import type {
 } from "../types.ts";
 import {
   encryptedContent,
+  failureCode,
+  outputOrder,
   responseId,
   responseObject,
   responseStatus,
@@ -51,7 +53,9 @@ export class ResponsesFromChatStream implements EventTranslator {
   #model: string;
   #created = Math.floor(Date.now() / 1000);
   #open: OpenItem | null = null;
+  /** The open call of each Chat tool-call index, and every call in order. */
   #calls = new Map<number, OpenItem>();
+  #callOrder: OpenItem[] = [];
   #done: Json[] = [];
   #next = 0;
   #finish: unknown = undefined;
@@ -218,13 +222,17 @@ export class ResponsesFromChatStream implements EventTranslator {
     const chatIndex = typeof call.index === "number" ? call.index : 0;
     const fn = (call.function ?? {}) as Json;
     let item = this.#calls.get(chatIndex);
-    if (item === undefined) {
+    // Some providers give every parallel call index 0: a new id is a new call.
+    const renamed = item !== undefined && typeof call.id === "string" &&
+      call.id !== "" && call.id !== item.callId;
+    if (item === undefined || renamed) {
       this.#close();
       item = this.#item("call", "fc");
       item.chatIndex = chatIndex;
       item.callId = typeof call.id === "string" ? call.id : `call_${item.id}`;
       item.name = typeof fn.name === "string" ? fn.name : "";
       this.#calls.set(chatIndex, item);
+      this.#callOrder.push(item);
       const added = this.#callItem(item, "in_progress");
       if (added.type === "custom_tool_call") added.input = "";
       else added.arguments = "";
@@ -307,10 +315,10 @@ export class ResponsesFromChatStream implements EventTranslator {
   #complete(): void {
     this.#start({});
     this.#close();
-    for (const item of this.#calls.values()) this.#closeCall(item);
+    for (const item of this.#callOrder) this.#closeCall(item);
     this.#ended = true;
     const { status, incomplete } = responseStatus(this.#finish);
-    const output = this.#done.sort((a, b) => order(a) - order(b));
+    const output = this.#done.sort((a, b) => outputOrder(a) - outputOrder(b));
     this.#event(
       status === "completed" ? "response.completed" : "response.incomplete",
       {
@@ -377,23 +385,6 @@ export class ResponsesFromChatStream implements EventTranslator {
       data: { type, sequence_number: this.#seq++, ...data },
     });
   }
-}
-
-/** An item's output index, read back from its id (`fc_resp_x_3` → 3). */
-function order(item: Json): number {
-  const match = /_(\d+)$/.exec(String(item.id));
-  return match === null ? 0 : Number(match[1]);
-}
-
-/** The `error.code` of `response.failed` for an upstream error. */
-function failureCode(info: ErrorInfo): string {
-  if (info.status === 429) return "rate_limit_exceeded";
-  if (
-    info.code !== undefined && info.code !== null && !/^\d+$/.test(info.code)
-  ) {
-    return info.code;
-  }
-  return info.status >= 500 ? "server_error" : "invalid_prompt";
 }
 
 const NONE: StreamEvent[] = [];

@@ -306,3 +306,26 @@ Deno.test("ResponsesFromChatStream: a free-form tool's call comes as a custom_to
     status: "completed",
   });
 });
+
+Deno.test("ResponsesFromChatStream: parallel calls that all say index 0 but carry their own ids stay apart", () => {
+  const out = run(
+    sse([
+      call(0, {
+        id: "call_a",
+        type: "function",
+        function: { name: "weather", arguments: '{"city":"Paris"}' },
+      }),
+      call(0, {
+        id: "call_b",
+        type: "function",
+        function: { name: "weather", arguments: '{"city":"Rome"}' },
+      }),
+      chunk({}, "tool_calls"),
+    ]),
+  );
+  const completed = out.at(-1)!.response as Event;
+  assert.deepEqual(
+    (completed.output as Event[]).map((i) => [i.call_id, i.arguments]),
+    [["call_a", '{"city":"Paris"}'], ["call_b", '{"city":"Rome"}']],
+  );
+});
