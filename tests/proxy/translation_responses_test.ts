@@ -334,3 +334,43 @@ Deno.test("a Chat Completions request for a Responses-only model goes to /v1/res
   await recorded(s, 1);
   assert.equal(s.records[0].translation, "chat->responses");
 });
+
+Deno.test("a Chat Completions stream for a Responses-only model is Flow's response.* events as Chat chunks, ending with [DONE]", async () => {
+  const ev = (type: string, data: Record<string, unknown>) =>
+    `event: ${type}\ndata: ${JSON.stringify({ type, ...data })}\n\n`;
+  const response = { id: "resp_u2", created_at: 3, model: "o3-pro" };
+  const text = ev("response.created", { response }) +
+    ev("response.output_text.delta", { item_id: "m1", delta: "Hi" }) +
+    ev("response.completed", {
+      response: {
+        ...response,
+        status: "completed",
+        usage: { input_tokens: 4, output_tokens: 1, total_tokens: 5 },
+      },
+    });
+  using s = modelsSetup(
+    () =>
+      new Response(text, { headers: { "content-type": "text/event-stream" } }),
+    { models: responsesOnly() },
+  );
+  const res = await s.handler(
+    post("/v1/chat/completions", {
+      model: "o3-pro",
+      stream: true,
+      messages: [{ role: "user", content: "Hi" }],
+    }),
+    INFO,
+  );
+  const data = (await res.text()).split("\n\n").filter((e) => e !== "")
+    .map((e) => e.slice(6));
+  assert.equal(data.at(-1), "[DONE]");
+  const chunks = data.slice(0, -1).map((d) => JSON.parse(d));
+  assert.equal(chunks[1].choices[0].delta.content, "Hi");
+  assert.equal(chunks[2].choices[0].finish_reason, "stop");
+  assert.equal(chunks[3].usage.total_tokens, 5);
+  assert.equal(sent(s).stream, true);
+  await recorded(s, 1);
+  assert.equal(s.records[0].translation, "chat->responses");
+  assert.equal(s.records[0].tokensIn, 4);
+  assert.equal(s.records[0].error, null);
+});
