@@ -9,7 +9,8 @@
  *    the same version on Flow when it is there, else to the newest Flow
  *    model of the family; unknown `gpt-*` ids go to `gpt-5` (`gpt-5-mini`
  *    for `*-mini`/`*-nano`), after a dated `gpt-4o-2024-08-06` is tried as
- *    `gpt-4o`;
+ *    `gpt-4o`; unknown `gemini-*` ids (Gemini CLI's defaults, such as
+ *    `gemini-3.1-pro-preview`) go to the catalogue's Gemini model;
  * 5. the file's default for the API;
  * 6. nothing: the id is sent as it is, so Flow's own error reaches the user.
  *
@@ -72,6 +73,7 @@ const FLOW_CLAUDE = /^anthropic\.claude-(\d+)-(\d+)-(opus|sonnet|haiku)$/;
 const GPT = /^gpt-/i;
 const GPT_DATED = /^(.+)-\d{4}-\d{2}-\d{2}$/;
 const GPT_SMALL = /-(mini|nano)(?:-|$)/i;
+const GEMINI = /^(?:models\/)?gemini-/i;
 
 /** Takes a Claude id apart (new and old styles, date and `[1m]` suffixes); null for anything else. */
 export function parseClaudeId(id: string): ClaudeId | null {
@@ -158,6 +160,12 @@ export function createModelResolver(
   const claude = indexClaude(config.catalogue);
   const gpt5 = byName.has("gpt-5") ? "gpt-5" : null;
   const gpt5Mini = byName.has("gpt-5-mini") ? "gpt-5-mini" : gpt5;
+  // The last Gemini entry that answers (not embeddings): the newest, as the
+  // catalogue lists models oldest first.
+  const gemini =
+    config.catalogue.entries.findLast((e) =>
+      e.family === "gemini" && !e.apis.includes("embeddings")
+    )?.name ?? null;
   const caches = new Map<ApiKind, Map<string, ModelResolution | null>>();
 
   const result = (flow: string, rule: string): ModelResolution => ({
@@ -186,6 +194,9 @@ export function createModelResolver(
       }
       const target = GPT_SMALL.test(id) ? gpt5Mini : gpt5;
       return target ? result(target, "builtin:gpt") : null;
+    }
+    if (GEMINI.test(id)) {
+      return gemini ? result(gemini, "builtin:gemini") : null;
     }
     return null;
   };

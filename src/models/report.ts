@@ -48,6 +48,7 @@ export const BUILT_IN_RULES: readonly { match: string; to: string }[] = [
   { match: "gpt-*-<YYYY-MM-DD>", to: "the undated name, when on Flow" },
   { match: "gpt-*-mini*, gpt-*-nano*", to: "gpt-5-mini" },
   { match: "gpt-*", to: "gpt-5" },
+  { match: "gemini-*", to: "the catalogue's Gemini model (gemini-2.5-pro)" },
 ];
 
 /** The effective configuration as plain JSON (what `flow-proxy models --json` prints). */

@@ -131,6 +131,30 @@ Deno.test("resolveModel() maps unknown gpt-* ids to gpt-5, dated ones to the und
   assert.equal(resolve("gpt-4.1-nano", "chat")?.flow, "gpt-5-mini");
 });
 
+Deno.test("resolveModel() maps unknown gemini-* ids (Gemini CLI's defaults) to the catalogue's Gemini model", () => {
+  const resolve = createModelResolver(builtInModelsConfig());
+  for (
+    const id of [
+      "gemini-3.1-pro-preview",
+      "gemini-3.5-flash-lite",
+      "models/gemini-2.0-flash",
+    ]
+  ) {
+    assert.deepEqual(
+      [resolve(id, "gemini")?.flow, resolve(id, "gemini")?.rule],
+      ["gemini-2.5-pro", "builtin:gemini"],
+      id,
+    );
+  }
+  assert.equal(resolve("gemini-2.5-pro", "gemini")?.rule, "flow-name");
+  assert.equal(resolve("gemini-embedding-001", "embeddings"), null);
+  const none = createModelResolver({
+    ...builtInModelsConfig(),
+    builtInRules: false,
+  });
+  assert.equal(none("gemini-3.1-pro-preview", "gemini"), null);
+});
+
 Deno.test("resolveModel() sends ids that match nothing unchanged (null)", () => {
   const resolve = createModelResolver(builtInModelsConfig());
   assert.equal(resolve("o3", "responses"), null);
