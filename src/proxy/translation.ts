@@ -104,6 +104,9 @@ export function translateRequest(
     model: flow,
     stream: route.streaming ?? false,
   };
+  const limit = call.context.models.config.catalogue.byName.get(flow)
+    ?.outputLimit;
+  if (limit !== undefined && limit > 0) context.outputLimit = limit;
   const out = translation.request(request as Json, context);
   if (out.refused !== undefined) {
     call.untranslatable = out.refused;

@@ -53,6 +53,12 @@ export interface RequestContext {
   /** The Flow name of the model (after the mapping). */
   model: string;
   /**
+   * The model's output-token limit from the catalogue (`max_tokens`), when
+   * the catalogue knows the model: a target that requires `max_tokens`
+   * (Anthropic) defaults to it and is kept at or under it.
+   */
+  outputLimit?: number;
+  /**
    * Whether the client asked for a stream. Gemini says so in the path
    * (`:streamGenerateContent`); the other APIs in the body, where the
    * translation reads it itself.
