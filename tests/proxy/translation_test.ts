@@ -91,6 +91,7 @@ Deno.test("an Anthropic request for gpt-5 goes to Chat Completions and its JSON 
       { role: "user", content: "Hi" },
     ],
     max_completion_tokens: 1000,
+    reasoning_effort: "low",
   });
   await recorded(s, 1);
   assert.equal(s.records[0].translation, "messages->chat");
@@ -99,7 +100,7 @@ Deno.test("an Anthropic request for gpt-5 goes to Chat Completions and its JSON 
   assert.ok(s.logs.some((l) =>
     l.level === "debug" &&
     l.message.startsWith(
-      "Translated Anthropic Messages to Chat Completions for 'gpt-5'; dropped: thinking",
+      "Translated Anthropic Messages to Chat Completions for 'gpt-5' [",
     )
   ));
 });

@@ -12,23 +12,10 @@
  */
 import type { Json, RequestContext, RequestTranslation } from "../types.ts";
 import { messagesOf } from "./messages_from_chat.ts";
+import { EFFORT_BUDGET, MIN_BUDGET_TOKENS } from "./thinking.ts";
 
 /** `max_tokens` when the request gives none and the model's limit is unknown. */
 export const DEFAULT_MAX_TOKENS = 4096;
-
-/** Anthropic's smallest thinking budget. */
-export const MIN_BUDGET_TOKENS = 1024;
-
-/**
- * `budget_tokens` per `reasoning_effort` (LiteLLM's own mapping for Claude,
- * with `minimal` raised to Anthropic's minimum).
- */
-export const EFFORT_BUDGET: Readonly<Record<string, number>> = Object.freeze({
-  minimal: 1024,
-  low: 1024,
-  medium: 2048,
-  high: 4096,
-});
 
 /** Chat fields Anthropic has no counterpart for: dropped, by name. */
 const DROPPED_FIELDS = [
@@ -175,7 +162,7 @@ function toolChoice(choice: unknown): Json | null {
 
 /**
  * `reasoning_effort` as `thinking: {type: "enabled", budget_tokens}`
- * ({@linkcode EFFORT_BUDGET}, lowered to fit under `max_tokens`), with
+ * (`EFFORT_BUDGET` in thinking.ts, lowered to fit under `max_tokens`), with
  * `temperature` and `top_p` removed as Anthropic requires. Thinking is
  * dropped instead when `max_tokens` leaves no room for the minimum budget
  * or the tool choice forces a tool (Anthropic refuses both together).

@@ -1,8 +1,16 @@
 /**
  * An Anthropic Messages request body as an OpenAI Chat Completions one
  * (issue 15, first direction). Pure: JSON in, JSON out, with the list of
- * what could not be carried across (for the DEBUG line).
+ * what could not be carried across (for the DEBUG line). Thinking becomes
+ * `reasoning_effort` (thinking.ts) for a model that reasons, and past
+ * thinking blocks LiteLLM's `thinking_blocks` and `reasoning_content` for
+ * Claude; elsewhere both are dropped.
  */
+import {
+  effortForThinking,
+  keepsThinkingBlocks,
+  takesReasoning,
+} from "./thinking.ts";
 
 /** A JSON object as parsed. */
 type Json = Record<string, unknown>;
@@ -35,8 +43,10 @@ export function anthropicToChatRequest(
   const messages: Json[] = [];
   const system = systemText(req.system, dropped);
   if (system !== null) messages.push({ role: "system", content: system });
+  const keepThinking = keepsThinkingBlocks(options.model);
   for (const message of asArray(req.messages)) {
-    for (const chat of chatMessages(message as Json, dropped)) {
+    const chats = chatMessages(message as Json, dropped, keepThinking);
+    for (const chat of chats) {
       pushMerged(messages, chat);
     }
   }
@@ -65,7 +75,10 @@ export function anthropicToChatRequest(
     if (tools.length > 0) body.tools = tools;
   }
   applyToolChoice(req.tool_choice as Json | undefined, body);
-  if (req.thinking !== undefined) dropped.add("thinking");
+  const effort = effortForThinking(req.thinking, req.output_config);
+  if (effort !== null && takesReasoning(options.model)) {
+    body.reasoning_effort = effort;
+  } else if (effort !== null) dropped.add("thinking");
   if (req.top_k !== undefined) dropped.add("top_k");
   return { body, dropped: [...dropped] };
 }
@@ -113,20 +126,33 @@ function systemText(system: unknown, dropped: Set<string>): string | null {
 }
 
 /** One Anthropic message as one or more Chat messages. */
-function chatMessages(message: Json, dropped: Set<string>): Json[] {
+function chatMessages(
+  message: Json,
+  dropped: Set<string>,
+  keepThinking: boolean,
+): Json[] {
   const role = message.role === "assistant" ? "assistant" : "user";
   if (typeof message.content === "string") {
     return [{ role, content: message.content }];
   }
   const blocks = asArray(message.content) as Json[];
   return role === "assistant"
-    ? [assistantMessage(blocks, dropped)]
+    ? [assistantMessage(blocks, dropped, keepThinking)]
     : userMessages(blocks, dropped);
 }
 
-/** Text and tool_use blocks as one assistant message with `tool_calls`. */
-function assistantMessage(blocks: Json[], dropped: Set<string>): Json {
+/**
+ * Text and tool_use blocks as one assistant message with `tool_calls`;
+ * thinking blocks as `thinking_blocks` and `reasoning_content` when kept.
+ */
+function assistantMessage(
+  blocks: Json[],
+  dropped: Set<string>,
+  keepThinking: boolean,
+): Json {
   let text = "";
+  let reasoning = "";
+  const thinking: Json[] = [];
   const calls: Json[] = [];
   for (const block of blocks) {
     if (block.cache_control !== undefined) dropped.add("cache_control");
@@ -140,15 +166,28 @@ function assistantMessage(blocks: Json[], dropped: Set<string>): Json {
           arguments: JSON.stringify(block.input ?? {}),
         },
       });
-    } else if (
-      block.type === "thinking" || block.type === "redacted_thinking"
-    ) {
-      dropped.add("thinking");
+    } else if (!keepThinking && isThinking(block)) {
+      dropped.add("thinking blocks");
+    } else if (block.type === "thinking") {
+      reasoning += String(block.thinking ?? "");
+      thinking.push({
+        type: "thinking",
+        thinking: String(block.thinking ?? ""),
+        signature: String(block.signature ?? ""),
+      });
+    } else if (block.type === "redacted_thinking") {
+      thinking.push({ type: "redacted_thinking", data: block.data ?? "" });
     } else dropped.add(`${block.type} block`);
   }
   const out: Json = { role: "assistant", content: text === "" ? null : text };
   if (calls.length > 0) out.tool_calls = calls;
+  if (reasoning !== "") out.reasoning_content = reasoning;
+  if (thinking.length > 0) out.thinking_blocks = thinking;
   return out;
+}
+
+function isThinking(block: Json): boolean {
+  return block.type === "thinking" || block.type === "redacted_thinking";
 }
 
 /**

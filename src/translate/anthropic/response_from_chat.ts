@@ -29,18 +29,19 @@ export function anthropicUsage(usage: unknown): Json {
   const prompt = typeof u.prompt_tokens === "number" ? u.prompt_tokens : 0;
   const cached = (u.prompt_tokens_details as Json | undefined)?.cached_tokens;
   const read = typeof cached === "number" ? cached : 0;
+  // LiteLLM's own field for Anthropic cache writes; absent elsewhere.
+  const write = typeof u.cache_creation_input_tokens === "number"
+    ? u.cache_creation_input_tokens
+    : 0;
   return {
-    // Anthropic's input_tokens exclude the cache reads; Chat's include them.
-    input_tokens: prompt - read,
+    // Anthropic's input_tokens exclude cache reads and writes; Chat's
+    // prompt_tokens include both (LiteLLM's count).
+    input_tokens: Math.max(0, prompt - read - write),
     output_tokens: typeof u.completion_tokens === "number"
       ? u.completion_tokens
       : 0,
     cache_read_input_tokens: read,
-    // LiteLLM's own field for Anthropic cache writes; absent elsewhere.
-    cache_creation_input_tokens: typeof u.cache_creation_input_tokens ===
-        "number"
-      ? u.cache_creation_input_tokens
-      : 0,
+    cache_creation_input_tokens: write,
   };
 }
 

@@ -155,8 +155,9 @@ Deno.test("anthropicToChatRequest: a Claude Code turn with tools, images and res
     ],
     tool_choice: "auto",
     parallel_tool_calls: false,
+    reasoning_effort: "low",
   });
-  assert.deepEqual(dropped.sort(), ["cache_control", "thinking"]);
+  assert.deepEqual(dropped.sort(), ["cache_control", "thinking blocks"]);
 });
 
 Deno.test("anthropicToChatRequest: a string system and content, max_tokens kept for non-reasoning models", () => {
@@ -242,4 +243,81 @@ Deno.test("anthropicToChatRequest: consecutive user turns become one user messag
       { type: "text", text: "Available agents: …" },
     ],
   }]);
+});
+
+Deno.test("anthropicToChatRequest: thinking becomes reasoning_effort for a model that reasons, and is dropped for one that does not", async (t) => {
+  const messages = [{ role: "user", content: "Think." }];
+  const effort = (thinking: unknown, model: string, outputConfig?: unknown) =>
+    anthropicToChatRequest(
+      { messages, thinking, output_config: outputConfig },
+      { model },
+    );
+  for (
+    const [thinking, expected] of [
+      [{ type: "enabled", budget_tokens: 1024 }, "low"],
+      [{ type: "enabled", budget_tokens: 2048 }, "medium"],
+      [{ type: "enabled", budget_tokens: 31999 }, "high"],
+      [{ type: "adaptive" }, "high"],
+    ] as const
+  ) {
+    await t.step(JSON.stringify(thinking), () => {
+      const { body, dropped } = effort(thinking, "gpt-5");
+      assert.equal(body.reasoning_effort, expected);
+      assert.deepEqual(dropped, []);
+    });
+  }
+  await t.step("adaptive with output_config.effort", () => {
+    assert.equal(
+      effort({ type: "adaptive" }, "anthropic.claude-4-5-sonnet", {
+        effort: "medium",
+      }).body.reasoning_effort,
+      "medium",
+    );
+  });
+  await t.step("disabled thinking is nothing", () => {
+    const { body, dropped } = effort({ type: "disabled" }, "gpt-5");
+    assert.equal(body.reasoning_effort, undefined);
+    assert.deepEqual(dropped, []);
+  });
+  await t.step("gpt-4o takes no reasoning: dropped", () => {
+    const { body, dropped } = effort(
+      { type: "enabled", budget_tokens: 2048 },
+      "gpt-4o",
+    );
+    assert.equal(body.reasoning_effort, undefined);
+    assert.deepEqual(dropped, ["thinking"]);
+  });
+});
+
+Deno.test("anthropicToChatRequest: past thinking blocks become thinking_blocks and reasoning_content for Claude, signatures kept", () => {
+  const { body, dropped } = anthropicToChatRequest({
+    messages: [
+      { role: "user", content: "Hi" },
+      {
+        role: "assistant",
+        content: [
+          { type: "thinking", thinking: "Plan: ", signature: "sig-1" },
+          { type: "redacted_thinking", data: "opaque" },
+          { type: "thinking", thinking: "read a.", signature: "sig-2" },
+          { type: "tool_use", id: "t1", name: "Read", input: { p: "a" } },
+        ],
+      },
+    ],
+  }, { model: "anthropic.claude-4-7-opus" });
+  assert.deepEqual((body.messages as unknown[])[1], {
+    role: "assistant",
+    content: null,
+    tool_calls: [{
+      id: "t1",
+      type: "function",
+      function: { name: "Read", arguments: '{"p":"a"}' },
+    }],
+    reasoning_content: "Plan: read a.",
+    thinking_blocks: [
+      { type: "thinking", thinking: "Plan: ", signature: "sig-1" },
+      { type: "redacted_thinking", data: "opaque" },
+      { type: "thinking", thinking: "read a.", signature: "sig-2" },
+    ],
+  });
+  assert.deepEqual(dropped, []);
 });

@@ -1,5 +1,6 @@
 import assert from "node:assert/strict";
 import {
+  anthropicUsage,
   chatToAnthropicResponse,
   stopReason,
 } from "../../../src/translate/anthropic/response_from_chat.ts";
@@ -109,4 +110,21 @@ Deno.test("Anthropic error: OpenAI's error shape becomes Anthropic's, by status"
       message: "Upstream answered 401",
     },
   });
+});
+
+Deno.test("anthropicUsage: Chat's prompt_tokens less cache reads and writes is Anthropic's input_tokens", () => {
+  assert.deepEqual(
+    anthropicUsage({
+      prompt_tokens: 3210,
+      completion_tokens: 50,
+      prompt_tokens_details: { cached_tokens: 3000 },
+      cache_creation_input_tokens: 200,
+    }),
+    {
+      input_tokens: 10,
+      output_tokens: 50,
+      cache_read_input_tokens: 3000,
+      cache_creation_input_tokens: 200,
+    },
+  );
 });
