@@ -367,3 +367,26 @@ Deno.test("chatToAnthropicRequest: n, logprobs, seed, penalties and response_for
     [],
   );
 });
+
+Deno.test("chatToAnthropicRequest: a tool result after a user message still leads its user turn", () => {
+  const { body } = chatToAnthropicRequest({
+    messages: [
+      { role: "user", content: "Go" },
+      {
+        role: "assistant",
+        content: null,
+        tool_calls: [{
+          id: "t1",
+          type: "function",
+          function: { name: "f", arguments: "{}" },
+        }],
+      },
+      { role: "user", content: "(hook note)" },
+      { role: "tool", tool_call_id: "t1", content: "done" },
+    ],
+  }, SONNET);
+  assert.deepEqual((body.messages as { content: unknown }[])[2].content, [
+    { type: "tool_result", tool_use_id: "t1", content: "done" },
+    { type: "text", text: "(hook note)" },
+  ]);
+});
