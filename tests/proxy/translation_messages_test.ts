@@ -155,7 +155,13 @@ Deno.test("a Chat stream for a Messages-only Claude comes back as chunks ending 
   ).join("");
   using s = modelsSetup(
     () =>
-      new Response(text, { headers: { "content-type": "text/event-stream" } }),
+      new Response(text, {
+        headers: {
+          "content-type": "text/event-stream",
+          // The upstream's length is not the translated stream's.
+          "content-length": String(new TextEncoder().encode(text).length),
+        },
+      }),
     { models: messagesOnly() },
   );
   const res = await s.handler(
@@ -166,6 +172,7 @@ Deno.test("a Chat stream for a Messages-only Claude comes back as chunks ending 
     }),
     INFO,
   );
+  assert.equal(res.headers.get("content-length"), null);
   const data = (await res.text()).split("\n\n").filter((e) => e !== "")
     .map((e) => e.slice(6));
   assert.equal(data.at(-1), "[DONE]");
