@@ -104,9 +104,11 @@ export function translateRequest(
     model: flow,
     stream: route.streaming ?? false,
   };
-  const limit = call.context.models.config.catalogue.byName.get(flow)
-    ?.outputLimit;
-  if (limit !== undefined && limit > 0) context.outputLimit = limit;
+  const entry = call.context.models.config.catalogue.byName.get(flow);
+  if (entry !== undefined) {
+    if (entry.outputLimit > 0) context.outputLimit = entry.outputLimit;
+    context.thinking = entry.thinking;
+  }
   const out = translation.request(request as Json, context);
   if (out.refused !== undefined) {
     call.untranslatable = out.refused;

@@ -59,6 +59,11 @@ export interface RequestContext {
    */
   outputLimit?: number;
   /**
+   * The `thinking.type`s the model takes (the catalogue's `thinking`), when
+   * the catalogue knows the model; empty: it takes no thinking at all.
+   */
+  thinking?: readonly string[];
+  /**
    * Whether the client asked for a stream. Gemini says so in the path
    * (`:streamGenerateContent`); the other APIs in the body, where the
    * translation reads it itself.

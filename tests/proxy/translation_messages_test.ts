@@ -11,10 +11,17 @@ import { INFO, modelsSetup, post, recorded } from "./models_setup.ts";
 const decoder = new TextDecoder();
 const SONNET = "anthropic.claude-4-5-sonnet";
 
-/** A models configuration where Flow serves Sonnet 4.5 on Messages only. */
+const OPUS_47 = "anthropic.claude-4-7-opus";
+
+/** A models configuration where Flow serves Sonnet 4.5 and Opus 4.7 on Messages only. */
 function messagesOnly(): ModelsState {
   const report = validateModelsConfig(
-    JSON.stringify({ models: [{ name: SONNET, apis: ["messages"] }] }),
+    JSON.stringify({
+      models: [
+        { name: SONNET, apis: ["messages"] },
+        { name: OPUS_47, apis: ["messages"] },
+      ],
+    }),
     "models.json",
   );
   assert.deepEqual(report.errors, []);
@@ -259,4 +266,31 @@ Deno.test("the built-in catalogue serves Claude on Chat Completions: a Chat requ
   assert.ok(s.calls[0].url.endsWith("/v1/chat/completions"));
   await recorded(s, 1);
   assert.equal(s.records[0].translation ?? null, null);
+});
+
+Deno.test("a translated Chat request's reasoning_effort is thinking for a model that takes it, dropped for one that takes none", async () => {
+  using s = modelsSetup(() => Response.json(MESSAGE), {
+    models: messagesOnly(),
+  });
+  for (const model of [SONNET, OPUS_47]) {
+    await (await s.handler(
+      post("/v1/chat/completions", {
+        model,
+        reasoning_effort: "medium",
+        messages: [{ role: "user", content: "Hi" }],
+      }),
+      INFO,
+    )).body?.cancel();
+  }
+  const sent = s.calls.map((c) => JSON.parse(decoder.decode(c.body!)));
+  assert.deepEqual(sent[0].thinking, { type: "enabled", budget_tokens: 2048 });
+  assert.equal(sent[0].max_tokens, 64_000);
+  assert.equal(sent[1].thinking, undefined);
+  assert.equal(sent[1].max_tokens, 128_000);
+  assert.ok(s.logs.some((l) =>
+    l.level === "debug" &&
+    l.message.includes(
+      `for '${OPUS_47}'; dropped: reasoning_effort (the model takes no thinking)`,
+    )
+  ));
 });

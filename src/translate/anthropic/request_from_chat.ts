@@ -79,7 +79,10 @@ export function chatToAnthropicRequest(
     body.metadata = { user_id: chat.user };
   }
   applyTools(chat, body, dropped);
-  applyThinking(chat.reasoning_effort, body, dropped);
+  applyThinking(chat.reasoning_effort, body, {
+    dropped,
+    takes: context.thinking,
+  });
   for (const key of DROPPED_FIELDS) {
     const value = chat[key];
     if (value === undefined || value === null || value === false) continue;
@@ -160,19 +163,35 @@ function toolChoice(choice: unknown): Json | null {
   return null;
 }
 
+/** What {@linkcode applyThinking} needs besides the effort and the body. */
+interface ThinkingOptions {
+  dropped: Set<string>;
+  /** The thinking types the model takes; absent: unknown, `enabled` assumed. */
+  takes: readonly string[] | undefined;
+}
+
 /**
  * `reasoning_effort` as `thinking: {type: "enabled", budget_tokens}`
  * (`EFFORT_BUDGET` in thinking.ts, lowered to fit under `max_tokens`), with
  * `temperature` and `top_p` removed as Anthropic requires. Thinking is
- * dropped instead when `max_tokens` leaves no room for the minimum budget
- * or the tool choice forces a tool (Anthropic refuses both together).
+ * dropped instead when `max_tokens` leaves no room for the minimum budget,
+ * the tool choice forces a tool (Anthropic refuses both together), or the
+ * catalogue says the model takes no thinking; a model that takes only
+ * adaptive thinking gets `{type: "adaptive"}`.
  */
 function applyThinking(
   effort: unknown,
   body: Json,
-  dropped: Set<string>,
+  { dropped, takes }: ThinkingOptions,
 ): void {
   if (effort === undefined || effort === null || effort === "none") return;
+  if (takes !== undefined && !takes.includes("enabled")) {
+    if (takes.includes("adaptive")) {
+      body.thinking = { type: "adaptive" };
+      dropTemperature(body, dropped);
+    } else dropped.add("reasoning_effort (the model takes no thinking)");
+    return;
+  }
   const wanted = typeof effort === "string" ? EFFORT_BUDGET[effort] : undefined;
   if (wanted === undefined) {
     dropped.add(`reasoning_effort ${JSON.stringify(effort)}`);
@@ -188,6 +207,11 @@ function applyThinking(
     type: "enabled",
     budget_tokens: Math.min(wanted, max - 1),
   };
+  dropTemperature(body, dropped);
+}
+
+/** Anthropic takes neither `temperature` nor `top_p` with thinking. */
+function dropTemperature(body: Json, dropped: Set<string>): void {
   for (const key of ["temperature", "top_p"]) {
     if (body[key] !== undefined) {
       delete body[key];

@@ -390,3 +390,32 @@ Deno.test("chatToAnthropicRequest: a tool result after a user message still lead
     { type: "text", text: "(hook note)" },
   ]);
 });
+
+Deno.test("chatToAnthropicRequest: reasoning_effort follows the thinking types the catalogue gives the model", async (t) => {
+  const messages = [{ role: "user", content: "Think." }];
+  await t.step("none (Opus 4.7 on Flow): dropped and said", () => {
+    const { body, dropped } = chatToAnthropicRequest(
+      { messages, reasoning_effort: "high" },
+      { ...SONNET, thinking: [] },
+    );
+    assert.equal(body.thinking, undefined);
+    assert.deepEqual(dropped, [
+      "reasoning_effort (the model takes no thinking)",
+    ]);
+  });
+  await t.step("adaptive only: adaptive thinking, no temperature", () => {
+    const { body, dropped } = chatToAnthropicRequest(
+      { messages, reasoning_effort: "high", temperature: 1 },
+      { ...SONNET, thinking: ["adaptive"] },
+    );
+    assert.deepEqual(body.thinking, { type: "adaptive" });
+    assert.deepEqual(dropped, ["temperature (with thinking)"]);
+  });
+  await t.step("enabled: a budget", () => {
+    const { body } = chatToAnthropicRequest(
+      { messages, reasoning_effort: "medium" },
+      { ...SONNET, thinking: ["enabled"] },
+    );
+    assert.deepEqual(body.thinking, { type: "enabled", budget_tokens: 2048 });
+  });
+});
