@@ -1,3 +1,5 @@
+// The wire formats (Anthropic, OpenAI) are snake_case.
+// deno-lint-ignore-file camelcase
 /**
  * Chat Completions clients on a model Flow serves on Anthropic Messages
  * only (a models file with `"apis": ["messages"]`): the request goes to

@@ -1,3 +1,5 @@
+// The wire formats (Anthropic, OpenAI) are snake_case.
+// deno-lint-ignore-file camelcase
 import assert from "node:assert/strict";
 import {
   anthropicToChatResponse,
