@@ -128,3 +128,41 @@ Deno.test("anthropicUsage: Chat's prompt_tokens less cache reads and writes is A
     },
   );
 });
+
+Deno.test("chatToAnthropicResponse: thinking_blocks lead the content with their signatures; a bare reasoning_content is an unsigned thinking block", () => {
+  const signed = chatToAnthropicResponse({
+    id: "chatcmpl-t",
+    model: "anthropic.claude-4-5-sonnet",
+    choices: [{
+      index: 0,
+      message: {
+        role: "assistant",
+        content: "Answer.",
+        reasoning_content: "Because.",
+        thinking_blocks: [
+          { type: "thinking", thinking: "Because.", signature: "S1" },
+          { type: "redacted_thinking", data: "opaque" },
+        ],
+      },
+      finish_reason: "stop",
+    }],
+  });
+  assert.deepEqual(signed.content, [
+    { type: "thinking", thinking: "Because.", signature: "S1" },
+    { type: "redacted_thinking", data: "opaque" },
+    { type: "text", text: "Answer." },
+  ]);
+  const bare = chatToAnthropicResponse({
+    id: "chatcmpl-u",
+    model: "gemini-2.5-pro",
+    choices: [{
+      index: 0,
+      message: { role: "assistant", content: "A.", reasoning_content: "R." },
+      finish_reason: "stop",
+    }],
+  });
+  assert.deepEqual(bare.content, [
+    { type: "thinking", thinking: "R.", signature: "" },
+    { type: "text", text: "A." },
+  ]);
+});

@@ -260,3 +260,92 @@ Deno.test("AnthropicFromChatStream: an error chunk and fail() give Anthropic err
   );
   assert.equal(decoder.decode(u.end()), "");
 });
+
+Deno.test("AnthropicFromChatStream: reasoning_content and LiteLLM's thinking_blocks deltas become a signed thinking block, then a redacted one", () => {
+  const text = sse([
+    {
+      ...base,
+      choices: [{ index: 0, delta: { role: "assistant", content: "" } }],
+    },
+    { ...base, choices: [{ index: 0, delta: { reasoning_content: "Hm" } }] },
+    {
+      ...base,
+      choices: [{
+        index: 0,
+        // LiteLLM repeats the text in thinking_blocks; only the signature is new.
+        delta: {
+          reasoning_content: ", ok.",
+          thinking_blocks: [{ type: "thinking", thinking: ", ok." }],
+        },
+      }],
+    },
+    {
+      ...base,
+      choices: [{
+        index: 0,
+        delta: {
+          thinking_blocks: [{
+            type: "thinking",
+            thinking: "",
+            signature: "S1",
+          }],
+        },
+      }],
+    },
+    {
+      ...base,
+      choices: [{
+        index: 0,
+        delta: {
+          thinking_blocks: [{ type: "redacted_thinking", data: "opaque" }],
+        },
+      }],
+    },
+    { ...base, choices: [{ index: 0, delta: { content: "Done." } }] },
+    { ...base, choices: [{ index: 0, delta: {}, finish_reason: "stop" }] },
+  ]);
+  const p = pipe();
+  const out = events(
+    decoder.decode(p.push(encoder.encode(text))) + decoder.decode(p.end()),
+  );
+  assert.deepEqual(out.slice(1, -2), [
+    ["content_block_start", {
+      type: "content_block_start",
+      index: 0,
+      content_block: { type: "thinking", thinking: "", signature: "" },
+    }],
+    ["content_block_delta", {
+      type: "content_block_delta",
+      index: 0,
+      delta: { type: "thinking_delta", thinking: "Hm" },
+    }],
+    ["content_block_delta", {
+      type: "content_block_delta",
+      index: 0,
+      delta: { type: "thinking_delta", thinking: ", ok." },
+    }],
+    ["content_block_delta", {
+      type: "content_block_delta",
+      index: 0,
+      delta: { type: "signature_delta", signature: "S1" },
+    }],
+    ["content_block_stop", { type: "content_block_stop", index: 0 }],
+    ["content_block_start", {
+      type: "content_block_start",
+      index: 1,
+      content_block: { type: "redacted_thinking", data: "opaque" },
+    }],
+    ["content_block_stop", { type: "content_block_stop", index: 1 }],
+    ["content_block_start", {
+      type: "content_block_start",
+      index: 2,
+      content_block: { type: "text", text: "" },
+    }],
+    ["content_block_delta", {
+      type: "content_block_delta",
+      index: 2,
+      delta: { type: "text_delta", text: "Done." },
+    }],
+    ["content_block_stop", { type: "content_block_stop", index: 2 }],
+  ]);
+});
