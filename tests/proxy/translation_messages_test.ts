@@ -296,3 +296,100 @@ Deno.test("a translated Chat request's reasoning_effort is thinking for a model 
     )
   ));
 });
+
+Deno.test("a Responses request for a Messages-only Claude goes through the hub to /v1/messages and back (responses->messages)", async () => {
+  using s = modelsSetup(() => Response.json(MESSAGE), {
+    models: messagesOnly(),
+  });
+  const res = await s.handler(
+    post("/v1/responses", {
+      model: "claude-sonnet-4-5",
+      instructions: "Be brief.",
+      input: "Read a",
+      tools: [{
+        type: "function",
+        name: "read",
+        parameters: {
+          type: "object",
+          properties: { path: { type: "string" } },
+        },
+      }],
+      max_output_tokens: 500,
+    }),
+    INFO,
+  );
+  assert.equal(res.status, 200);
+  const answer = await res.json();
+  assert.equal(answer.object, "response");
+  assert.equal(answer.status, "completed");
+  const types = answer.output.map((o: { type: string }) => o.type);
+  assert.deepEqual(types, ["message", "function_call"]);
+  const call = answer.output[1];
+  assert.equal(call.name, "read");
+  assert.deepEqual(JSON.parse(call.arguments), { path: "a" });
+  assert.ok(s.calls[0].url.endsWith("/v1/messages"));
+  const sent = JSON.parse(decoder.decode(s.calls[0].body!));
+  assert.equal(sent.model, SONNET);
+  assert.equal(sent.system, "Be brief.");
+  assert.equal(sent.max_tokens, 500);
+  assert.equal(sent.tools[0].name, "read");
+  await recorded(s, 1);
+  assert.equal(s.records[0].translation, "responses->messages");
+  assert.equal(s.records[0].tokensOut, 12);
+});
+
+Deno.test("a Responses stream for a Messages-only Claude is Anthropic events turned into Responses events, one by one", async () => {
+  const events = [
+    ["message_start", {
+      type: "message_start",
+      message: {
+        ...MESSAGE,
+        content: [],
+        stop_reason: null,
+        usage: { input_tokens: 3, output_tokens: 1 },
+      },
+    }],
+    ["content_block_start", {
+      type: "content_block_start",
+      index: 0,
+      content_block: { type: "text", text: "" },
+    }],
+    ["content_block_delta", {
+      type: "content_block_delta",
+      index: 0,
+      delta: { type: "text_delta", text: "Hi" },
+    }],
+    ["content_block_stop", { type: "content_block_stop", index: 0 }],
+    ["message_delta", {
+      type: "message_delta",
+      delta: { stop_reason: "end_turn" },
+      usage: { output_tokens: 2 },
+    }],
+    ["message_stop", { type: "message_stop" }],
+  ];
+  const text = events.map(([name, data]) =>
+    `event: ${name}\ndata: ${JSON.stringify(data)}\n\n`
+  ).join("");
+  using s = modelsSetup(
+    () =>
+      new Response(text, { headers: { "content-type": "text/event-stream" } }),
+    { models: messagesOnly() },
+  );
+  const res = await s.handler(
+    post("/v1/responses", {
+      model: "claude-sonnet-4-5",
+      input: "Hi",
+      stream: true,
+    }),
+    INFO,
+  );
+  const out = await res.text();
+  const names = [...out.matchAll(/^event: ([\w.]+)$/gm)].map((m) => m[1]);
+  assert.equal(names[0], "response.created");
+  assert.ok(names.includes("response.output_text.delta"), names.join());
+  assert.equal(names.at(-1), "response.completed");
+  assert.match(out, /"delta":"Hi"/);
+  await recorded(s, 1);
+  assert.equal(s.records[0].translation, "responses->messages");
+  assert.equal(s.records[0].error, null);
+});
