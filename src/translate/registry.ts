@@ -18,12 +18,14 @@ import { chainStreams } from "./chain.ts";
 import { ANTHROPIC_ADAPTER } from "./anthropic/adapter.ts";
 import { CHAT_ADAPTER } from "./chat/adapter.ts";
 import { RESPONSES_ADAPTER } from "./responses/adapter.ts";
+import { GEMINI_ADAPTER } from "./gemini/adapter.ts";
 
 /** The adapters, by API. */
 const ADAPTERS: Partial<Record<WireApi, ApiAdapter>> = {
   messages: ANTHROPIC_ADAPTER,
   chat: CHAT_ADAPTER,
   responses: RESPONSES_ADAPTER,
+  gemini: GEMINI_ADAPTER,
 };
 
 /** The client's API and Flow's, as records name the pair: `"messages->chat"`. */

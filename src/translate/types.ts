@@ -69,6 +69,11 @@ export interface RequestContext {
    * translation reads it itself.
    */
   stream: boolean;
+  /**
+   * Gemini: the client asked for server-sent events (`?alt=sse`); without
+   * it Gemini streams one JSON array.
+   */
+  sse?: boolean;
 }
 
 /** A request in another API's shape. */
