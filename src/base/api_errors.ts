@@ -1,6 +1,7 @@
 /**
  * Errors that flow-proxy itself answers with, shaped like the API the client
- * speaks: OpenAI's `{"error":{…}}`, or Anthropic's for `/v1/messages`.
+ * speaks: OpenAI's `{"error":{…}}`, Anthropic's for `/v1/messages`, or
+ * Gemini's `{"error":{"code","message","status"}}` for its paths.
  */
 import type { ApiFamily } from "./api_family.ts";
 
@@ -26,6 +27,22 @@ export const ERROR_STATUS = {
 /** One of the keys of {@linkcode ERROR_STATUS}. */
 export type ProxyErrorType = keyof typeof ERROR_STATUS;
 
+/** Google's canonical status name for each error type (Gemini's `error.status`). */
+const GOOGLE_STATUS: Record<ProxyErrorType, string> = {
+  "upstream_unreachable": "UNAVAILABLE",
+  "upstream_timeout": "DEADLINE_EXCEEDED",
+  "no_credentials_available": "UNAVAILABLE",
+  "method_not_allowed": "UNIMPLEMENTED",
+  "payload_too_large": "INVALID_ARGUMENT",
+  "unauthorized": "UNAUTHENTICATED",
+  "forbidden": "PERMISSION_DENIED",
+  "not_found": "NOT_FOUND",
+  "rate_limited": "RESOURCE_EXHAUSTED",
+  "upgrade_required": "FAILED_PRECONDITION",
+  "bad_request": "INVALID_ARGUMENT",
+  "internal_error": "INTERNAL",
+};
+
 /** The JSON body of an error, in the family's shape. */
 export function errorBody(
   family: ApiFamily,
@@ -36,6 +53,15 @@ export function errorBody(
     return JSON.stringify({
       type: "error",
       error: { type, message },
+    });
+  }
+  if (family === "gemini") {
+    return JSON.stringify({
+      error: {
+        code: ERROR_STATUS[type],
+        message,
+        status: GOOGLE_STATUS[type],
+      },
     });
   }
   return JSON.stringify({ error: { message, type, code: type } });

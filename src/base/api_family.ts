@@ -4,9 +4,18 @@
  */
 
 /** Which error shape a client expects. */
-export type ApiFamily = "openai" | "anthropic";
+export type ApiFamily = "openai" | "anthropic" | "gemini";
 
-/** The API family of a request path: Anthropic for `/v1/messages…`, else OpenAI. */
+const MESSAGES = /(^|\/)v1\/messages(\/|$)/;
+/** Gemini's model methods (`v1beta/models/{model}:generateContent`) and any `v1beta`/`v1alpha` path. */
+const GEMINI = /(^|\/)(?:v1(?:beta|alpha)\/|v1\/models\/[^/]+:[A-Za-z]+$)/;
+
+/**
+ * The API family of a request path: Anthropic for `/v1/messages…`, Gemini
+ * for `/v1beta/…`, `/v1alpha/…` and `/v1/models/{model}:{method}`, else
+ * OpenAI.
+ */
 export function apiFamily(path: string): ApiFamily {
-  return /(^|\/)v1\/messages(\/|$)/.test(path) ? "anthropic" : "openai";
+  if (MESSAGES.test(path)) return "anthropic";
+  return GEMINI.test(path) ? "gemini" : "openai";
 }

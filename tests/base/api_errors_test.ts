@@ -45,6 +45,7 @@ Deno.test("apiFamily is anthropic for /v1/messages paths only", async (t) => {
     "/v2/messages",
     "/xv1/messages",
     "/healthz",
+    "/v1/models/gpt-4o",
   ];
   for (const path of openai) {
     await t.step(`${path} → openai`, () => {
@@ -74,6 +75,35 @@ Deno.test("errorResponse in OpenAI shape", async () => {
   });
 });
 
+Deno.test("apiFamily is gemini for Gemini's paths", async (t) => {
+  const gemini = [
+    "/v1beta/models/gemini-2.5-pro:generateContent",
+    "/v1beta/models/gemini-2.5-pro:streamGenerateContent",
+    "/v1/models/gemini-2.5-pro:countTokens",
+    "/v1alpha/models/x:generateContent",
+    "/flow-llm-proxy/v1beta/models/m:generateContent",
+    "/v1beta/models",
+  ];
+  for (const path of gemini) {
+    await t.step(`${path} → gemini`, () => {
+      assert.equal(apiFamily(path), "gemini");
+    });
+  }
+});
+
+Deno.test("errorResponse in Gemini shape", async () => {
+  const res = errorResponse("gemini", "unauthorized", "Missing API key");
+  assert.equal(res.status, 401);
+  assert.equal(res.headers.get("content-type"), "application/json");
+  assert.deepEqual(await res.json(), {
+    error: { code: 401, message: "Missing API key", status: "UNAUTHENTICATED" },
+  });
+  const busy = await errorResponse("gemini", "rate_limited", "Slow down")
+    .json();
+  assert.equal(busy.error.status, "RESOURCE_EXHAUSTED");
+  assert.equal(busy.error.code, 429);
+});
+
 Deno.test("errorResponse in Anthropic shape", async () => {
   const res = errorResponse("anthropic", "no_credentials_available", "None");
   assert.equal(res.status, 503);
@@ -95,6 +125,10 @@ Deno.test("errorResponse uses the status of every type", async (t) => {
         if (family === "openai") assert.equal(body.error.code, type);
         else assert.equal(body.type, "error");
       }
+      const gemini = await errorResponse("gemini", type as ProxyErrorType, "m")
+        .json();
+      assert.equal(gemini.error.code, status);
+      assert.match(gemini.error.status, /^[A-Z_]+$/);
     });
   }
 });
