@@ -99,11 +99,9 @@ function request(rng: Rng): Json {
       body.toolConfig = {
         functionCallingConfig: { mode: "ANY", allowedFunctionNames: ["glob"] },
       };
+      const all = (body.tools as Json[])[0].functionDeclarations as Json[];
       body.tools = [{
-        functionDeclarations: [
-          (body.tools as Json[])[0].functionDeclarations as Json[],
-        ][0]
-          .filter((d) => d.name === "glob"),
+        functionDeclarations: all.filter((d) => d.name === "glob"),
       }];
     } else if (mode !== null) {
       body.toolConfig = { functionCallingConfig: { mode } };
