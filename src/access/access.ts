@@ -127,7 +127,7 @@ export function createAccessControl(options: AccessOptions): AccessControl {
       return { record: null };
     }
 
-    const presented = presentedKey(req.headers);
+    const presented = presentedKey(req.headers, req.url);
     if (presented.error) {
       return refuse(
         "unauthorized",
@@ -364,11 +364,15 @@ type Presented =
     message: string;
   };
 
-/** The key from `Authorization: Bearer …` or `x-api-key`, checked for shape only. */
-function presentedKey(headers: Headers): Presented {
+/**
+ * The key from `Authorization: Bearer …`, `x-api-key`, or Gemini's
+ * `x-goog-api-key` header or `?key=` query, checked for shape only; when
+ * several are sent they must agree.
+ */
+function presentedKey(headers: Headers, url: string): Presented {
   const authorization = headers.get("authorization");
-  const apiKey = headers.get("x-api-key");
-  let fromBearer: string | null = null;
+  let key: string | null = null;
+  let from = "";
   if (authorization !== null) {
     if (authorization.length > MAX_KEY_HEADER_BYTES) {
       return {
@@ -383,33 +387,52 @@ function presentedKey(headers: Headers): Presented {
         message: "Malformed Authorization header: expected 'Bearer <API key>'",
       };
     }
-    fromBearer = match[1];
+    key = match[1];
+    from = "Authorization header";
   }
-  if (apiKey !== null) {
-    if (apiKey.length > MAX_KEY_HEADER_BYTES) {
-      return {
-        error: "malformed_key",
-        message: "The x-api-key header is too long",
-      };
+  for (const [where, value] of otherKeys(headers, url)) {
+    if (value.length > MAX_KEY_HEADER_BYTES) {
+      return { error: "malformed_key", message: `The ${where} is too long` };
     }
-    if (!KEY_SYNTAX.test(apiKey)) {
-      return { error: "malformed_key", message: "Malformed x-api-key header" };
+    if (!KEY_SYNTAX.test(value)) {
+      return { error: "malformed_key", message: `Malformed ${where}` };
     }
-    if (fromBearer !== null && fromBearer !== apiKey) {
+    if (key !== null && key !== value) {
       return {
         error: "conflicting_keys",
-        message:
-          "The Authorization and x-api-key headers carry different API keys: send one",
+        message: from === "Authorization header" &&
+            where === "x-api-key header"
+          ? "The Authorization and x-api-key headers carry different API keys: send one"
+          : `The ${from} and the ${where} carry different API keys: send one`,
       };
     }
-    return { error: null, key: apiKey };
+    key = value;
+    from ||= where;
   }
-  if (fromBearer !== null) return { error: null, key: fromBearer };
+  if (key !== null) return { error: null, key };
   return {
     error: "missing_key",
     message:
       "Missing API key: send it as 'Authorization: Bearer <API key>' or 'x-api-key: <API key>'",
   };
+}
+
+/**
+ * The keys sent other than `Authorization`, each with where it came from.
+ * The query is read only when the URL holds `key=` (Gemini's clients).
+ */
+function otherKeys(headers: Headers, url: string): [string, string][] {
+  const out: [string, string][] = [];
+  const apiKey = headers.get("x-api-key");
+  if (apiKey !== null) out.push(["x-api-key header", apiKey]);
+  const goog = headers.get("x-goog-api-key");
+  if (goog !== null) out.push(["x-goog-api-key header", goog]);
+  if (url.includes("key=")) {
+    for (const value of new URL(url).searchParams.getAll("key")) {
+      out.push(["key query parameter", value]);
+    }
+  }
+  return out;
 }
 
 /** Access settings that {@linkcode mustRefuseToStart} reads. */

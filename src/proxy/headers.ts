@@ -19,6 +19,7 @@ const DROP_FROM_CLIENT = new Set([
   "host",
   "authorization",
   "x-api-key",
+  "x-goog-api-key",
   "content-length",
   "accept-encoding",
 ]);

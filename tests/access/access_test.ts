@@ -711,3 +711,68 @@ Deno.test("createAccessControl() verifies a key once when early() already did", 
   );
   assert.equal(verified, 2);
 });
+
+Deno.test("createAccessControl() accepts Gemini's x-goog-api-key header and key= query", async (t) => {
+  const check = access();
+  const path = "/v1beta/models/gemini-2.5-pro:generateContent";
+  await t.step("x-goog-api-key", () => {
+    assertAllowed(
+      check(request({ "x-goog-api-key": FIXTURE.keys.full }, path), V4, "x"),
+      "full",
+    );
+  });
+  await t.step("?key=", () => {
+    assertAllowed(
+      check(request({}, `${path}?alt=sse&key=${FIXTURE.keys.full}`), V4, "x"),
+      "full",
+    );
+  });
+  await t.step("the same key in the header and the query", () => {
+    assertAllowed(
+      check(
+        request(
+          { "x-goog-api-key": FIXTURE.keys.full },
+          `${path}?key=${FIXTURE.keys.full}`,
+        ),
+        V4,
+        "x",
+      ),
+      "full",
+    );
+  });
+  await t.step("an unknown key in the query is refused", async () => {
+    await assertRefused(check(request({}, `${path}?key=nope`), V4, "x"), {
+      status: 401,
+      type: "unauthorized",
+      reason: "unknown_key",
+    });
+  });
+  await t.step("different keys in the header and the query", async () => {
+    const result = check(
+      request(bearer(FIXTURE.keys.full), `${path}?key=${FIXTURE.keys.limited}`),
+      V4,
+      "x",
+    );
+    const body = await assertRefused(result, {
+      status: 401,
+      type: "unauthorized",
+      reason: "conflicting_keys",
+    });
+    assert.equal(
+      (body.error as { message: string }).message,
+      "The Authorization header and the key query parameter carry different API keys: send one",
+    );
+  });
+  await t.step("a malformed x-goog-api-key", async () => {
+    const result = check(request({ "x-goog-api-key": "a b" }, path), V4, "x");
+    const body = await assertRefused(result, {
+      status: 401,
+      type: "unauthorized",
+      reason: "malformed_key",
+    });
+    assert.equal(
+      (body.error as { message: string }).message,
+      "Malformed x-goog-api-key header",
+    );
+  });
+});
