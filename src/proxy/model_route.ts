@@ -28,6 +28,8 @@ export function isModelsListing(path: string): boolean {
  */
 export function applyModels(call: Exchange, body: BodyPlan): string | null {
   const route = call.api;
+  // Gemini's `?key=` is the client's key: never sent upstream.
+  if (call.family === "gemini") call.target = withoutKeyQuery(call.target);
   // Gemini names the model in the path, not the body.
   const requested = route?.model ?? body.model;
   if (requested === null || route === undefined || !body.replayable) {
@@ -74,16 +76,42 @@ export function applyModels(call: Exchange, body: BodyPlan): string | null {
     return flow;
   }
   if (!mapped) return requested;
-  call.body = withBytes(
-    body,
-    spliceModel(body.take() as Uint8Array, body, flow),
-  );
+  if (route.wire === "gemini") {
+    call.target = withGeminiModel(call.target, flow);
+  } else {
+    call.body = withBytes(
+      body,
+      spliceModel(body.take() as Uint8Array, body, flow),
+    );
+  }
   call.record.upstreamModel = flow;
   observer?.mapped?.(rule);
   if (logger.isEnabledFor("debug")) {
     logger.debug(`${mappedLine(requested, flow, rule)} [${call.id}]`);
   }
   return flow;
+}
+
+/** Gemini's model segment in a target: `/models/{model}:` before any query. */
+const GEMINI_MODEL_SEGMENT = /\/models\/[^/:?]+:(?=[A-Za-z]+(?:\?|$))/;
+
+/** `target` with the model in its Gemini path replaced by `model`. */
+export function withGeminiModel(target: string, model: string): string {
+  return target.replace(
+    GEMINI_MODEL_SEGMENT,
+    `/models/${encodeURIComponent(model)}:`,
+  );
+}
+
+/** `target` without `key` query parameters (Gemini's client key). */
+export function withoutKeyQuery(target: string): string {
+  const query = target.indexOf("?");
+  if (query === -1 || !target.includes("key=", query)) return target;
+  const params = new URLSearchParams(target.slice(query + 1));
+  if (!params.has("key")) return target;
+  params.delete("key");
+  const rest = params.toString();
+  return target.slice(0, query) + (rest === "" ? "" : "?" + rest);
 }
 
 const encoder = new TextEncoder();

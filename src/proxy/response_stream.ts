@@ -36,6 +36,10 @@ export function respondStream(
   const out = relay(call, res, body);
   // A translated stream's bytes are not the upstream's: their length is not its length.
   if (call.translation !== null) out.headers.delete("content-length");
+  // Gemini's stream without `alt=sse` is one JSON array.
+  if (call.translationContext?.sse === false) {
+    out.headers.set("content-type", "application/json");
+  }
   return out;
 }
 

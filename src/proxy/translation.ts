@@ -109,6 +109,7 @@ export function translateRequest(
     if (entry.outputLimit > 0) context.outputLimit = entry.outputLimit;
     context.thinking = entry.thinking;
   }
+  if (route.wire === "gemini") context.sse = altSse(call.target);
   const out = translation.request(request as Json, context);
   if (out.refused !== undefined) {
     call.untranslatable = out.refused;
@@ -131,6 +132,13 @@ export function translateRequest(
     );
   }
   return true;
+}
+
+/** Whether a Gemini request's query asks for server-sent events (`alt=sse`). */
+function altSse(target: string): boolean {
+  const query = target.indexOf("?");
+  return query !== -1 &&
+    new URLSearchParams(target.slice(query + 1)).get("alt") === "sse";
 }
 
 /**
