@@ -34,11 +34,13 @@ export function respondStream(
   const source = new StreamRelay(call, res, tap);
   const body = new ReadableStream<Uint8Array>(source, { highWaterMark: 0 });
   const out = relay(call, res, body);
-  // A translated stream's bytes are not the upstream's: their length is not its length.
-  if (call.translation !== null) out.headers.delete("content-length");
-  // Gemini's stream without `alt=sse` is one JSON array.
-  if (call.translationContext?.sse === false) {
-    out.headers.set("content-type", "application/json");
+  if (call.translation !== null) {
+    // A translated stream's length is not the upstream's.
+    out.headers.delete("content-length");
+    // Gemini's stream without `alt=sse` is one JSON array.
+    if (call.translationContext?.sse === false) {
+      out.headers.set("content-type", "application/json");
+    }
   }
   return out;
 }

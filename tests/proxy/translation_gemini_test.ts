@@ -356,3 +356,17 @@ Deno.test("a Gemini path on an unknown model is passed through without its key= 
     /\/v1beta\/models\/not-a-model:generateContent\?alt=json$/,
   );
 });
+
+Deno.test("a translated stream drops the upstream's Content-Length (its length is not the client's)", async () => {
+  using s = modelsSetup(() =>
+    new Response(CHAT_STREAM, {
+      headers: {
+        "content-type": "text/event-stream",
+        "content-length": String(new TextEncoder().encode(CHAT_STREAM).length),
+      },
+    })
+  );
+  const res = await s.handler(gemini(`${STREAM}?alt=sse`), INFO);
+  assert.equal(res.headers.get("content-length"), null);
+  assert.match(await res.text(), /"finishReason":"STOP"/);
+});
