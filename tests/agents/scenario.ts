@@ -21,7 +21,7 @@ import { type RefusedRequest, startRefuser } from "./refuser.ts";
 
 /** What to run. `{{BASE_URL}}` in `args`, `env` and `files` becomes the URL the client is pointed at. */
 export interface ScenarioConfig {
-  client: "claude" | "codex";
+  client: "claude" | "codex" | "gemini";
   args: string[];
   /** Through flow-proxy (default) or straight at the mock. */
   via?: "proxy" | "direct";
@@ -58,6 +58,7 @@ const AGENTS = fileURLToPath(new URL("./", import.meta.url));
 const BINS: Record<ScenarioConfig["client"], string> = {
   claude: `${AGENTS}cli/node_modules/.bin/claude`,
   codex: `${AGENTS}cli/node_modules/.bin/codex`,
+  gemini: `${AGENTS}cli/node_modules/.bin/gemini`,
 };
 
 /** The marker file name the working directory holds. */

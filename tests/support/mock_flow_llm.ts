@@ -3,9 +3,9 @@
 /**
  * The scripted model behind the mock Flow: answers a plain prompt with text,
  * answers "list the files …" / "run a tool" with a call of the client's own
- * shell tool (Claude Code's `Bash`, Codex's `shell`/`exec_command`, or the
- * first tool an SDK offers), and after the tool's result answers with text
- * that quotes it. One function per API, each returning a `Response`.
+ * shell tool (Claude Code's `Bash`, Codex's `shell`/`exec_command`, Gemini
+ * CLI's `run_shell_command`, or the first tool an SDK offers), and after the
+ * tool's result answers with text that quotes it. One function per API, each returning a `Response`.
  */
 
 /** The text of a plain answer. */
@@ -64,6 +64,8 @@ export function toolArguments(name: string, schema: Json): Json {
   if (name === "shell") return { command: ["ls"] };
   if (name === "exec_command") return { cmd: "ls" };
   if (name === "shell_command") return { command: "ls" };
+  // Gemini CLI's shell tool.
+  if (name === "run_shell_command") return { command: "ls" };
   // Codex's code mode: one free-form tool that runs JavaScript calling the nested tools.
   if (name === "exec") {
     return {
@@ -79,7 +81,14 @@ export function toolArguments(name: string, schema: Json): Json {
   return args;
 }
 
-const SHELL_TOOLS = ["Bash", "shell", "exec_command", "shell_command", "exec"];
+const SHELL_TOOLS = [
+  "Bash",
+  "shell",
+  "exec_command",
+  "shell_command",
+  "exec",
+  "run_shell_command",
+];
 
 function pickTool(tools: unknown): string | null {
   const names = toolNames(tools);
