@@ -34,6 +34,8 @@ const CLIENTS = [
   "codex-config",
   "codex-env",
   "codex-openai-base-url",
+  "gemini-cli-settings",
+  "gemini-cli",
   "cline",
   "continue",
   "openai-sdk",
