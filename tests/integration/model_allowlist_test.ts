@@ -126,7 +126,7 @@ Deno.test("a key's model allowlist checks the model the upstream will run", asyn
     [
       "a Gemini model in the path",
       "/v1beta/models/gpt-5:generateContent",
-      '{"model":"gpt-4o"}',
+      '{"model":"gpt-4o","contents":[]}',
       403,
     ],
     [
@@ -203,16 +203,16 @@ Deno.test("a key's model allowlist checks the model the upstream will run", asyn
         '{"model":"gpt-4o","messages":[]}',
       );
       assert.equal(query.status, 200, query.text);
-      // The mock has no Gemini route: its 404 shows the request got there.
+      // gpt-4o is served on Chat Completions: the Gemini request is translated.
       const gemini = await post(
         "/v1beta/models/gpt-4o:generateContent",
         '{"contents":[]}',
       );
-      assert.equal(gemini.status, 404, gemini.text);
+      assert.equal(gemini.status, 200, gemini.text);
       assert.equal(upstream.requests.length, before + 2);
       assert.equal(
         upstream.requests.at(-1)!.path,
-        "/flow-llm-proxy/v1beta/models/gpt-4o:generateContent",
+        "/flow-llm-proxy/v1/chat/completions",
       );
     },
   );
