@@ -370,3 +370,48 @@ Deno.test("a translated stream drops the upstream's Content-Length (its length i
   assert.equal(res.headers.get("content-length"), null);
   assert.match(await res.text(), /"finishReason":"STOP"/);
 });
+
+/** A Chat stream that sends one text chunk, then fails. */
+function failingStream(): Response {
+  const first = `data: ${
+    JSON.stringify({
+      id: "chatcmpl-g3",
+      model: "gemini-2.5-pro",
+      choices: [{ index: 0, delta: { content: "Hi" } }],
+    })
+  }\n\n`;
+  let sent = false;
+  const body = new ReadableStream<Uint8Array>({
+    pull(ctrl) {
+      if (sent) return ctrl.error(new TypeError("connection reset"));
+      sent = true;
+      ctrl.enqueue(new TextEncoder().encode(first));
+    },
+  });
+  return new Response(body, {
+    headers: { "content-type": "text/event-stream" },
+  });
+}
+
+Deno.test("a translated Gemini stream that fails mid-way ends with Gemini's error object", async (t) => {
+  await t.step("alt=sse: the last data", async () => {
+    using s = modelsSetup(failingStream);
+    const res = await s.handler(gemini(`${STREAM}?alt=sse`), INFO);
+    const events = (await res.text()).split("\n\n").filter((e) => e !== "")
+      .map((e) => JSON.parse(e.slice(6)));
+    assert.equal(events.length, 2);
+    assert.equal(events[0].candidates[0].content.parts[0].text, "Hi");
+    assert.equal(events[1].error.code, 502);
+    assert.equal(events[1].error.status, "UNAVAILABLE");
+    assert.equal(typeof events[1].error.message, "string");
+    await recorded(s, 1);
+    assert.equal(s.records[0].error, "stream_error");
+  });
+  await t.step("JSON array: the last item, the array closed", async () => {
+    using s = modelsSetup(failingStream);
+    const res = await s.handler(gemini(STREAM), INFO);
+    const array = JSON.parse(await res.text());
+    assert.equal(array.length, 2);
+    assert.equal(array[1].error.status, "UNAVAILABLE");
+  });
+});
