@@ -1,7 +1,7 @@
 /**
  * Acceptance (issue 15): the real `gemini` CLI (npm `@google/gemini-cli`),
- * set up as docs/clients.md says, on Flow models served on Chat Completions
- * only: flow-proxy translates its `streamGenerateContent?alt=sse` requests
+ * set up as docs/clients.md says, on Flow models none of which is served on
+ * Gemini's API (Gemini, GPT and Claude): flow-proxy translates its `streamGenerateContent?alt=sse` requests
  * to Chat Completions and the answers back. Same jail as the other agent
  * tests: loopback-only network namespace, temp HOME, usage statistics off.
  */
@@ -86,7 +86,9 @@ Deno.test("docs/clients.md's Gemini CLI set-up names the base URL, the key and a
   assert.equal(settings.privacy.usageStatisticsEnabled, false);
 });
 
-for (const model of ["gemini-2.5-pro", "gpt-4o"]) {
+for (
+  const model of ["gemini-2.5-pro", "gpt-4o", "anthropic.claude-4-5-sonnet"]
+) {
   // The settings name gemini-2.5-pro; the other model comes with -m.
   const flag = model === "gemini-2.5-pro" ? null : model;
 
