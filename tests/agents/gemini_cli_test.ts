@@ -1,9 +1,10 @@
 /**
  * Acceptance (issue 15): the real `gemini` CLI (npm `@google/gemini-cli`),
  * set up as docs/clients.md says, on Flow models none of which is served on
- * Gemini's API (Gemini, GPT and Claude): flow-proxy translates its `streamGenerateContent?alt=sse` requests
- * to Chat Completions and the answers back. Same jail as the other agent
- * tests: loopback-only network namespace, temp HOME, usage statistics off.
+ * Gemini's API (Gemini, GPT and Claude): flow-proxy translates its
+ * `streamGenerateContent?alt=sse` requests to Chat Completions and the
+ * answers back. Same jail as the other agent tests: loopback-only network
+ * namespace, temp HOME, usage statistics off.
  */
 import assert from "node:assert/strict";
 import { PLAIN_ANSWER, TOOL_ANSWER_PREFIX } from "../support/mock_flow_llm.ts";
