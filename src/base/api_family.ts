@@ -7,8 +7,12 @@
 export type ApiFamily = "openai" | "anthropic" | "gemini";
 
 const MESSAGES = /(^|\/)v1\/messages(\/|$)/;
-/** Gemini's model methods (`v1beta/models/{model}:generateContent`) and any `v1beta`/`v1alpha` path. */
-const GEMINI = /(^|\/)(?:v1(?:beta|alpha)\/|v1\/models\/[^/]+:[A-Za-z]+$)/;
+/**
+ * Gemini's model methods (`v1beta/models/{model}:generateContent`) and any
+ * `v1beta`/`v1alpha` path but Google's OpenAI-compatible `v1beta/openai/`.
+ */
+const GEMINI =
+  /(^|\/)(?:v1(?:beta|alpha)\/(?!openai(?:\/|$))|v1\/models\/[^/]+:[A-Za-z]+$)/;
 
 /**
  * The API family of a request path: Anthropic for `/v1/messages…`, Gemini

@@ -46,6 +46,7 @@ Deno.test("apiFamily is anthropic for /v1/messages paths only", async (t) => {
     "/xv1/messages",
     "/healthz",
     "/v1/models/gpt-4o",
+    "/v1beta/openai/chat/completions",
   ];
   for (const path of openai) {
     await t.step(`${path} → openai`, () => {
