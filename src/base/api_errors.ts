@@ -38,6 +38,7 @@ const GOOGLE_STATUS: Record<ProxyErrorType, string> = {
   "forbidden": "PERMISSION_DENIED",
   "not_found": "NOT_FOUND",
   "rate_limited": "RESOURCE_EXHAUSTED",
+  "budget_exceeded": "RESOURCE_EXHAUSTED",
   "upgrade_required": "FAILED_PRECONDITION",
   "bad_request": "INVALID_ARGUMENT",
   "internal_error": "INTERNAL",
