@@ -8,11 +8,14 @@
  * DELETE /_flow-proxy/admin/keys/<name>     revoke
  * GET    /_flow-proxy/admin/usage?since=24h usage summary from the request log
  * ```
- * Only the admin token opens it (`Authorization: Bearer <token>`), never a
- * client key; without a configured token the whole prefix answers 404.
+ * plus the accounts routes of account_routes.ts and login_route.ts. The admin
+ * token (`Authorization: Bearer <token>`), a user's API token or a user's
+ * session opens it, never a client key; each route is checked against the
+ * permission matrix (src/accounts/permissions.ts). Without a configured token
+ * and without accounts (no database) the whole prefix answers 404.
  */
-import { constantTimeEqual, sha256 } from "../base/digest.ts";
-import { errorResponse, type ProxyErrorType } from "../base/api_errors.ts";
+import { sha256 } from "../base/digest.ts";
+import { fail, json, methodNotAllowed, readJsonObject } from "./http.ts";
 import { VERSION } from "../version.ts";
 import {
   type CreateKeyInput,
@@ -23,9 +26,21 @@ import {
 } from "../access/client_keys.ts";
 import { ADMIN_PREFIX, isAdminPath } from "../base/reserved_paths.ts";
 import { parseSince as parseSinceGrammar } from "../base/time_grammar.ts";
+import type { Logger } from "@logtape/logtape";
+import type { AccountsClient } from "../accounts/calls.ts";
+import {
+  DEFAULT_SESSION_POLICY,
+  type SessionPolicy,
+} from "../accounts/sessions.ts";
+import type { Action } from "../accounts/permissions.ts";
+import { actorOf, authenticate, type Principal } from "./principal.ts";
+import {
+  authorize,
+  isAccountRoute,
+  serveAccountRoute,
+} from "./account_routes.ts";
+import { serveLogin } from "./login_route.ts";
 
-/** Largest request body the admin API reads. */
-const MAX_BODY_BYTES = 64 * 1024;
 /** Default window of `GET usage` without `since`. */
 const DEFAULT_USAGE_WINDOW_MS = 24 * 3_600_000;
 
@@ -65,6 +80,17 @@ export interface AdminApiOptions {
    * no request log (404).
    */
   usage?: (since: number) => unknown | Promise<unknown>;
+  /**
+   * Users, sessions, API tokens and the audit trail, held by the store
+   * worker; null or absent without a database (only the admin token works).
+   */
+  accounts?: AccountsClient | null;
+  /** Session lifetimes and cookie flags; must match the accounts service's. */
+  sessionPolicy?: SessionPolicy;
+  /** Where failed logins are logged (WARN). */
+  logger?: Pick<Logger, "warn">;
+  /** Called once per failed login (`flow_proxy_login_failures_total`). */
+  onLoginFailure?: (reason: "invalid" | "locked") => void;
   /** Called after a key was created or revoked (e.g. `KeyWatch.check`, so this worker sees it at once). */
   onKeysChanged?: () => void;
   /** When the server started, epoch ms; default: when this API was created. */
@@ -76,26 +102,38 @@ export interface AdminApiOptions {
 /** Builds the admin API handler; it expects only requests for which {@linkcode isAdminPath} holds. */
 export function createAdminApi(
   options: AdminApiOptions,
-): (req: Request) => Promise<Response> {
+): (req: Request, info?: AdminRequestInfo) => Promise<Response> {
   const now = options.now ?? Date.now;
   const startedAt = options.startedAt ?? now();
   const tokenDigest = options.token === null ? null : sha256(options.token);
   const usage = options.usage ?? null;
+  const accounts = options.accounts ?? null;
+  const policy = options.sessionPolicy ?? DEFAULT_SESSION_POLICY;
+  // Without accounts only the admin token authenticates, and it may do everything: nothing to audit.
+  const audit: AccountsClient = accounts ??
+    ((() => Promise.resolve({ ok: true, value: null })) as AccountsClient);
 
-  function authorized(req: Request): boolean {
-    const header = req.headers.get("authorization");
-    const match = header === null ? null : /^bearer +(\S+)$/i.exec(header);
-    if (!match || tokenDigest === null) return false;
-    // Comparing digests keeps the comparison constant-time whatever the length presented.
-    return constantTimeEqual(sha256(match[1]), tokenDigest);
-  }
-
-  async function routeKeys(req: Request, rest: string): Promise<Response> {
+  async function routeKeys(
+    req: Request,
+    rest: string,
+    caller: Caller,
+  ): Promise<Response> {
     const store = options.keys;
     if (store === null) {
       return fail(
         "not_found",
         "Client keys need the database, and this server runs without one (--no-db)",
+      );
+    }
+    const scope = await authorize(
+      { ...caller, req, rest, accounts: audit },
+      req.method === "GET" ? "keys.read" : "keys.write",
+    );
+    if (scope instanceof Response) return scope;
+    if (scope === "own") {
+      return fail(
+        "forbidden",
+        `Your role (${caller.principal.role}) may manage only its own keys, and keys owned by users are not there yet: ask an operator`,
       );
     }
     if (rest === "keys") {
@@ -106,7 +144,7 @@ export function createAdminApi(
           data: (await store.list()).map((r) => keyRecordJson(r, t)),
         });
       }
-      if (req.method === "POST") return await createKey(req, store);
+      if (req.method === "POST") return await createKey(req, store, caller);
       return methodNotAllowed("GET, POST");
     }
     let name: string;
@@ -120,12 +158,30 @@ export function createAdminApi(
       return fail("not_found", `No active key named "${name}"`);
     }
     options.onKeysChanged?.();
+    await auditKey(caller, "key.revoke", name);
     return json(200, { name, revoked: true });
+  }
+
+  async function auditKey(
+    caller: Caller,
+    action: string,
+    name: string,
+  ): Promise<void> {
+    await audit({
+      call: "audit.append",
+      entry: {
+        actor: actorOf(caller.principal, caller.address),
+        action,
+        target: name,
+        outcome: "ok",
+      },
+    });
   }
 
   async function createKey(
     req: Request,
     store: AdminKeys,
+    caller: Caller,
   ): Promise<Response> {
     const body = await readJsonObject(req);
     if (typeof body === "string") return fail("bad_request", body);
@@ -163,6 +219,7 @@ export function createAdminApi(
       }
       const { key, record } = await store.create(input);
       options.onKeysChanged?.();
+      await auditKey(caller, "key.create", record.name);
       return json(201, { key, ...keyRecordJson(record, now()) });
     } catch (err) {
       return fail("bad_request", (err as Error).message);
@@ -208,32 +265,109 @@ export function createAdminApi(
     return json(200, await usage(since));
   }
 
-  return async function adminApi(req: Request): Promise<Response> {
-    if (tokenDigest === null || !isAdminPath(new URL(req.url).pathname)) {
-      return fail("not_found", "Not found");
+  async function granted(
+    caller: Caller,
+    req: Request,
+    rest: string,
+    action: Action,
+  ): Promise<Response | null> {
+    const scope = await authorize(
+      { ...caller, req, rest, accounts: audit },
+      action,
+    );
+    if (scope instanceof Response) return scope;
+    if (scope === "own") {
+      return fail(
+        "forbidden",
+        `Your role (${caller.principal.role}) may see only its own usage, and usage by user comes with budgets and spend, which are not there yet`,
+      );
     }
-    if (!authorized(req)) {
-      return fail("unauthorized", "Missing or wrong admin token", {
-        "www-authenticate": 'Bearer realm="flow-proxy admin"',
+    return null;
+  }
+
+  async function route(
+    req: Request,
+    url: URL,
+    rest: string,
+    caller: Caller,
+  ): Promise<Response> {
+    if (rest === "status") {
+      if (req.method !== "GET") return methodNotAllowed("GET");
+      return await granted(caller, req, rest, "status.read") ??
+        await routeStatus();
+    }
+    if (rest === "usage") {
+      if (req.method !== "GET") return methodNotAllowed("GET");
+      return await granted(caller, req, rest, "usage.read") ??
+        await routeUsage(url);
+    }
+    if (rest === "keys" || /^keys\/[^/]+$/.test(rest)) {
+      return await routeKeys(req, rest, caller);
+    }
+    if (accounts !== null && isAccountRoute(rest)) {
+      return await serveAccountRoute({
+        req,
+        url,
+        rest,
+        ...caller,
+        accounts,
+        now: now(),
+        policy,
       });
     }
+    return fail("not_found", `No admin route ${url.pathname}`);
+  }
+
+  return async function adminApi(
+    req: Request,
+    info?: AdminRequestInfo,
+  ): Promise<Response> {
     const url = new URL(req.url);
+    if (
+      (tokenDigest === null && accounts === null) || !isAdminPath(url.pathname)
+    ) {
+      return fail("not_found", "Not found");
+    }
     const rest = url.pathname.slice(ADMIN_PREFIX.length);
+    const address = addressOf(info);
     try {
-      if (rest === "status") {
-        return req.method === "GET"
-          ? await routeStatus()
-          : methodNotAllowed("GET");
+      if (rest === "login" && accounts !== null) {
+        if (req.method !== "POST") return methodNotAllowed("POST");
+        return await serveLogin(req, address, {
+          accounts,
+          policy,
+          logger: options.logger,
+          onLoginFailure: options.onLoginFailure,
+        });
       }
-      if (rest === "usage") {
-        return req.method === "GET"
-          ? await routeUsage(url)
-          : methodNotAllowed("GET");
+      const principal = await authenticate(req, { tokenDigest, accounts });
+      if (principal === "csrf") {
+        return fail(
+          "forbidden",
+          "Missing or wrong CSRF token: a request that changes something under a session must send the session's token in x-csrf-token",
+        );
       }
-      if (rest === "keys" || /^keys\/[^/]+$/.test(rest)) {
-        return await routeKeys(req, rest);
+      if (principal === "unauthenticated") {
+        return fail(
+          "unauthorized",
+          accounts === null
+            ? "Missing or wrong admin token"
+            : "Missing or wrong credentials: send the admin token or an API token as a Bearer token, or log in",
+          { "www-authenticate": 'Bearer realm="flow-proxy admin"' },
+        );
       }
-      return fail("not_found", `No admin route ${url.pathname}`);
+      if (principal.via === "admin-token" && accounts !== null) {
+        await accounts({
+          call: "audit.append",
+          entry: {
+            actor: actorOf(principal, address),
+            action: "admin_token.use",
+            target: `${req.method} ${url.pathname}`,
+            outcome: "ok",
+          },
+        });
+      }
+      return await route(req, url, rest, { principal, address });
     } catch (err) {
       return fail(
         "internal_error",
@@ -241,6 +375,24 @@ export function createAdminApi(
       );
     }
   };
+}
+
+/** The caller of an admin request and where it came from. */
+interface Caller {
+  principal: Principal;
+  address: string;
+}
+
+/** What the server knows of an admin request's connection. */
+export interface AdminRequestInfo {
+  remoteAddr: Deno.Addr;
+}
+
+function addressOf(info: AdminRequestInfo | undefined): string {
+  const addr = info?.remoteAddr;
+  return addr && (addr.transport === "tcp" || addr.transport === "udp")
+    ? addr.hostname
+    : "unknown";
 }
 
 /**
@@ -256,69 +408,4 @@ function parseSince(value: string, now: number): number {
     );
   }
   return at;
-}
-
-async function readJsonObject(
-  req: Request,
-): Promise<Record<string, unknown> | string> {
-  const declared = Number(req.headers.get("content-length") ?? 0);
-  if (declared > MAX_BODY_BYTES) {
-    return `Request body is larger than ${MAX_BODY_BYTES} bytes`;
-  }
-  const chunks: Uint8Array[] = [];
-  let size = 0;
-  if (req.body) {
-    for await (const chunk of req.body) {
-      size += chunk.byteLength;
-      if (size > MAX_BODY_BYTES) {
-        return `Request body is larger than ${MAX_BODY_BYTES} bytes`;
-      }
-      chunks.push(chunk);
-    }
-  }
-  let value: unknown;
-  try {
-    value = JSON.parse(new TextDecoder().decode(concat(chunks, size)));
-  } catch {
-    return "Request body must be a JSON object";
-  }
-  if (typeof value !== "object" || value === null || Array.isArray(value)) {
-    return "Request body must be a JSON object";
-  }
-  return value as Record<string, unknown>;
-}
-
-function concat(chunks: Uint8Array[], size: number): Uint8Array {
-  const out = new Uint8Array(size);
-  let offset = 0;
-  for (const chunk of chunks) {
-    out.set(chunk, offset);
-    offset += chunk.byteLength;
-  }
-  return out;
-}
-
-function json(status: number, body: unknown): Response {
-  return new Response(JSON.stringify(body), {
-    status,
-    // A created key is in the body: no cache may keep it.
-    headers: {
-      "content-type": "application/json",
-      "cache-control": "no-store",
-    },
-  });
-}
-
-function fail(
-  type: ProxyErrorType,
-  message: string,
-  headers?: HeadersInit,
-): Response {
-  const response = errorResponse("openai", type, message, headers);
-  response.headers.set("cache-control", "no-store");
-  return response;
-}
-
-function methodNotAllowed(allow: string): Response {
-  return fail("method_not_allowed", `Use ${allow}`, { allow });
 }

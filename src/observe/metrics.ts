@@ -29,6 +29,8 @@ import {
   IN_FLIGHT,
   INT_OFFSET,
   INT_SLOTS,
+  LOGIN_FAILURE_REASONS,
+  LOGIN_FAILURES_BASE,
   type LogStore,
   MAPPINGS_BASE,
   MAX_MODELS,
@@ -241,6 +243,12 @@ export class Metrics {
       m === measure && p === String(percent)
     );
     if (k !== -1) Atomics.add(this.#big, CROSSINGS_BASE + k, 1n);
+  }
+
+  /** Counts one failed admin login: `invalid` (wrong name or password) or `locked` (locked out). */
+  countLoginFailure(reason: typeof LOGIN_FAILURE_REASONS[number]): void {
+    const k = LOGIN_FAILURE_REASONS.indexOf(reason);
+    if (k !== -1) Atomics.add(this.#big, LOGIN_FAILURES_BASE + k, 1n);
   }
 
   /** Adds a request-log sink's counts and sets its queue depth; the store shows from its first report. */

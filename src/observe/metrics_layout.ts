@@ -15,6 +15,8 @@
  *           tokens      [cell][in, out, cache read, cache write]   (+1 overflow cell)
  *           rewrites    [rewrite kind]
  *           mappings    [mapping rule kind]
+ *           translations [client API → Flow API pair]
+ *           logins      [login failure reason]
  * Int32     in flight   [1]
  *           cell keys   [cell]     credential × model pair owning a tokens cell
  * models    the model-name table: a NameTable of MAX_MODELS × MODEL_NAME_BYTES
@@ -120,6 +122,9 @@ export const TRANSLATION_PAIRS: readonly string[] = TRANSLATION_APIS.flatMap((
   TRANSLATION_APIS.filter((to) => to !== from).map((to) => `${from}->${to}`)
 );
 
+/** The `reason` labels of `flow_proxy_login_failures_total`: wrong name or password, or locked out. */
+export const LOGIN_FAILURE_REASONS = ["invalid", "locked"] as const;
+
 /** Upper bounds of the duration histogram, milliseconds. */
 export const DURATION_BOUNDS_MS = [
   5,
@@ -222,8 +227,10 @@ export const BUDGET_CROSSINGS = [
 ] as const;
 /** BigInt64 index of the budget crossing counters, by {@linkcode BUDGET_CROSSINGS}. */
 export const CROSSINGS_BASE = TRANSLATIONS_BASE + TRANSLATION_PAIRS.length;
+/** BigInt64 index of the login failure counters, by {@linkcode LOGIN_FAILURE_REASONS}. */
+export const LOGIN_FAILURES_BASE = CROSSINGS_BASE + BUDGET_CROSSINGS.length;
 /** BigInt64 slots of the region. */
-export const BIG_SLOTS = CROSSINGS_BASE + BUDGET_CROSSINGS.length;
+export const BIG_SLOTS = LOGIN_FAILURES_BASE + LOGIN_FAILURE_REASONS.length;
 
 /** Int32 index of the in-flight gauge. */
 export const IN_FLIGHT = 0;

@@ -21,6 +21,8 @@ import {
   FAILOVERS_BASE,
   IN_FLIGHT,
   LOG_STORES,
+  LOGIN_FAILURE_REASONS,
+  LOGIN_FAILURES_BASE,
   MAPPING_RULES,
   MAPPINGS_BASE,
   MODEL_KEY_BITS,
@@ -257,6 +259,18 @@ export function renderMetrics(
       "flow_proxy_budget_crossings_total",
       { measure, percent },
       Atomics.load(big, CROSSINGS_BASE + c),
+    );
+  }
+  w.family(
+    "flow_proxy_login_failures_total",
+    "counter",
+    "Failed logins to the admin API, by reason: wrong user name or password, or locked out",
+  );
+  for (let r = 0; r < LOGIN_FAILURE_REASONS.length; r++) {
+    w.sample(
+      "flow_proxy_login_failures_total",
+      { reason: LOGIN_FAILURE_REASONS[r] },
+      Atomics.load(big, LOGIN_FAILURES_BASE + r),
     );
   }
 

@@ -18,6 +18,7 @@ import { parseCidrs } from "../base/ip_filter.ts";
 import { RateLimiter } from "../access/rate_limit.ts";
 import { BudgetTable } from "../access/budget_table.ts";
 import { createAdminApi } from "../admin/admin_api.ts";
+import type { AccountsClient } from "../accounts/calls.ts";
 import { Metrics } from "../observe/metrics.ts";
 import { ClientMetrics } from "../observe/client_metrics.ts";
 import { VERSION } from "../version.ts";
@@ -207,6 +208,10 @@ export async function startRuntime(options: RuntimeOptions): Promise<Runtime> {
       revoke: (name) => store.request({ op: "revoke", name }),
     },
     usage: store ? (since) => store.request({ op: "usage", since }) : undefined,
+    accounts: store &&
+      ((call) => store.request({ op: "accounts", call })) as AccountsClient,
+    logger,
+    onLoginFailure: (reason) => metrics.countLoginFailure(reason),
     startedAt,
     status: () => ({
       workersReady: workersReady(),
@@ -223,7 +228,7 @@ export async function startRuntime(options: RuntimeOptions): Promise<Runtime> {
     onRecord: options.onRecord,
     access,
     allowAddress: ipFilter ? (address) => ipFilter.allows(address) : undefined,
-    admin: (req) => admin(req),
+    admin: (req, info) => admin(req, info),
     models,
     observer: metricsObserver(metrics),
     metrics: () =>

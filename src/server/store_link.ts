@@ -13,6 +13,8 @@ import type {
 import type { LogLevel } from "../base/logging.ts";
 import type { RequestRecord } from "../request_log/record.ts";
 import type { UsageSummary } from "../request_log/sqlite_store.ts";
+import type { AccountsAnswer, AccountsCall } from "../accounts/calls.ts";
+import type { SessionPolicy } from "../accounts/sessions.ts";
 
 /** A request to the store worker, and what it answers. */
 export type StoreOp =
@@ -20,6 +22,7 @@ export type StoreOp =
   | { op: "create"; input: CreateKeyInput }
   | { op: "revoke"; name: string }
   | { op: "usage"; since: number }
+  | { op: "accounts"; call: AccountsCall }
   | { op: "write"; records: RequestRecord[] };
 
 /** The answer to each {@linkcode StoreOp}. */
@@ -28,6 +31,7 @@ export interface StoreResults {
   create: { key: string; record: KeyRecord };
   revoke: boolean;
   usage: UsageSummary;
+  accounts: AccountsAnswer;
   write: null;
 }
 
@@ -57,6 +61,8 @@ export type ToStore =
     pollMs: number;
     /** The time zone of key budgets' periods (`--budget-time-zone`). */
     budgetTimeZone: string;
+    /** Session lifetimes of the accounts service; default: its own. */
+    sessionPolicy?: SessionPolicy;
   }
   | { type: "request"; id: number; op: StoreOp }
   | { type: "touch"; touches: [string, number][] }

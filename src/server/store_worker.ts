@@ -27,6 +27,9 @@ import { periodBounds } from "../access/budget.ts";
 import type { RequestRecord } from "../request_log/record.ts";
 import type { FromStore, StoreOp, ToStore } from "./store_link.ts";
 import { describe } from "../base/describe.ts";
+import { type Accounts, openAccounts } from "../accounts/accounts.ts";
+import { runAccountsCall } from "../accounts/calls.ts";
+import type { SessionPolicy } from "../accounts/sessions.ts";
 
 /** SQLite's primary result code for "database is locked". */
 const SQLITE_BUSY = 5;
@@ -40,6 +43,8 @@ class StoreService {
   #post: (message: FromStore) => void;
   #keys: KeyStore;
   #requests: SqliteStore;
+  #accounts: Accounts;
+  #sessionPolicy: SessionPolicy | undefined;
   #identity: FileIdentity | null;
   #stamp = "";
   #keyCount = 0;
@@ -54,16 +59,25 @@ class StoreService {
     log: Logger,
     post: (message: FromStore) => void,
     budgetTimeZone = "UTC",
+    sessionPolicy?: SessionPolicy,
   ) {
     this.#zone = budgetTimeZone;
     this.#path = path;
     this.#log = log;
     this.#post = post;
+    this.#sessionPolicy = sessionPolicy;
     this.#keys = openKeyStore(path);
     try {
       this.#requests = openRequestLog(path);
     } catch (err) {
       this.#keys.close();
+      throw err;
+    }
+    try {
+      this.#accounts = openAccounts(path, { sessions: sessionPolicy });
+    } catch (err) {
+      this.#keys.close();
+      this.#requests.close();
       throw err;
     }
     this.#identity = fileIdentity(path);
@@ -128,6 +142,8 @@ class StoreService {
       }
       case "usage":
         return usageSummary(this.#requests, { since: op.since });
+      case "accounts":
+        return await runAccountsCall(this.#accounts, op.call);
       case "write":
         await this.#writeRecords(op.records);
         return null;
@@ -143,6 +159,7 @@ class StoreService {
         `Last-used times of client keys lost at shutdown: ${describe(err)}`,
       );
     }
+    this.#accounts.close();
     await this.#requests.close();
   }
 
@@ -195,12 +212,20 @@ class StoreService {
       : `was replaced by another file (inode ${old?.ino} → ${now.ino})`;
     let keys: KeyStore;
     let requests: SqliteStore;
+    let accounts: Accounts;
     try {
       keys = openKeyStore(this.#path);
       try {
         requests = openRequestLog(this.#path);
       } catch (err) {
         keys.close();
+        throw err;
+      }
+      try {
+        accounts = openAccounts(this.#path, { sessions: this.#sessionPolicy });
+      } catch (err) {
+        keys.close();
+        requests.close();
         throw err;
       }
     } catch (err) {
@@ -217,6 +242,8 @@ class StoreService {
     );
     const oldKeys = this.#keys;
     const oldRequests = this.#requests;
+    this.#accounts.close();
+    this.#accounts = accounts;
     this.#keys = keys;
     this.#requests = requests;
     this.#identity = now;
@@ -282,6 +309,7 @@ self.onmessage = async (event: MessageEvent<ToStore>) => {
           getLog("store"),
           post,
           message.budgetTimeZone,
+          message.sessionPolicy,
         );
         post({ type: "ready", keys: service.snapshot() });
       } catch (err) {
