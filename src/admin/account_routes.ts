@@ -73,19 +73,28 @@ export function isAccountRoute(rest: string): boolean {
  * mutation is audited as `denied`.
  */
 export async function authorize(
-  r: Pick<AccountRoute, "principal" | "accounts" | "address" | "req" | "rest">,
+  r: Denial,
   action: Action,
 ): Promise<Scope | Response> {
   const scope = permission(r.principal.role, action);
   if (scope !== null) return scope;
-  if (action.endsWith(".write")) {
+  return await deny(r, `${action} is not granted to it`);
+}
+
+/** What {@linkcode deny} needs of a request. */
+export type Denial = Pick<
+  AccountRoute,
+  "principal" | "accounts" | "address" | "req" | "rest"
+>;
+
+/** The 403 for a request the matrix refuses; a refused change is audited as `denied`. */
+export async function deny(r: Denial, why: string): Promise<Response> {
+  if (r.req.method !== "GET" && r.req.method !== "HEAD") {
     await r.accounts({
       call: "audit.append",
       entry: {
         actor: actorOf(r.principal, r.address),
-        action: `${
-          action.slice(0, -".write".length)
-        }.${r.req.method.toLowerCase()}`,
+        action: `${r.rest.split("/")[0]}.${r.req.method.toLowerCase()}`,
         target: r.rest,
         outcome: "denied",
       },
@@ -93,7 +102,7 @@ export async function authorize(
   }
   return fail(
     "forbidden",
-    `Your role (${r.principal.role}) may not do this: ${action} is not granted to it`,
+    `Your role (${r.principal.role}) may not do this: ${why}`,
   );
 }
 
@@ -280,7 +289,7 @@ async function tokens(r: AccountRoute): Promise<Response> {
   if (r.rest === "tokens") {
     if (read) {
       const user = named ?? (scope === "all" && self === null ? null : self);
-      if (scope === "own" && user !== self) return ownOnly(r);
+      if (scope === "own" && user !== self) return await ownOnly(r);
       return answer(
         await r.accounts({ call: "tokens.list", user }),
         (list) => ({
@@ -301,7 +310,7 @@ async function tokens(r: AccountRoute): Promise<Response> {
         `Name the user the token is for ("user"): the admin token is not a user`,
       );
     }
-    if (scope === "own" && user !== self) return ownOnly(r);
+    if (scope === "own" && user !== self) return await ownOnly(r);
     let expiresAt: number | null = null;
     try {
       if (body.expires !== undefined && body.expires !== null) {
@@ -340,7 +349,7 @@ async function tokens(r: AccountRoute): Promise<Response> {
       "Name the token's user (?user=NAME): the admin token is not a user",
     );
   }
-  if (scope === "own" && user !== self) return ownOnly(r);
+  if (scope === "own" && user !== self) return await ownOnly(r);
   return answer(
     await r.accounts({ call: "tokens.revoke", user, name, actor }),
     (t) => tokenJson(t, r.now),
@@ -386,11 +395,8 @@ async function audit(r: AccountRoute): Promise<Response> {
   }));
 }
 
-function ownOnly(r: AccountRoute): Response {
-  return fail(
-    "forbidden",
-    `Your role (${r.principal.role}) may only see and manage your own API tokens`,
-  );
+function ownOnly(r: AccountRoute): Promise<Response> {
+  return deny(r, "it may only see and manage its own API tokens");
 }
 
 function answer<C extends AccountsCall["call"]>(

@@ -36,6 +36,7 @@ import type { Action } from "../accounts/permissions.ts";
 import { actorOf, authenticate, type Principal } from "./principal.ts";
 import {
   authorize,
+  deny,
   isAccountRoute,
   serveAccountRoute,
 } from "./account_routes.ts";
@@ -131,9 +132,9 @@ export function createAdminApi(
     );
     if (scope instanceof Response) return scope;
     if (scope === "own") {
-      return fail(
-        "forbidden",
-        `Your role (${caller.principal.role}) may manage only its own keys, and keys owned by users are not there yet: ask an operator`,
+      return await deny(
+        { ...caller, req, rest, accounts: audit },
+        "it may manage only its own keys, and keys owned by users are not there yet (ask an operator)",
       );
     }
     if (rest === "keys") {
@@ -277,9 +278,9 @@ export function createAdminApi(
     );
     if (scope instanceof Response) return scope;
     if (scope === "own") {
-      return fail(
-        "forbidden",
-        `Your role (${caller.principal.role}) may see only its own usage, and usage by user comes with budgets and spend, which are not there yet`,
+      return await deny(
+        { ...caller, req, rest, accounts: audit },
+        "it may see only its own usage, and usage by user comes with budgets and spend, which are not there yet",
       );
     }
     return null;
