@@ -6,6 +6,9 @@
 import { checkSecretsCommand } from "./src/cli/check_secrets.ts";
 import { usageCommand } from "./src/cli/usage.ts";
 import { keysCommand } from "./src/cli/keys.ts";
+import { usersCommand } from "./src/cli/users.ts";
+import { teamsCommand } from "./src/cli/teams.ts";
+import { auditCommand } from "./src/cli/audit.ts";
 import { serveCommand } from "./src/cli/serve.ts";
 import { checkConfigCommand, modelsCliCommand } from "./src/cli/models.ts";
 import {
@@ -28,6 +31,9 @@ Commands:
   models          Show the models catalogue and how model ids are mapped
   usage           Show request and token totals from the request log
   keys            Create, list and revoke client API keys
+  users           Create and manage users of the admin API (roles, passwords)
+  teams           Create, list and delete teams of users
+  audit           Show the audit trail (changes, logins, admin-token uses)
 
 Options:
   -h, --help      Show this help (or: flow-proxy <command> --help)
@@ -44,6 +50,9 @@ const COMMANDS: Record<string, Command> = {
   "models": modelsCliCommand,
   "usage": usageCommand,
   "keys": keysCommand,
+  "users": (args, io) => usersCommand(args, io),
+  "teams": teamsCommand,
+  "audit": (args, io) => auditCommand(args, io),
 };
 
 /** Usage shown after an argument error: the command's pointer to its help, or the top-level usage. */

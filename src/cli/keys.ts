@@ -209,7 +209,7 @@ function runKeys(
 }
 
 /** The database as `serve` would use it: --db > FLOW_PROXY_DB (.env included) > $STATE_DIRECTORY > cwd. */
-function databasePath(
+export function databasePath(
   flag: string | undefined,
   envFile: string | undefined,
   io: CommandIo,

@@ -1,0 +1,154 @@
+/**
+ * `flow-proxy teams create|list|delete`: the teams users belong to (`users
+ * create --team`, `users set-team`). A team must be empty to be deleted.
+ */
+import { parseArgs } from "node:util";
+import { ArgumentError, cleanParseArgsMessage } from "../config/arguments.ts";
+import { openAccounts } from "../accounts/accounts.ts";
+import { argumentError, type CommandIo, EXIT, formatTable } from "./command.ts";
+import { databasePath } from "./keys.ts";
+
+const USAGE = `Usage: flow-proxy teams create NAME [--json]
+       flow-proxy teams list [--json]
+       flow-proxy teams delete NAME [--json]`;
+
+/** Help text of `teams`. */
+export const TEAMS_HELP = `${USAGE}
+
+Teams group users (flow-proxy users create --team NAME, users set-team).
+Budgets per team are not there yet.
+
+Options:
+  --db <path>            Database [env: FLOW_PROXY_DB]
+  --json                 Print JSON
+  --env-file <path>      Read variables from this file (default: .env if present)
+  -h, --help             Show this help
+`;
+
+const OPTIONS = {
+  "db": { type: "string" },
+  "json": { type: "boolean" },
+  "env-file": { type: "string" },
+  "help": { type: "boolean", short: "h" },
+} as const;
+
+/** Runs `teams` with `args` (after the command name); resolves to the exit code. */
+export function teamsCommand(args: string[], io: CommandIo): Promise<number> {
+  try {
+    return Promise.resolve(runTeams(args, io));
+  } catch (err) {
+    return Promise.reject(err);
+  }
+}
+
+function runTeams(args: string[], io: CommandIo): number {
+  const usage = `${USAGE}\nRun "flow-proxy teams --help" for details.\n`;
+  const [sub, ...rest] = args;
+  if (sub === "-h" || sub === "--help" || sub === "help") {
+    io.stdout(TEAMS_HELP);
+    return EXIT.OK;
+  }
+  if (sub !== "create" && sub !== "list" && sub !== "delete") {
+    return argumentError(
+      io,
+      sub === undefined
+        ? "No teams command given: create, list or delete"
+        : `Unknown teams command '${sub}': use create, list or delete`,
+      usage,
+    );
+  }
+  let values: Record<string, string | boolean | undefined>;
+  let positionals: string[];
+  let db: string;
+  try {
+    let parsed;
+    try {
+      parsed = parseArgs({
+        args: rest,
+        options: OPTIONS,
+        strict: true,
+        allowPositionals: true,
+      });
+    } catch (err) {
+      throw new ArgumentError(cleanParseArgsMessage(err));
+    }
+    values = parsed.values;
+    positionals = parsed.positionals;
+    if (values.help) {
+      io.stdout(TEAMS_HELP);
+      return EXIT.OK;
+    }
+    const wanted = sub === "list" ? 0 : 1;
+    if (positionals.length !== wanted) {
+      throw new ArgumentError(
+        wanted === 0
+          ? "teams list takes no arguments"
+          : `teams ${sub} takes exactly one team name`,
+      );
+    }
+    db = databasePath(
+      values.db as string | undefined,
+      values["env-file"] as string | undefined,
+      io,
+    );
+  } catch (err) {
+    if (err instanceof ArgumentError) {
+      return argumentError(io, err.message, usage);
+    }
+    throw err;
+  }
+  const json = values.json === true;
+  const actor = {
+    name: `cli:${io.env.USER ?? io.env.LOGNAME ?? "unknown"}`,
+    role: null,
+    address: null,
+  };
+  try {
+    using accounts = openAccounts(db);
+    if (sub === "create") {
+      const team = accounts.createTeam(positionals[0], actor);
+      io.stdout(
+        json
+          ? JSON.stringify({ name: team.name, members: 0 }) + "\n"
+          : `Created team "${team.name}".\n`,
+      );
+    } else if (sub === "delete") {
+      const team = accounts.deleteTeam(positionals[0], actor);
+      io.stdout(
+        json
+          ? JSON.stringify({ name: team.name, deleted: true }) + "\n"
+          : `Deleted team "${team.name}".\n`,
+      );
+    } else {
+      const teams = accounts.listTeams();
+      if (json) {
+        io.stdout(
+          JSON.stringify(
+            teams.map((t) => ({
+              name: t.name,
+              members: t.members,
+              created_at: new Date(t.createdAt).toISOString(),
+            })),
+            null,
+            2,
+          ) + "\n",
+        );
+      } else if (teams.length === 0) {
+        io.stdout(
+          `No teams in ${db}. Create one with: flow-proxy teams create NAME\n`,
+        );
+      } else {
+        io.stdout(
+          formatTable([
+            ["NAME", "MEMBERS"],
+            ...teams.map((t) => [t.name, String(t.members)]),
+          ], { rightAlignFrom: 1 }),
+        );
+      }
+    }
+    return EXIT.OK;
+  } catch (err) {
+    io.stderr(`error: ${(err as Error).message}\n`);
+    return EXIT.FAILURE;
+  }
+}
