@@ -9,11 +9,7 @@
  * @module
  */
 import type { DatabaseSync } from "node:sqlite";
-import {
-  openDatabase,
-  rollbackAfter,
-  type SqliteOpenError,
-} from "../base/sqlite.ts";
+import { openDatabase, type SqliteOpenError } from "../base/sqlite.ts";
 import { createAccountsSchema } from "./schema.ts";
 import {
   type Actor,
@@ -28,25 +24,22 @@ import {
   DEFAULT_SCRYPT,
   hashPassword,
   type ScryptParams,
-  storedParams,
-  verifyPassword,
 } from "./passwords.ts";
 import { parseRole, type Role } from "./permissions.ts";
 import {
   DEFAULT_SESSION_POLICY,
-  sessionExpiry,
   type SessionPolicy,
   SessionTable,
 } from "./sessions.ts";
 import { type ApiTokenRecord, ApiTokenTable } from "./api_tokens.ts";
 import {
   DEFAULT_LOGIN_GUARD,
-  type GuardScope,
   LoginGuard,
   type LoginGuardPolicy,
 } from "./login_guard.ts";
 import { type TeamRecord, type UserRecord, UserTable } from "./users.ts";
-import { randomSecret } from "./secrets.ts";
+import { type LoginResult, Logins, type SessionAuth } from "./logins.ts";
+import { AuditedChanges } from "./changes.ts";
 
 /** Options of {@linkcode Accounts} and {@linkcode openAccounts}. */
 export interface AccountsOptions {
@@ -75,22 +68,7 @@ export type UserChange =
   | { password: string }
   | { disabled: boolean };
 
-/** The outcome of a login attempt; a refusal never says whether the user exists. */
-export type LoginResult =
-  | {
-    ok: true;
-    sessionId: string;
-    csrf: string;
-    user: UserRecord;
-    expiresAt: number;
-  }
-  | { ok: false; locked: boolean; retryAfterMs: number };
-
-/** A valid session: its user and CSRF token. */
-export interface SessionAuth {
-  user: UserRecord;
-  csrf: string;
-}
+export type { LoginResult, SessionAuth } from "./logins.ts";
 
 /** Users, sessions, tokens and audit of one database. */
 export class Accounts {
@@ -103,7 +81,8 @@ export class Accounts {
   #tokens: ApiTokenTable;
   #guard: LoginGuard;
   #audit: AuditLog;
-  #decoy: Promise<string> | null = null;
+  #logins: Logins;
+  #changes: AuditedChanges;
 
   /** Use {@linkcode openAccounts}, or pass a connection whose schema exists. */
   constructor(db: DatabaseSync, options: AccountsOptions = {}) {
@@ -116,6 +95,17 @@ export class Accounts {
     this.#tokens = new ApiTokenTable(db);
     this.#guard = new LoginGuard(db, options.loginGuard ?? DEFAULT_LOGIN_GUARD);
     this.#audit = new AuditLog(db);
+    this.#changes = new AuditedChanges(db, this.#audit, this.#now);
+    this.#logins = new Logins({
+      users: this.#users,
+      sessions: this.#sessions,
+      tokens: this.#tokens,
+      guard: this.#guard,
+      audit: this.#audit,
+      now: this.#now,
+      scrypt: this.#scrypt,
+      policy: this.#policy,
+    });
   }
 
   /** The session policy in force (the admin API sets the cookie by it). */
@@ -126,7 +116,7 @@ export class Accounts {
   /** Creates a user; the password is hashed and never kept. */
   async createUser(input: CreateUserInput, actor: Actor): Promise<UserRecord> {
     const target = typeof input.name === "string" ? input.name : null;
-    const checked = await this.#refusing(
+    const checked = await this.#changes.refusing(
       actor,
       "user.create",
       target,
@@ -144,7 +134,7 @@ export class Accounts {
         };
       },
     );
-    return this.#change(actor, "user.create", checked.name, () => {
+    return this.#changes.run(actor, "user.create", checked.name, () => {
       const user = this.#users.insert(checked, this.#now());
       return { value: user, detail: { role: user.role, team: user.team } };
     });
@@ -176,14 +166,14 @@ export class Accounts {
       ? "user.disable"
       : "user.enable";
     const hash = "password" in change
-      ? await this.#refusing(
+      ? await this.#changes.refusing(
         actor,
         action,
         name,
         () => hashOf(change.password, this.#scrypt),
       )
       : null;
-    return this.#change(actor, action, name, () => {
+    return this.#changes.run(actor, action, name, () => {
       const user = this.#existing(name);
       const now = this.#now();
       let ended = 0;
@@ -218,7 +208,7 @@ export class Accounts {
 
   /** Deletes a user with their sessions and API tokens (audit records stay). */
   deleteUser(name: string, actor: Actor): UserRecord {
-    return this.#change(actor, "user.delete", name, () => {
+    return this.#changes.run(actor, "user.delete", name, () => {
       const user = this.#existing(name);
       this.#keepAnAdmin(user);
       const ended = this.#sessions.deleteForUser(user.id);
@@ -233,7 +223,7 @@ export class Accounts {
 
   /** Creates a team. */
   createTeam(name: string, actor: Actor): TeamRecord {
-    return this.#change(actor, "team.create", name, () => ({
+    return this.#changes.run(actor, "team.create", name, () => ({
       value: this.#users.insertTeam(checkName(name, "team"), this.#now()),
     }));
   }
@@ -245,7 +235,7 @@ export class Accounts {
 
   /** Deletes an empty team. */
   deleteTeam(name: string, actor: Actor): TeamRecord {
-    return this.#change(
+    return this.#changes.run(
       actor,
       "team.delete",
       name,
@@ -254,113 +244,20 @@ export class Accounts {
   }
 
   /**
-   * Checks a login and starts a session. A locked user or address is refused
-   * before the password is checked; an unknown user costs the same scrypt
-   * work as a known one. Every attempt is audited.
+   * Checks a login and starts a session (see {@linkcode Logins.login}).
    */
-  async login(
-    name: string,
-    password: string,
-    address: string,
-  ): Promise<LoginResult> {
-    const subject = typeof name === "string"
-      ? name.toLowerCase().slice(0, 64)
-      : "";
-    const subjects: [GuardScope, string][] = [["user", subject], [
-      "ip",
-      address,
-    ]];
-    const actor: Actor = { name: subject || "(none)", role: null, address };
-    const locked = this.#guard.lockedFor(subjects, this.#now());
-    if (locked > 0) {
-      this.#audit.append({
-        actor,
-        action: "login",
-        target: subject,
-        outcome: "failed",
-        detail: { reason: "locked" },
-      }, this.#now());
-      return { ok: false, locked: true, retryAfterMs: locked };
-    }
-    const row = typeof name === "string" && name.length <= 64
-      ? this.#users.row(name)
-      : null;
-    const hash = row?.passwordHash ?? await this.#decoyHash();
-    const matches = typeof password === "string" &&
-      await verifyPassword(password, hash);
-    const now = this.#now();
-    if (row === null || !matches || row.disabledAt !== null) {
-      const reason = row === null
-        ? "unknown_user"
-        : !matches
-        ? "bad_password"
-        : "disabled";
-      const wait = this.#guard.fail(subjects, now);
-      this.#audit.append({
-        actor,
-        action: "login",
-        target: subject,
-        outcome: "failed",
-        detail: { reason },
-      }, now);
-      return { ok: false, locked: wait > 0, retryAfterMs: wait };
-    }
-    if ((storedParams(row.passwordHash)?.logN ?? 0) < this.#scrypt.logN) {
-      // Parameters were raised since this hash was made: upgrade it now that the password is known.
-      this.#users.update(row.id, {
-        hash: await hashPassword(password, this.#scrypt),
-        at: row.passwordChangedAt,
-      });
-    }
-    this.#guard.forget("user", subject);
-    this.#sessions.prune(now, this.#policy);
-    const { id, csrf } = this.#sessions.create(row.id, now);
-    const { passwordHash: _hash, ...user } = row;
-    this.#audit.append({
-      actor: { ...actor, name: user.name, role: user.role },
-      action: "login",
-      target: user.name,
-      outcome: "ok",
-    }, now);
-    return {
-      ok: true,
-      sessionId: id,
-      csrf,
-      user,
-      expiresAt: now + this.#policy.absoluteMs,
-    };
+  login(name: string, password: string, address: string): Promise<LoginResult> {
+    return this.#logins.login(name, password, address);
   }
 
   /** The user and CSRF token of a live session id (restarting its idle time), or null. */
   session(id: string): SessionAuth | null {
-    if (typeof id !== "string") return null;
-    const row = this.#sessions.find(id);
-    if (row === null) return null;
-    const now = this.#now();
-    const user = this.#users.byId(row.userId);
-    if (
-      sessionExpiry(row, now, this.#policy) !== null || user === null ||
-      user.disabledAt !== null
-    ) {
-      this.#sessions.delete(row.hash);
-      return null;
-    }
-    this.#sessions.touch(row.hash, now);
-    return { user, csrf: row.csrf };
+    return this.#logins.session(id);
   }
 
   /** Ends the session `id`; true if it was live. */
   logout(id: string, actor: Actor): boolean {
-    const row = typeof id === "string" ? this.#sessions.find(id) : null;
-    if (row === null) return false;
-    this.#sessions.delete(row.hash);
-    this.#audit.append({
-      actor,
-      action: "logout",
-      target: actor.name,
-      outcome: "ok",
-    }, this.#now());
-    return true;
+    return this.#logins.logout(id, actor);
   }
 
   /** Creates an API token for `user`; the returned token is the only copy. */
@@ -369,14 +266,19 @@ export class Accounts {
     input: { name: string; expiresAt: number | null },
     actor: Actor,
   ): { token: string; record: ApiTokenRecord } {
-    return this.#change(actor, "token.create", `${user}/${input.name}`, () => {
-      const owner = this.#existing(user);
-      const created = this.#tokens.create(owner.id, {
-        name: checkName(input.name, "token"),
-        expiresAt: input.expiresAt,
-      }, this.#now());
-      return { value: created, detail: { prefix: created.record.prefix } };
-    });
+    return this.#changes.run(
+      actor,
+      "token.create",
+      `${user}/${input.name}`,
+      () => {
+        const owner = this.#existing(user);
+        const created = this.#tokens.create(owner.id, {
+          name: checkName(input.name, "token"),
+          expiresAt: input.expiresAt,
+        }, this.#now());
+        return { value: created, detail: { prefix: created.record.prefix } };
+      },
+    );
   }
 
   /** API tokens of `user`, or everyone's when null. */
@@ -388,7 +290,7 @@ export class Accounts {
 
   /** Revokes the active token `name` of `user`. */
   revokeToken(user: string, name: string, actor: Actor): ApiTokenRecord {
-    return this.#change(actor, "token.revoke", `${user}/${name}`, () => {
+    return this.#changes.run(actor, "token.revoke", `${user}/${name}`, () => {
       const owner = this.#users.get(user);
       const record = owner === null
         ? null
@@ -402,11 +304,7 @@ export class Accounts {
 
   /** The enabled user an API token belongs to, or null. */
   tokenUser(token: string): UserRecord | null {
-    if (typeof token !== "string") return null;
-    const found = this.#tokens.verify(token, this.#now());
-    if (found === null) return null;
-    const user = this.#users.byId(found.userId);
-    return user === null || user.disabledAt !== null ? null : user;
+    return this.#logins.tokenUser(token);
   }
 
   /** Appends an audit record (key changes and admin-token uses, reported by the admin API). */
@@ -447,65 +345,6 @@ export class Accounts {
         `"${user.name}" is the last enabled admin: make another user admin first`,
       );
     }
-  }
-
-  /** Runs a check that may refuse; a refusal is audited as failed. */
-  async #refusing<T>(
-    actor: Actor,
-    action: string,
-    target: string | null,
-    fn: () => T | Promise<T>,
-  ): Promise<T> {
-    try {
-      return await fn();
-    } catch (err) {
-      this.#auditFailure(actor, action, target, err);
-      throw err;
-    }
-  }
-
-  /** Runs `fn` and its audit record in one transaction; a refusal rolls back and is audited as failed. */
-  #change<T>(
-    actor: Actor,
-    action: string,
-    target: string | null,
-    fn: () => { value: T; detail?: AuditEntry["detail"] },
-  ): T {
-    this.#db.exec("BEGIN IMMEDIATE");
-    try {
-      const { value, detail } = fn();
-      this.#audit.append(
-        { actor, action, target, outcome: "ok", detail },
-        this.#now(),
-      );
-      this.#db.exec("COMMIT");
-      return value;
-    } catch (err) {
-      rollbackAfter(this.#db, err);
-      this.#auditFailure(actor, action, target, err);
-      throw err;
-    }
-  }
-
-  #auditFailure(
-    actor: Actor,
-    action: string,
-    target: string | null,
-    err: unknown,
-  ): void {
-    if (!(err instanceof AccountsError)) return;
-    this.#audit.append({
-      actor,
-      action,
-      target,
-      outcome: "failed",
-      detail: { reason: err.message },
-    }, this.#now());
-  }
-
-  #decoyHash(): Promise<string> {
-    this.#decoy ??= hashPassword(randomSecret(""), this.#scrypt);
-    return this.#decoy;
   }
 }
 
