@@ -64,6 +64,9 @@ Deno.test("every flow-proxy command shown in the docs exists with the flags show
     "models",
     "usage",
     "keys",
+    "users",
+    "teams",
+    "audit",
   ]);
   let checked = 0;
   for (const file of markdownFiles()) {
