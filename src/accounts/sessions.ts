@@ -34,6 +34,19 @@ export const DEFAULT_SESSION_POLICY: Readonly<SessionPolicy> = {
   secureCookie: false,
 };
 
+/** The policy of `serve`'s settings (`--session-idle`, `--session-max-age`, `--secure-cookies`). */
+export function sessionPolicyFrom(settings: {
+  sessionIdle: number;
+  sessionMaxAge: number;
+  secureCookies: boolean;
+}): SessionPolicy {
+  return {
+    idleMs: settings.sessionIdle,
+    absoluteMs: settings.sessionMaxAge,
+    secureCookie: settings.secureCookies,
+  };
+}
+
 /** A session as stored: never its id. */
 export interface SessionRow {
   hash: string;

@@ -69,7 +69,7 @@ export interface AdminKeys {
 
 /** Options of {@linkcode createAdminApi}. */
 export interface AdminApiOptions {
-  /** The admin token; null turns the admin API off (404). */
+  /** The admin token; null leaves only users (accounts) to open the admin API, and without those it is off (404). */
   token: string | null;
   /** Client keys; null when there is no database (`--no-db`). */
   keys: AdminKeys | null;

@@ -1,6 +1,7 @@
 /**
  * `flow-proxy serve`: settings → secrets → port check → supervisor → signals.
  */
+import { sessionPolicyFrom } from "../accounts/sessions.ts";
 import { mustRefuseToStart } from "../access/access.ts";
 import { parseCidrs } from "../base/ip_filter.ts";
 import { loadSecrets, readSecretsText } from "../config/secrets.ts";
@@ -72,6 +73,7 @@ export async function serveCommand(
     logger: getLog("store"),
     closeTimeoutMs: Math.min(10_000, settings.shutdownTimeout),
     budgetTimeZone: settings.budgetTimeZone,
+    sessionPolicy: sessionPolicyFrom(settings),
   });
   // Revoked keys count: they keep enforcement on.
   const keyCount = store?.keys.length ?? 0;

@@ -70,6 +70,12 @@ export interface Settings {
   /** The IANA time zone key budgets' days, weeks and months follow. */
   budgetTimeZone: string;
   adminToken: string | null;
+  /** An admin session not used for this long ends. */
+  sessionIdle: number;
+  /** An admin session ends this long after login. */
+  sessionMaxAge: number;
+  /** Mark the session cookie `Secure` (behind TLS). */
+  secureCookies: boolean;
 }
 
 /** How an option's text is read (see `values.ts`). */
@@ -439,7 +445,33 @@ export const SERVE_OPTIONS: readonly ServeOption[] = [
     kind: "string",
     help: "Token for the admin API under /_flow-proxy/ (or --admin-token-file)",
     default: null,
-    defaultText: "none: admin API off",
+    defaultText: "none: only users open the admin API",
+  },
+  {
+    key: "sessionIdle",
+    flag: "session-idle",
+    env: "FLOW_PROXY_SESSION_IDLE",
+    kind: "duration",
+    help: "An admin session not used for this long ends",
+    default: 30 * 60_000,
+  },
+  {
+    key: "sessionMaxAge",
+    flag: "session-max-age",
+    env: "FLOW_PROXY_SESSION_MAX_AGE",
+    kind: "duration",
+    help: "An admin session ends this long after login, however used",
+    default: 12 * 3_600_000,
+  },
+  {
+    key: "secureCookies",
+    flag: "secure-cookies",
+    env: "FLOW_PROXY_SECURE_COOKIES",
+    kind: "bool",
+    switch: true,
+    help: "Mark the session cookie Secure (serve behind TLS)",
+    default: false,
+    defaultText: "off (flow-proxy does not serve TLS yet)",
   },
 ];
 

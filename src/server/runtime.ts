@@ -19,6 +19,7 @@ import { RateLimiter } from "../access/rate_limit.ts";
 import { BudgetTable } from "../access/budget_table.ts";
 import { createAdminApi } from "../admin/admin_api.ts";
 import type { AccountsClient } from "../accounts/calls.ts";
+import { sessionPolicyFrom } from "../accounts/sessions.ts";
 import { Metrics } from "../observe/metrics.ts";
 import { ClientMetrics } from "../observe/client_metrics.ts";
 import { VERSION } from "../version.ts";
@@ -210,6 +211,7 @@ export async function startRuntime(options: RuntimeOptions): Promise<Runtime> {
     usage: store ? (since) => store.request({ op: "usage", since }) : undefined,
     accounts: store &&
       ((call) => store.request({ op: "accounts", call })) as AccountsClient,
+    sessionPolicy: sessionPolicyFrom(settings),
     logger,
     onLoginFailure: (reason) => metrics.countLoginFailure(reason),
     startedAt,

@@ -15,6 +15,7 @@ import type {
   ToStore,
 } from "./store_link.ts";
 import { describe } from "../base/describe.ts";
+import type { SessionPolicy } from "../accounts/sessions.ts";
 
 const STORE_WORKER_URL = new URL("./store_worker.ts", import.meta.url).href;
 
@@ -31,6 +32,8 @@ export interface StoreClientOptions {
   budgetTimeZone?: string;
   /** Longest wait for the last writes at close. Default 10000 ms. */
   closeTimeoutMs?: number;
+  /** Session lifetimes of the accounts service; default: its own. */
+  sessionPolicy?: SessionPolicy;
 }
 
 interface Pending {
@@ -142,6 +145,7 @@ export class StoreClient {
       logFile: this.#options.logFile,
       pollMs: this.#options.pollMs ?? 1000,
       budgetTimeZone: this.#options.budgetTimeZone ?? "UTC",
+      sessionPolicy: this.#options.sessionPolicy,
     };
     worker.postMessage(init);
     return worker;

@@ -45,6 +45,7 @@ Deno.test("serve: login, session, CSRF and a lockout shared by every worker, wit
       const res = await loginAs("root", PASSWORD);
       assert.equal(res.status, 200);
       const { csrf_token: csrf } = await res.json();
+      assert.match(res.headers.get("set-cookie")!, /; Max-Age=3600; Secure$/);
       const cookie = res.headers.get("set-cookie")!.split(";")[0];
       secrets.push(cookie.split("=")[1], csrf);
       const me = await fetch(url("me"), {

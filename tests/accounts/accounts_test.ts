@@ -359,3 +359,32 @@ Deno.test("audit_log refuses UPDATE and DELETE", async () => {
   assert.throws(() => db.exec("DELETE FROM audit_log"), /append-only/);
   db.close();
 });
+
+Deno.test("sessionPolicyFrom() reads --session-idle, --session-max-age and --secure-cookies", async () => {
+  const { resolveSettings } = await import("../../src/config/settings.ts");
+  const { sessionPolicyFrom, DEFAULT_SESSION_POLICY } = await import(
+    "../../src/accounts/sessions.ts"
+  );
+  const defaults = resolveSettings([], { env: {}, cwd: "/tmp" });
+  assert.deepEqual(
+    sessionPolicyFrom(settingsOf(defaults)),
+    DEFAULT_SESSION_POLICY,
+  );
+  const set = resolveSettings([
+    "--session-idle",
+    "5m",
+    "--session-max-age",
+    "2h",
+    "--secure-cookies",
+  ], { env: {}, cwd: "/tmp" });
+  assert.deepEqual(sessionPolicyFrom(settingsOf(set)), {
+    idleMs: 300_000,
+    absoluteMs: 7_200_000,
+    secureCookie: true,
+  });
+});
+
+function settingsOf<T>(result: { help: true } | { settings: T }): T {
+  if (!("settings" in result)) throw new Error("help was asked");
+  return result.settings;
+}

@@ -26,7 +26,7 @@ Deno.test("defaultText() formats a row's default in the form the option is writt
     // Wording, where the value does not say itself.
     ["numWorkers", "number of CPU cores"],
     ["threaded", "threaded"],
-    ["adminToken", "none: admin API off"],
+    ["adminToken", "none: only users open the admin API"],
   ];
   for (const [key, text] of cases) {
     await t.step(`${key} → ${text}`, () => {
