@@ -43,6 +43,8 @@ export interface KeyRecord {
   lastUsedAt: number | null;
   /** Tokens, spend and parallel requests allowed per period (src/access/budget.ts); null or absent = none. */
   budget?: Budget | null;
+  /** The user (accounts) the key belongs to; absent or null: nobody's, managed by operators. */
+  owner?: string | null;
 }
 
 /** A record with the SHA-256 (hex) of its key, as {@linkcode KeyVerifier} needs it. */
@@ -66,6 +68,8 @@ export interface CreateKeyInput {
   expiresAt?: number | null;
   /** A budget checked by `validateBudget` (src/access/budget.ts); null or absent = none. */
   budget?: Budget | null;
+  /** The user the key belongs to; null or absent = nobody's. */
+  owner?: string | null;
 }
 
 /** The status of a key at time `now`. */
@@ -198,6 +202,7 @@ export function keyRecordJson(
     "models": record.models,
     "revoked_at": iso(record.revokedAt),
     "last_used_at": iso(record.lastUsedAt),
+    "owner": record.owner ?? null,
     "budget": budgetJson(record.budget ?? null),
   };
 }

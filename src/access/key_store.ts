@@ -58,11 +58,13 @@ const ADDED_COLUMNS: readonly [string, string][] = [
   ["budget", "TEXT"],
   // Bumped by every change of a key's fields, so the change stamp moves.
   ["revision", "INTEGER NOT NULL DEFAULT 0"],
+  // The user (accounts) the key belongs to; null: nobody's.
+  ["owner", "TEXT"],
 ];
 
 const COLUMNS =
   `id, name, prefix, hash, created_at AS createdAt, expires_at AS expiresAt, rpm, burst,
-  models, revoked_at AS revokedAt, last_used_at AS lastUsedAt, budget`;
+  models, revoked_at AS revokedAt, last_used_at AS lastUsedAt, budget, owner`;
 
 /** SQLite's extended code for a UNIQUE constraint violation. */
 const SQLITE_CONSTRAINT_UNIQUE = 2067;
@@ -86,8 +88,8 @@ export class KeyStore {
     this.#now = options.now ?? Date.now;
     this.#touchFlushMs = options.touchFlushMs ?? 1000;
     this.#insert = db.prepare(
-      `INSERT INTO client_keys (name, prefix, hash, created_at, expires_at, rpm, burst, models, budget)
-       VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+      `INSERT INTO client_keys (name, prefix, hash, created_at, expires_at, rpm, burst, models, budget, owner)
+       VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
     );
     this.#selectAll = db.prepare(
       `SELECT ${COLUMNS} FROM client_keys ORDER BY id`,
@@ -121,6 +123,7 @@ export class KeyStore {
         input.burst ?? null,
         models,
         input.budget ? JSON.stringify(input.budget) : null,
+        input.owner ?? null,
       );
       id = Number(result.lastInsertRowid);
     } catch (err) {
@@ -263,6 +266,7 @@ interface Row {
   revokedAt: number | null;
   lastUsedAt: number | null;
   budget: string | null;
+  owner: string | null;
 }
 
 function toRecord(row: Row): StoredKey {
@@ -280,6 +284,7 @@ function toRecord(row: Row): StoredKey {
     revokedAt: num(row.revokedAt),
     lastUsedAt: num(row.lastUsedAt),
     budget: row.budget === null ? null : JSON.parse(row.budget) as Budget,
+    ...(row.owner === null ? {} : { owner: row.owner }),
   };
 }
 
@@ -403,8 +408,12 @@ function addMissingColumns(db: DatabaseSync): void {
       .map((c) => c.name),
   );
   for (const [name, type] of ADDED_COLUMNS) {
-    if (!have.has(name)) {
+    if (have.has(name)) continue;
+    try {
       db.exec(`ALTER TABLE client_keys ADD COLUMN ${name} ${type}`);
+    } catch (err) {
+      // Another process added it a moment ago.
+      if (!/duplicate column/.test((err as Error).message)) throw err;
     }
   }
 }

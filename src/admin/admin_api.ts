@@ -15,15 +15,9 @@
  * and without accounts (no database) the whole prefix answers 404.
  */
 import { sha256 } from "../base/digest.ts";
-import { fail, json, methodNotAllowed, readJsonObject } from "./http.ts";
+import { fail, json, methodNotAllowed } from "./http.ts";
 import { VERSION } from "../version.ts";
-import {
-  type CreateKeyInput,
-  type KeyRecord,
-  keyRecordJson,
-  keyStatus,
-  parseExpiry,
-} from "../access/client_keys.ts";
+import { keyStatus } from "../access/client_keys.ts";
 import { ADMIN_PREFIX, isAdminPath } from "../base/reserved_paths.ts";
 import { parseSince as parseSinceGrammar } from "../base/time_grammar.ts";
 import type { Logger } from "@logtape/logtape";
@@ -41,6 +35,7 @@ import {
   serveAccountRoute,
 } from "./account_routes.ts";
 import { serveLogin } from "./login_route.ts";
+import { type AdminKeys, serveKeyRoute } from "./key_routes.ts";
 
 /** Default window of `GET usage` without `since`. */
 const DEFAULT_USAGE_WINDOW_MS = 24 * 3_600_000;
@@ -53,19 +48,7 @@ export interface AdminStatus {
   credentials: readonly object[];
 }
 
-/**
- * The key operations the admin API needs: a `KeyStore`, or (in the server)
- * requests to the store worker, so that no SQLite call runs on a serving thread.
- */
-export interface AdminKeys {
-  list(): KeyRecord[] | Promise<KeyRecord[]>;
-  create(
-    input: CreateKeyInput,
-  ):
-    | { key: string; record: KeyRecord }
-    | Promise<{ key: string; record: KeyRecord }>;
-  revoke(name: string): boolean | Promise<boolean>;
-}
+export type { AdminKeys };
 
 /** Options of {@linkcode createAdminApi}. */
 export interface AdminApiOptions {
@@ -113,119 +96,6 @@ export function createAdminApi(
   // Without accounts only the admin token authenticates, and it may do everything: nothing to audit.
   const audit: AccountsClient = accounts ??
     ((() => Promise.resolve({ ok: true, value: null })) as AccountsClient);
-
-  async function routeKeys(
-    req: Request,
-    rest: string,
-    caller: Caller,
-  ): Promise<Response> {
-    const store = options.keys;
-    if (store === null) {
-      return fail(
-        "not_found",
-        "Client keys need the database, and this server runs without one (--no-db)",
-      );
-    }
-    const scope = await authorize(
-      { ...caller, req, rest, accounts: audit },
-      req.method === "GET" ? "keys.read" : "keys.write",
-    );
-    if (scope instanceof Response) return scope;
-    if (scope === "own") {
-      return await deny(
-        { ...caller, req, rest, accounts: audit },
-        "it may manage only its own keys, and keys owned by users are not there yet (ask an operator)",
-      );
-    }
-    if (rest === "keys") {
-      if (req.method === "GET") {
-        const t = now();
-        return json(200, {
-          object: "list",
-          data: (await store.list()).map((r) => keyRecordJson(r, t)),
-        });
-      }
-      if (req.method === "POST") return await createKey(req, store, caller);
-      return methodNotAllowed("GET, POST");
-    }
-    let name: string;
-    try {
-      name = decodeURIComponent(rest.slice("keys/".length));
-    } catch {
-      return fail("bad_request", "Malformed key name in the path");
-    }
-    if (req.method !== "DELETE") return methodNotAllowed("DELETE");
-    if (!(await store.revoke(name))) {
-      return fail("not_found", `No active key named "${name}"`);
-    }
-    options.onKeysChanged?.();
-    await auditKey(caller, "key.revoke", name);
-    return json(200, { name, revoked: true });
-  }
-
-  async function auditKey(
-    caller: Caller,
-    action: string,
-    name: string,
-  ): Promise<void> {
-    await audit({
-      call: "audit.append",
-      entry: {
-        actor: actorOf(caller.principal, caller.address),
-        action,
-        target: name,
-        outcome: "ok",
-      },
-    });
-  }
-
-  async function createKey(
-    req: Request,
-    store: AdminKeys,
-    caller: Caller,
-  ): Promise<Response> {
-    const body = await readJsonObject(req);
-    if (typeof body === "string") return fail("bad_request", body);
-    const unknown = Object.keys(body).filter((k) =>
-      !["name", "rpm", "burst", "models", "expires"].includes(k)
-    );
-    if (unknown.length > 0) {
-      return fail("bad_request", `Unknown field "${unknown[0]}"`);
-    }
-    const input: CreateKeyInput = { name: body.name as string };
-    try {
-      for (const field of ["rpm", "burst"] as const) {
-        const value = body[field];
-        if (
-          value !== undefined && value !== null && typeof value !== "number"
-        ) {
-          throw new TypeError(`"${field}" must be a whole number`);
-        }
-        input[field] = value as number | null | undefined;
-      }
-      if (typeof body.models === "string") {
-        input.models = body.models.split(",").map((m) => m.trim()).filter((m) =>
-          m !== ""
-        );
-      } else if (body.models !== undefined && body.models !== null) {
-        input.models = body.models as string[];
-      }
-      if (body.expires !== undefined && body.expires !== null) {
-        if (typeof body.expires !== "string") {
-          throw new TypeError(
-            `"expires" must be a duration such as "30d" or a date such as "2026-12-31"`,
-          );
-        }
-        input.expiresAt = parseExpiry(body.expires, now());
-      }
-      const { key, record } = await store.create(input);
-      options.onKeysChanged?.();
-      await auditKey(caller, "key.create", record.name);
-      return json(201, { key, ...keyRecordJson(record, now()) });
-    } catch (err) {
-      return fail("bad_request", (err as Error).message);
-    }
-  }
 
   async function routeStatus(): Promise<Response> {
     const status = await options.status();
@@ -303,7 +173,21 @@ export function createAdminApi(
         await routeUsage(url);
     }
     if (rest === "keys" || /^keys\/[^/]+$/.test(rest)) {
-      return await routeKeys(req, rest, caller);
+      if (options.keys === null) {
+        return fail(
+          "not_found",
+          "Client keys need the database, and this server runs without one (--no-db)",
+        );
+      }
+      return await serveKeyRoute({
+        req,
+        rest,
+        ...caller,
+        keys: options.keys,
+        accounts: audit,
+        now: now(),
+        onKeysChanged: options.onKeysChanged,
+      });
     }
     if (accounts !== null && isAccountRoute(rest)) {
       return await serveAccountRoute({

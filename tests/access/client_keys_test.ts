@@ -112,6 +112,7 @@ Deno.test("keyRecordJson() shows status and ISO times", () => {
     revoked_at: null,
     last_used_at: null,
     budget: null,
+    owner: null,
   });
   assert.equal(keyRecordJson(record, T0 + 1000).status, "expired");
   assert.deepEqual(

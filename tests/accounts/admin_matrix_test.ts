@@ -14,14 +14,14 @@ type Cell = [
 const MATRIX: Cell[] = [
   ["GET", () => "status", null, [200, 200, 403, 200]],
   ["GET", () => "usage", null, [200, 200, 403, 200]],
-  ["GET", () => "keys", null, [200, 200, 403, 403]],
+  ["GET", () => "keys", null, [200, 200, 200, 403]],
   ["POST", () => "keys", (r) => ({ name: `new-key-${r}` }), [
     201,
     201,
-    403,
+    201,
     403,
   ]],
-  ["DELETE", (r) => `keys/key-${r}`, null, [200, 200, 403, 403]],
+  ["DELETE", (r) => `keys/key-${r}`, null, [200, 200, 200, 403]],
   ["GET", () => "users", null, [200, 403, 403, 403]],
   ["GET", () => "users/user-member", null, [200, 403, 403, 403]],
   [
@@ -106,7 +106,7 @@ async function populate(f: AdminFixture): Promise<Record<Role, string>> {
     const created = await f.call("keys", {
       method: "POST",
       bearer: "admin-token-0123456789abcdef",
-      body: JSON.stringify({ name: `key-${role}` }),
+      body: JSON.stringify({ name: `key-${role}`, owner: `user-${role}` }),
     });
     assert.equal(created.status, 201);
     await created.body?.cancel();
@@ -179,4 +179,59 @@ Deno.test("admin API: a member's refusal does not tell whether the user or token
   }
   assert.deepEqual(answers[0], answers[1]);
   assert.deepEqual(answers[2], answers[3]);
+});
+
+Deno.test("admin API: a member sees, creates and revokes only its own keys; another's answers like a missing one", async () => {
+  await using f = await adminFixture();
+  const tokens = await populate(f);
+  const list = await (await f.call("keys", { bearer: tokens.member })).json();
+  assert.deepEqual(
+    list.data.map((k: { name: string; owner: string }) => [k.name, k.owner]),
+    [["key-member", "user-member"]],
+  );
+  const created = await f.call("keys", {
+    method: "POST",
+    bearer: tokens.member,
+    body: JSON.stringify({ name: "mine" }),
+  });
+  assert.equal((await created.json()).owner, "user-member");
+  const forOther = await f.call("keys", {
+    method: "POST",
+    bearer: tokens.member,
+    body: JSON.stringify({ name: "theirs", owner: "user-admin" }),
+  });
+  assert.equal(forOther.status, 403);
+  await forOther.body?.cancel();
+  const answers = [];
+  for (const name of ["key-admin", "no-such-key"]) {
+    const res = await f.call(`keys/${name}`, {
+      method: "DELETE",
+      bearer: tokens.member,
+    });
+    answers.push([
+      res.status,
+      (await res.json()).error.message.replace(name, "X"),
+    ]);
+  }
+  assert.deepEqual(answers, [[404, 'No active key named "X"'], [
+    404,
+    'No active key named "X"',
+  ]]);
+  const keys =
+    await (await f.call("keys", { bearer: "admin-token-0123456789abcdef" }))
+      .json();
+  assert.equal(
+    keys.data.find((k: { name: string }) => k.name === "key-admin").status,
+    "active",
+  );
+  const unknownOwner = await f.call("keys", {
+    method: "POST",
+    bearer: tokens.operator,
+    body: JSON.stringify({ name: "x", owner: "ghost" }),
+  });
+  assert.equal(unknownOwner.status, 400);
+  assert.equal(
+    (await unknownOwner.json()).error.message,
+    'No user named "ghost" to own the key',
+  );
 });

@@ -1,0 +1,182 @@
+/**
+ * The client-key routes of the admin API: `GET keys`, `POST keys` `{name,
+ * rpm?, burst?, models?, expires?, owner?}` (the key in the answer, once),
+ * `DELETE keys/<name>`. A role whose `keys.*` cell is `own` (member) sees,
+ * creates and revokes only keys it owns; another's key answers exactly like
+ * one that does not exist. Every change is audited.
+ *
+ * @module
+ */
+import {
+  type CreateKeyInput,
+  type KeyRecord,
+  keyRecordJson,
+  keyStatus,
+  parseExpiry,
+} from "../access/client_keys.ts";
+import type { AccountsClient } from "../accounts/calls.ts";
+import type { Scope } from "../accounts/permissions.ts";
+import { authorize, type Denial } from "./account_routes.ts";
+import {
+  fail,
+  json,
+  methodNotAllowed,
+  pathName,
+  readJsonObject,
+  unknownField,
+} from "./http.ts";
+import { actorOf } from "./principal.ts";
+
+/**
+ * The key operations the admin API needs: a `KeyStore`, or (in the server)
+ * requests to the store worker, so that no SQLite call runs on a serving thread.
+ */
+export interface AdminKeys {
+  list(): KeyRecord[] | Promise<KeyRecord[]>;
+  create(
+    input: CreateKeyInput,
+  ):
+    | { key: string; record: KeyRecord }
+    | Promise<{ key: string; record: KeyRecord }>;
+  revoke(name: string): boolean | Promise<boolean>;
+}
+
+/** What a key route is given. */
+export interface KeyRoute extends Denial {
+  keys: AdminKeys;
+  now: number;
+  /** Called after a key was created or revoked. */
+  onKeysChanged?: () => void;
+  /** Audit trail and user look-ups (a no-op client without accounts). */
+  accounts: AccountsClient;
+}
+
+/** Serves `keys` and `keys/<name>`. */
+export async function serveKeyRoute(r: KeyRoute): Promise<Response> {
+  const read = r.req.method === "GET";
+  const scope = await authorize(r, read ? "keys.read" : "keys.write");
+  if (scope instanceof Response) return scope;
+  const self = r.principal.via === "admin-token" ? null : r.principal.name;
+  const mine = (k: KeyRecord) => scope === "all" || (k.owner ?? null) === self;
+  if (r.rest === "keys") {
+    if (read) {
+      const data = (await r.keys.list()).filter(mine).map((k) =>
+        keyRecordJson(k, r.now)
+      );
+      return json(200, { object: "list", data });
+    }
+    if (r.req.method === "POST") return await createKey(r, scope, self);
+    return methodNotAllowed("GET, POST");
+  }
+  const name = pathName(r.rest, "keys/");
+  if (name === null) {
+    return fail("bad_request", "Malformed key name in the path");
+  }
+  if (r.req.method !== "DELETE") return methodNotAllowed("DELETE");
+  const active = (await r.keys.list()).find((k) =>
+    k.name === name && keyStatus(k, r.now) !== "revoked"
+  );
+  if (active === undefined || !mine(active) || !(await r.keys.revoke(name))) {
+    return fail("not_found", `No active key named "${name}"`);
+  }
+  r.onKeysChanged?.();
+  await auditKey(r, "key.revoke", name, active.owner ?? null);
+  return json(200, { name, revoked: true });
+}
+
+async function createKey(
+  r: KeyRoute,
+  scope: Scope,
+  self: string | null,
+): Promise<Response> {
+  const body = await readJsonObject(r.req);
+  if (typeof body === "string") return fail("bad_request", body);
+  const bad = unknownField(body, [
+    "name",
+    "rpm",
+    "burst",
+    "models",
+    "expires",
+    "owner",
+  ]);
+  if (bad !== null) return fail("bad_request", bad);
+  const input: CreateKeyInput = { name: body.name as string };
+  try {
+    for (const field of ["rpm", "burst"] as const) {
+      const value = body[field];
+      if (value !== undefined && value !== null && typeof value !== "number") {
+        throw new TypeError(`"${field}" must be a whole number`);
+      }
+      input[field] = value as number | null | undefined;
+    }
+    if (typeof body.models === "string") {
+      input.models = body.models.split(",").map((m) => m.trim()).filter((m) =>
+        m !== ""
+      );
+    } else if (body.models !== undefined && body.models !== null) {
+      input.models = body.models as string[];
+    }
+    if (body.expires !== undefined && body.expires !== null) {
+      if (typeof body.expires !== "string") {
+        throw new TypeError(
+          `"expires" must be a duration such as "30d" or a date such as "2026-12-31"`,
+        );
+      }
+      input.expiresAt = parseExpiry(body.expires, r.now);
+    }
+    const owner = await ownerOf(r, body.owner, scope, self);
+    if (owner instanceof Response) return owner;
+    input.owner = owner;
+    const { key, record } = await r.keys.create(input);
+    r.onKeysChanged?.();
+    await auditKey(r, "key.create", record.name, owner);
+    return json(201, { key, ...keyRecordJson(record, r.now) });
+  } catch (err) {
+    return fail("bad_request", (err as Error).message);
+  }
+}
+
+/** The owner a new key gets: the caller's own for `own`, else the named user (who must exist) or nobody. */
+async function ownerOf(
+  r: KeyRoute,
+  given: unknown,
+  scope: Scope,
+  self: string | null,
+): Promise<string | null | Response> {
+  if (given !== undefined && given !== null && typeof given !== "string") {
+    return fail("bad_request", `"owner" must be a user name or null`);
+  }
+  if (scope === "own") {
+    if (given !== undefined && given !== null && given !== self) {
+      return fail(
+        "forbidden",
+        `Your role (${r.principal.role}) may not do this: it may create keys only for itself`,
+      );
+    }
+    return self;
+  }
+  if (given === undefined || given === null) return null;
+  const found = await r.accounts({ call: "users.get", name: given });
+  if (!found.ok || found.value === null) {
+    return fail("bad_request", `No user named "${given}" to own the key`);
+  }
+  return found.value.name;
+}
+
+async function auditKey(
+  r: KeyRoute,
+  action: string,
+  name: string,
+  owner: string | null,
+): Promise<void> {
+  await r.accounts({
+    call: "audit.append",
+    entry: {
+      actor: actorOf(r.principal, r.address),
+      action,
+      target: name,
+      outcome: "ok",
+      ...(owner === null ? {} : { detail: { owner } }),
+    },
+  });
+}
