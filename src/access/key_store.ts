@@ -169,6 +169,16 @@ export class KeyStore {
     return Number(result.changes) > 0;
   }
 
+  /** Revokes every active key owned by user `owner` (any case); the names of those revoked. */
+  revokeOwnedBy(owner: string): string[] {
+    this.flush();
+    const rows = this.#db.prepare(
+      `UPDATE client_keys SET revoked_at = ? WHERE owner = ? COLLATE NOCASE AND revoked_at IS NULL
+       RETURNING name`,
+    ).all(this.#now(), owner);
+    return rows.map((r) => String(r.name));
+  }
+
   /** Number of keys ever created and still in the table (enforcement is on once there is one). */
   count(): number {
     const row = this.#db.prepare("SELECT count(*) AS n FROM client_keys")

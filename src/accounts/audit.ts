@@ -49,7 +49,7 @@ export interface AuditRecord {
 export interface AuditFilter {
   /** Only records at or after this time, epoch ms. */
   since?: number;
-  /** Only records whose actor or target is this user. */
+  /** Only records whose actor or target is this user, or about a key the user owned. */
   user?: string;
   /** Only this action, or actions under `<prefix>.` when it ends with `.*`. */
   action?: string;
@@ -92,8 +92,11 @@ export class AuditLog {
       values.push(filter.since);
     }
     if (filter.user !== undefined) {
-      where.push("(actor = ? COLLATE NOCASE OR target = ? COLLATE NOCASE)");
-      values.push(filter.user, filter.user);
+      where.push(
+        `(actor = ? COLLATE NOCASE OR target = ? COLLATE NOCASE
+          OR json_extract(detail, '$.owner') = ? COLLATE NOCASE)`,
+      );
+      values.push(filter.user, filter.user, filter.user);
     }
     if (filter.action !== undefined) {
       if (filter.action.endsWith(".*")) {

@@ -22,6 +22,7 @@ Options:
   --since <time>         Only records from this time: 2026-12-01, 2026-12-01T08:00
                          (UTC unless a zone is given), or an age such as 24h, 7d
   --user <name>          Only records whose actor or target is this user
+                         (or about a key the user owned)
   --action <action>      Only this action (user.create, login, key.revoke, …),
                          or a family such as 'user.*'
   --limit <n>            At most this many records (default 1000)

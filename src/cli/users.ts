@@ -14,6 +14,9 @@ import type { ScryptParams } from "../accounts/passwords.ts";
 import { ROLES } from "../accounts/permissions.ts";
 import type { UserRecord } from "../accounts/users.ts";
 import { userJson } from "../admin/account_json.ts";
+import type { AccountsCall } from "../accounts/calls.ts";
+import { revokeOwnedKeys } from "../accounts/owned_keys.ts";
+import { openKeyStore } from "../access/key_store.ts";
 import { argumentError, type CommandIo, EXIT, formatTable } from "./command.ts";
 import { databasePath } from "./keys.ts";
 import {
@@ -59,8 +62,9 @@ Commands:
   set-role         Give NAME the role ROLE
   set-team         Put NAME in TEAM, or in no team without TEAM
   reset-password   Set a new password for NAME
-  disable, enable  Stop or allow NAME's logins (disabling ends their sessions)
-  delete           Delete NAME with their sessions and API tokens
+  disable, enable  Stop or allow NAME's logins (disabling ends their sessions
+                   and revokes the client keys they own, for good)
+  delete           Delete NAME with their sessions, API tokens and owned keys
 
 Options:
   --db <path>            Database [env: FLOW_PROXY_DB]
@@ -283,27 +287,35 @@ async function runUsers(
           `Password of "${user.name}" changed; their sessions were ended.\n`,
         );
       }
-      case "disable":
       case "enable": {
-        const user = await accounts.updateUser(name, {
-          disabled: p.sub === "disable",
-        }, actor);
+        const user = await accounts.updateUser(
+          name,
+          { disabled: false },
+          actor,
+        );
+        return done(io, json, user, `User "${user.name}" enabled.\n`);
+      }
+      case "disable": {
+        const change = { disabled: true };
+        const user = await accounts.updateUser(name, change, actor);
+        const call = { call: "users.update", name, change, actor } as const;
+        const keys = revokeKeysOf(p.db, call, accounts);
         return done(
           io,
           json,
           user,
-          p.sub === "disable"
-            ? `User "${user.name}" disabled; their sessions were ended.\n`
-            : `User "${user.name}" enabled.\n`,
+          `User "${user.name}" disabled; their sessions were ended${keys}.\n`,
         );
       }
       default: {
         const user = accounts.deleteUser(name, actor);
+        const call = { call: "users.delete", name, actor } as const;
+        const keys = revokeKeysOf(p.db, call, accounts);
         return done(
           io,
           json,
           user,
-          `User "${user.name}" deleted, with their sessions and API tokens.\n`,
+          `User "${user.name}" deleted, with their sessions and API tokens${keys}.\n`,
         );
       }
     }
@@ -311,6 +323,17 @@ async function runUsers(
     io.stderr(`error: ${(err as Error).message}\n`);
     return EXIT.FAILURE;
   }
+}
+
+/** Revokes the client keys a deleted or disabled user owned; the words to add to the message. */
+function revokeKeysOf(
+  db: string,
+  call: AccountsCall,
+  accounts: Accounts,
+): string {
+  using keys = openKeyStore(db);
+  const n = revokeOwnedKeys(call, { ok: true, value: null }, keys, accounts);
+  return n === 0 ? "" : `; ${n} client key(s) they owned were revoked`;
 }
 
 function done(

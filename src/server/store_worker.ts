@@ -29,6 +29,7 @@ import type { FromStore, StoreOp, ToStore } from "./store_link.ts";
 import { describe } from "../base/describe.ts";
 import { type Accounts, openAccounts } from "../accounts/accounts.ts";
 import { runAccountsCall } from "../accounts/calls.ts";
+import { revokeOwnedKeys } from "../accounts/owned_keys.ts";
 import type { SessionPolicy } from "../accounts/sessions.ts";
 
 /** SQLite's primary result code for "database is locked". */
@@ -142,8 +143,13 @@ class StoreService {
       }
       case "usage":
         return usageSummary(this.#requests, { since: op.since });
-      case "accounts":
-        return await runAccountsCall(this.#accounts, op.call);
+      case "accounts": {
+        const answer = await runAccountsCall(this.#accounts, op.call);
+        if (revokeOwnedKeys(op.call, answer, this.#keys, this.#accounts) > 0) {
+          this.#publishIfChanged();
+        }
+        return answer;
+      }
       case "write":
         await this.#writeRecords(op.records);
         return null;

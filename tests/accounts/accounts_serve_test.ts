@@ -26,7 +26,15 @@ Deno.test("serve: login, session, CSRF and a lockout shared by every worker, wit
   }
   await using stack = await startStack({
     dir,
-    args: ["--db", db, "--num-workers", "2"],
+    args: [
+      "--db",
+      db,
+      "--num-workers",
+      "2",
+      "--secure-cookies",
+      "--session-max-age",
+      "1h",
+    ],
   });
   const { proxy } = stack;
   const url = (path: string) => `${proxy.url}/_flow-proxy/admin/${path}`;
@@ -38,6 +46,7 @@ Deno.test("serve: login, session, CSRF and a lockout shared by every worker, wit
       body: JSON.stringify({ name, password }),
     });
   const secrets = [PASSWORD];
+  let session = { cookie: "", csrf: "" };
 
   await t.step(
     "a session works, and needs its CSRF token to change anything",
@@ -48,6 +57,7 @@ Deno.test("serve: login, session, CSRF and a lockout shared by every worker, wit
       assert.match(res.headers.get("set-cookie")!, /; Max-Age=3600; Secure$/);
       const cookie = res.headers.get("set-cookie")!.split(";")[0];
       secrets.push(cookie.split("=")[1], csrf);
+      session = { cookie, csrf };
       const me = await fetch(url("me"), {
         headers: { cookie, connection: "close" },
       });
@@ -105,6 +115,43 @@ Deno.test("serve: login, session, CSRF and a lockout shared by every worker, wit
     },
   );
 
+  await t.step(
+    "deleting a user revokes the client keys they owned, on every worker",
+    async () => {
+      const headers = {
+        cookie: session.cookie,
+        "x-csrf-token": session.csrf,
+        "content-type": "application/json",
+      };
+      const created = await fetch(url("keys"), {
+        method: "POST",
+        headers,
+        body: '{"name":"mallory-cli","owner":"mallory"}',
+      });
+      assert.equal(created.status, 201);
+      const { key } = await created.json();
+      secrets.push(key);
+      const models = () =>
+        fetch(`${proxy.url}/v1/models`, {
+          headers: { authorization: `Bearer ${key}`, connection: "close" },
+        }).then(async (res) => {
+          await res.body?.cancel();
+          return res.status;
+        });
+      await until(async () => await models() === 200, "the key works");
+      const deleted = await fetch(url("users/mallory"), {
+        method: "DELETE",
+        headers,
+      });
+      assert.equal(deleted.status, 200);
+      await deleted.body?.cancel();
+      await until(async () => await models() === 401, "the key is refused");
+      for (let i = 0; i < 4; i++) {
+        assert.equal(await models(), 401, "on every connection");
+      }
+    },
+  );
+
   await t.step("the audit trail has every attempt", () => {
     using accounts = openAccounts(db);
     const logins = accounts.listAudit({ action: "login" });
@@ -119,3 +166,15 @@ Deno.test("serve: login, session, CSRF and a lockout shared by every worker, wit
     ]);
   });
 });
+
+/** Polls `check` until it holds (a change reaches every worker within about a second). */
+async function until(
+  check: () => Promise<boolean>,
+  what: string,
+): Promise<void> {
+  for (let i = 0; i < 100; i++) {
+    if (await check()) return;
+    await new Promise((resolve) => setTimeout(resolve, 50));
+  }
+  throw new Error(`Timed out waiting until ${what}`);
+}

@@ -7,6 +7,7 @@ import type { CommandIo } from "../../src/cli/command.ts";
 import type { PasswordSource } from "../../src/cli/password_input.ts";
 import { openAccounts } from "../../src/accounts/accounts.ts";
 import { FAST_SCRYPT, PASSWORD } from "./helpers.ts";
+import { openKeyStore } from "../../src/access/key_store.ts";
 
 interface Run {
   code: number;
@@ -248,7 +249,21 @@ Deno.test("users set-role, set-team, reset-password, disable, enable, delete and
         .includes("last enabled admin"),
       true,
     );
-    assert.equal((await users(dir, ["delete", "bob", "--db", db])).code, 0);
+    {
+      using keys = openKeyStore(db);
+      keys.create({ name: "bob-laptop", owner: "bob" });
+      keys.create({ name: "shared" });
+    }
+    const deleted = await users(dir, ["delete", "bob", "--db", db]);
+    assert.equal(deleted.code, 0);
+    assert.match(deleted.out, /1 client key\(s\) they owned were revoked/);
+    {
+      using keys = openKeyStore(db);
+      assert.deepEqual(keys.list().map((k) => [k.name, k.revokedAt !== null]), [
+        ["bob-laptop", true],
+        ["shared", false],
+      ]);
+    }
     const gone = await users(dir, ["delete", "bob", "--db", db]);
     assert.deepEqual([gone.code, gone.err], [
       1,
@@ -276,6 +291,7 @@ Deno.test("users set-role, set-team, reset-password, disable, enable, delete and
         "user.disable:ok",
         "user.enable:ok",
         "user.delete:ok",
+        "key.revoke:ok",
         "user.delete:failed",
       ],
     );
