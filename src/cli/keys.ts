@@ -20,6 +20,7 @@ import {
 import { openKeyStore } from "../access/key_store.ts";
 import { type Budget, validateBudget } from "../access/budget.ts";
 import { argumentError, type CommandIo, EXIT, formatTable } from "./command.ts";
+import { auditCliChange } from "./cli_actor.ts";
 
 /** Options of {@linkcode keysCommand} beyond its I/O. */
 export interface KeysCommandOptions {
@@ -320,6 +321,7 @@ function create(
 ): number {
   using store = openKeyStore(db, { now });
   const { key, record } = store.create(input);
+  auditCliChange(db, io.env, "key.create", record.name);
   if (json) {
     io.stdout(
       JSON.stringify({ key, ...keyRecordJson(record, now()) }, null, 2) + "\n",
@@ -447,6 +449,7 @@ function revoke(
     io.stderr(`error: No active key named "${name}" in ${db}\n`);
     return EXIT.FAILURE;
   }
+  auditCliChange(db, io.env, "key.revoke", name);
   io.stdout(
     json
       ? JSON.stringify({ name, revoked: true }) + "\n"

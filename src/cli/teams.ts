@@ -5,6 +5,7 @@
 import { parseArgs } from "node:util";
 import { ArgumentError, cleanParseArgsMessage } from "../config/arguments.ts";
 import { openAccounts } from "../accounts/accounts.ts";
+import { cliActor } from "./cli_actor.ts";
 import { argumentError, type CommandIo, EXIT, formatTable } from "./command.ts";
 import { databasePath } from "./keys.ts";
 
@@ -98,11 +99,7 @@ function runTeams(args: string[], io: CommandIo): number {
     throw err;
   }
   const json = values.json === true;
-  const actor = {
-    name: `cli:${io.env.USER ?? io.env.LOGNAME ?? "unknown"}`,
-    role: null,
-    address: null,
-  };
+  const actor = cliActor(io.env);
   try {
     using accounts = openAccounts(db);
     if (sub === "create") {

@@ -8,7 +8,6 @@
 import { parseArgs } from "node:util";
 import { ArgumentError, cleanParseArgsMessage } from "../config/arguments.ts";
 import { type Accounts, openAccounts } from "../accounts/accounts.ts";
-import type { Actor } from "../accounts/audit.ts";
 import { AccountsError } from "../accounts/names.ts";
 import type { ScryptParams } from "../accounts/passwords.ts";
 import { ROLES } from "../accounts/permissions.ts";
@@ -17,6 +16,7 @@ import { userJson } from "../admin/account_json.ts";
 import type { AccountsCall } from "../accounts/calls.ts";
 import { revokeOwnedKeys } from "../accounts/owned_keys.ts";
 import { openKeyStore } from "../access/key_store.ts";
+import { cliActor } from "./cli_actor.ts";
 import { argumentError, type CommandIo, EXIT, formatTable } from "./command.ts";
 import { databasePath } from "./keys.ts";
 import {
@@ -221,11 +221,7 @@ async function runUsers(
   io: CommandIo,
   passwords: PasswordSource,
 ): Promise<number> {
-  const actor: Actor = {
-    name: `cli:${io.env.USER ?? io.env.LOGNAME ?? "unknown"}`,
-    role: null,
-    address: null,
-  };
+  const actor = cliActor(io.env);
   const json = p.values.json === true;
   const [name, second] = p.positionals;
   const fromStdin = p.values["password-stdin"] === true;

@@ -357,3 +357,33 @@ Deno.test("flow-proxy users --password-stdin through main.ts; a --password flag 
     assert.match(created.out, /Created user "admin"/);
   });
 });
+
+Deno.test("flow-proxy keys create and revoke are audited as the command line's user", async () => {
+  const { keysCommand } = await import("../../src/cli/keys.ts");
+  await withDb(async (db, dir) => {
+    const sink = { out: "", err: "" };
+    assert.equal(
+      await keysCommand(["create", "--name", "ci", "--db", db], io(dir, sink)),
+      0,
+      sink.err,
+    );
+    assert.equal(
+      await keysCommand(["revoke", "ci", "--db", db], io(dir, sink)),
+      0,
+      sink.err,
+    );
+    assert.equal(
+      await keysCommand(["revoke", "ci", "--db", db], io(dir, sink)),
+      1,
+    );
+    using accounts = openAccounts(db);
+    assert.deepEqual(
+      accounts.listAudit().map((r) => [r.action, r.target, r.actor, r.outcome])
+        .reverse(),
+      [
+        ["key.create", "ci", "cli:ops", "ok"],
+        ["key.revoke", "ci", "cli:ops", "ok"],
+      ],
+    );
+  });
+});
