@@ -126,6 +126,7 @@ const VALUES: Record<string, [string, string][]> = {
     ["-1", "must be an IANA time zone such as UTC or America/Sao_Paulo"],
   ],
   "admin-token": [["", EMPTY]],
+  "secure-cookies": [["2", BOOL]],
 };
 
 const DURATIONS: [string, string][] = [
@@ -151,6 +152,8 @@ for (
     "backoff-base",
     "backoff-max",
     "cooldown",
+    "session-idle",
+    "session-max-age",
   ]
 ) {
   VALUES[flag] = DURATIONS;
