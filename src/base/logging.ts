@@ -40,6 +40,8 @@ const LEVEL_LABEL: Record<string, string> = {
 
 const JWT_PATTERN = /eyJ[A-Za-z0-9_-]{4,}\.[A-Za-z0-9_-]{4,}\.[A-Za-z0-9_-]+/g;
 const CLIENT_KEY_PATTERN = /fpk_[A-Za-z0-9_-]{8,}/g;
+/** Admin API tokens (`fpu_`) and session ids (`fps_`) of src/accounts/. */
+const ACCOUNT_SECRET_PATTERN = /fp[us]_[A-Za-z0-9_-]{8,}/g;
 const secrets = new Set<string>();
 const encoder = new TextEncoder();
 
@@ -48,12 +50,15 @@ export function registerSecrets(values: Iterable<string>): void {
   for (const value of values) if (value.length >= 4) secrets.add(value);
 }
 
-/** Replaces registered secrets, JWTs and client keys in `text`. */
+/** Replaces registered secrets, JWTs, client keys, API tokens and session ids in `text`. */
 export function redact(text: string): string {
   let out = text;
   if (out.includes("eyJ")) out = out.replace(JWT_PATTERN, "[redacted-jwt]");
   if (out.includes("fpk_")) {
     out = out.replace(CLIENT_KEY_PATTERN, "[redacted-key]");
+  }
+  if (out.includes("fpu_") || out.includes("fps_")) {
+    out = out.replace(ACCOUNT_SECRET_PATTERN, "[redacted-token]");
   }
   for (const secret of secrets) {
     if (out.includes(secret)) out = out.replaceAll(secret, "[redacted]");

@@ -388,3 +388,14 @@ function settingsOf<T>(result: { help: true } | { settings: T }): T {
   if (!("settings" in result)) throw new Error("help was asked");
   return result.settings;
 }
+
+Deno.test("redact() scrubs API tokens and session ids from log lines", async () => {
+  const { redact } = await import("../../src/base/logging.ts");
+  const token = "fpu_" + "A".repeat(43);
+  const session = "fps_" + "b".repeat(43);
+  assert.equal(
+    redact(`token ${token} and ${session}.`),
+    "token [redacted-token] and [redacted-token].",
+  );
+  assert.equal(redact("fpu_short"), "fpu_short");
+});
