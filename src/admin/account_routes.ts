@@ -20,24 +20,15 @@
  * @module
  */
 import type { CreateUserInput } from "../accounts/accounts.ts";
-import type {
-  AccountsAnswer,
-  AccountsCall,
-  AccountsClient,
-} from "../accounts/calls.ts";
-import {
-  type Action,
-  ACTIONS,
-  permission,
-  type Scope,
-} from "../accounts/permissions.ts";
+import type { AccountsClient } from "../accounts/calls.ts";
+import { ACTIONS, permission, type Scope } from "../accounts/permissions.ts";
 import {
   clearedSessionCookie,
   type SessionPolicy,
 } from "../accounts/sessions.ts";
 import { parseExpiry } from "../access/client_keys.ts";
-import { parseSince } from "../base/time_grammar.ts";
 import {
+  answer,
   fail,
   json,
   methodNotAllowed,
@@ -45,6 +36,8 @@ import {
   readJsonObject,
   unknownField,
 } from "./http.ts";
+import { authorize, deny } from "./authorize.ts";
+import { serveAudit } from "./audit_route.ts";
 import { actorOf, type Principal } from "./principal.ts";
 import { tokenJson, userJson } from "./account_json.ts";
 
@@ -68,44 +61,6 @@ export function isAccountRoute(rest: string): boolean {
     /^(users|teams|tokens)\/[^/]+$/.test(rest);
 }
 
-/**
- * The scope `principal` has for `action`, or the 403 refusing it; a refused
- * mutation is audited as `denied`.
- */
-export async function authorize(
-  r: Denial,
-  action: Action,
-): Promise<Scope | Response> {
-  const scope = permission(r.principal.role, action);
-  if (scope !== null) return scope;
-  return await deny(r, `${action} is not granted to it`);
-}
-
-/** What {@linkcode deny} needs of a request. */
-export type Denial = Pick<
-  AccountRoute,
-  "principal" | "accounts" | "address" | "req" | "rest"
->;
-
-/** The 403 for a request the matrix refuses; a refused change is audited as `denied`. */
-export async function deny(r: Denial, why: string): Promise<Response> {
-  if (r.req.method !== "GET" && r.req.method !== "HEAD") {
-    await r.accounts({
-      call: "audit.append",
-      entry: {
-        actor: actorOf(r.principal, r.address),
-        action: `${r.rest.split("/")[0]}.${r.req.method.toLowerCase()}`,
-        target: r.rest,
-        outcome: "denied",
-      },
-    });
-  }
-  return fail(
-    "forbidden",
-    `Your role (${r.principal.role}) may not do this: ${why}`,
-  );
-}
-
 /** Serves one accounts route (see the module doc). */
 export async function serveAccountRoute(r: AccountRoute): Promise<Response> {
   const [head] = r.rest.split("/");
@@ -123,7 +78,9 @@ export async function serveAccountRoute(r: AccountRoute): Promise<Response> {
     case "tokens":
       return await tokens(r);
     default:
-      return r.req.method === "GET" ? await audit(r) : methodNotAllowed("GET");
+      return r.req.method === "GET"
+        ? await serveAudit(r)
+        : methodNotAllowed("GET");
   }
 }
 
@@ -356,54 +313,6 @@ async function tokens(r: AccountRoute): Promise<Response> {
   );
 }
 
-async function audit(r: AccountRoute): Promise<Response> {
-  const scope = await authorize(r, "audit.read");
-  if (scope instanceof Response) return scope;
-  const q = r.url.searchParams;
-  const filter: {
-    since?: number;
-    user?: string;
-    action?: string;
-    limit?: number;
-  } = {};
-  const since = q.get("since");
-  if (since !== null) {
-    const at = parseSince(since, r.now);
-    if (at === null) {
-      return fail(
-        "bad_request",
-        `Invalid "since" value "${since}": use a duration such as 24h or 7d, an ISO date, or epoch milliseconds`,
-      );
-    }
-    filter.since = at;
-  }
-  const limit = q.get("limit");
-  if (limit !== null) {
-    if (!/^\d{1,6}$/.test(limit) || Number(limit) < 1) {
-      return fail(
-        "bad_request",
-        `Invalid "limit" value "${limit}": a whole number from 1`,
-      );
-    }
-    filter.limit = Number(limit);
-  }
-  if (q.get("user") !== null) filter.user = q.get("user")!;
-  if (q.get("action") !== null) filter.action = q.get("action")!;
-  return answer(await r.accounts({ call: "audit.list", filter }), (list) => ({
-    object: "list",
-    data: list.map((a) => ({ ...a, at: new Date(a.at).toISOString() })),
-  }));
-}
-
 function ownOnly(r: AccountRoute): Promise<Response> {
   return deny(r, "it may only see and manage its own API tokens");
-}
-
-function answer<C extends AccountsCall["call"]>(
-  result: AccountsAnswer<C>,
-  shape: (value: Extract<AccountsAnswer<C>, { ok: true }>["value"]) => unknown,
-  status = 200,
-): Response {
-  if (!result.ok) return fail(result.kind, result.message);
-  return json(status, shape(result.value as never));
 }

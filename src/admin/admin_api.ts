@@ -28,12 +28,8 @@ import {
 } from "../accounts/sessions.ts";
 import type { Action } from "../accounts/permissions.ts";
 import { actorOf, authenticate, type Principal } from "./principal.ts";
-import {
-  authorize,
-  deny,
-  isAccountRoute,
-  serveAccountRoute,
-} from "./account_routes.ts";
+import { isAccountRoute, serveAccountRoute } from "./account_routes.ts";
+import { authorize, deny } from "./authorize.ts";
 import { serveLogin } from "./login_route.ts";
 import { type AdminKeys, serveKeyRoute } from "./key_routes.ts";
 

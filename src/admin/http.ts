@@ -5,6 +5,7 @@
  * @module
  */
 import { errorResponse, type ProxyErrorType } from "../base/api_errors.ts";
+import type { AccountsAnswer, AccountsCall } from "../accounts/calls.ts";
 
 /** Largest request body the admin API reads. */
 export const MAX_BODY_BYTES = 64 * 1024;
@@ -95,4 +96,14 @@ export function pathName(rest: string, prefix: string): string | null {
   } catch {
     return null;
   }
+}
+
+/** A JSON answer of an accounts call: `shape` of its value, or the refusal as an error. */
+export function answer<C extends AccountsCall["call"]>(
+  result: AccountsAnswer<C>,
+  shape: (value: Extract<AccountsAnswer<C>, { ok: true }>["value"]) => unknown,
+  status = 200,
+): Response {
+  if (!result.ok) return fail(result.kind, result.message);
+  return json(status, shape(result.value as never));
 }

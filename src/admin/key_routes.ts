@@ -16,7 +16,7 @@ import {
 } from "../access/client_keys.ts";
 import type { AccountsClient } from "../accounts/calls.ts";
 import type { Scope } from "../accounts/permissions.ts";
-import { authorize, type Denial } from "./account_routes.ts";
+import { authorize, type Denial } from "./authorize.ts";
 import {
   fail,
   json,
