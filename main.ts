@@ -9,6 +9,7 @@ import { keysCommand } from "./src/cli/keys.ts";
 import { usersCommand } from "./src/cli/users.ts";
 import { teamsCommand } from "./src/cli/teams.ts";
 import { auditCommand } from "./src/cli/audit.ts";
+import { tokensCommand } from "./src/cli/tokens.ts";
 import { serveCommand } from "./src/cli/serve.ts";
 import { checkConfigCommand, modelsCliCommand } from "./src/cli/models.ts";
 import {
@@ -33,6 +34,7 @@ Commands:
   keys            Create, list and revoke client API keys
   users           Create and manage users of the admin API (roles, passwords)
   teams           Create, list and delete teams of users
+  tokens          Create, list and revoke users' API tokens for the admin API
   audit           Show the audit trail (changes, logins, admin-token uses)
 
 Options:
@@ -52,6 +54,7 @@ const COMMANDS: Record<string, Command> = {
   "keys": keysCommand,
   "users": (args, io) => usersCommand(args, io),
   "teams": teamsCommand,
+  "tokens": (args, io) => tokensCommand(args, io),
   "audit": (args, io) => auditCommand(args, io),
 };
 

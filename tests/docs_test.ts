@@ -66,6 +66,7 @@ Deno.test("every flow-proxy command shown in the docs exists with the flags show
     "keys",
     "users",
     "teams",
+    "tokens",
     "audit",
   ]);
   let checked = 0;

@@ -387,3 +387,79 @@ Deno.test("flow-proxy keys create and revoke are audited as the command line's u
     );
   });
 });
+
+Deno.test("flow-proxy tokens create prints a token once that opens the admin API; list and revoke; audited", async () => {
+  const { tokensCommand } = await import("../../src/cli/tokens.ts");
+  await withDb(async (db, dir) => {
+    {
+      using accounts = openAccounts(db, { scrypt: FAST_SCRYPT });
+      await accounts.createUser({
+        name: "ana",
+        role: "operator",
+        password: PASSWORD,
+      }, { name: "t", role: null, address: null });
+    }
+    const tokens = async (args: string[]) => {
+      const sink = { out: "", err: "" };
+      const code = await tokensCommand([...args, "--db", db], io(dir, sink));
+      return { code, ...sink };
+    };
+    const created = await tokens([
+      "create",
+      "--user",
+      "ana",
+      "--name",
+      "ci",
+      "--expires",
+      "90d",
+      "--json",
+    ]);
+    assert.equal(created.code, 0, created.err);
+    const { token, user, status } = JSON.parse(created.out);
+    assert.deepEqual([user, status], ["ana", "active"]);
+    {
+      using accounts = openAccounts(db);
+      assert.equal(accounts.tokenUser(token)?.name, "ana");
+    }
+    const listed = await tokens(["list"]);
+    assert.match(listed.out, /^USER +NAME +PREFIX +STATUS/);
+    assert.equal(listed.out.includes(token), false);
+    for (
+      const [args, code, message] of [
+        [["create", "--name", "x"], 2, /tokens create needs --user USER/],
+        [
+          ["create", "--user", "ana", "--name", "y", "--expires", "someday"],
+          2,
+          /--expires: /,
+        ],
+        [
+          ["create", "--user", "ghost", "--name", "z"],
+          1,
+          /No user named "ghost"/,
+        ],
+        [
+          ["revoke", "--user", "ana"],
+          2,
+          /tokens revoke takes exactly one token name/,
+        ],
+      ] as const
+    ) {
+      const run = await tokens([...args]);
+      assert.equal(run.code, code, run.err);
+      assert.match(run.err, message);
+    }
+    assert.equal((await tokens(["revoke", "--user", "ana", "ci"])).code, 0);
+    using accounts = openAccounts(db);
+    assert.equal(accounts.tokenUser(token), null);
+    assert.deepEqual(
+      accounts.listAudit({ action: "token.*" }).map((
+        r,
+      ) => [r.action, r.outcome, r.actor]).reverse(),
+      [
+        ["token.create", "ok", "cli:ops"],
+        ["token.create", "failed", "cli:ops"],
+        ["token.revoke", "ok", "cli:ops"],
+      ],
+    );
+  });
+});
