@@ -22,6 +22,7 @@ import {
 import { openRecordPipeline } from "../server/record_pipeline.ts";
 import { StoreClient } from "../server/store_client.ts";
 import { Supervisor } from "../server/supervisor.ts";
+import { loadTlsPair, tlsFilesOf } from "../server/tls.ts";
 import { createSharedState } from "../base/shared_state.ts";
 import { VERSION } from "../version.ts";
 import { describe } from "../base/describe.ts";
@@ -53,6 +54,7 @@ export async function serveCommand(
       `--allow-ip: ${describe(err)}`,
     );
   }
+  const tlsFiles = tlsFilesOf(settings, { env: io.env, cwd: io.cwd });
   setupLogging({
     level: settings.logLevel,
     file: settings.logFile,
@@ -65,6 +67,12 @@ export async function serveCommand(
     onWarning: (w) => log.warn(w.message),
   });
   registerSecrets(credentials.map((c) => c.clientSecret));
+  const tls = tlsFiles && {
+    files: tlsFiles,
+    pair: await loadTlsPair(tlsFiles, {
+      allowExpired: settings.tlsAllowExpired,
+    }),
+  };
   // The database is opened by the store worker only (no SQLite call on a serving thread).
   const store = settings.dbPath === null ? null : await StoreClient.start({
     path: settings.dbPath,
@@ -104,12 +112,13 @@ export async function serveCommand(
     credentials,
     logger: getLog("proxy"),
     onRecords: records.onRecords,
+    tls,
   });
   supervisor.rememberSecretsText(await readSecretsText(settings.secretsFile));
   await supervisor.start();
   stderr(banner(settings, credentials.length));
   log.info(
-    `flow-proxy ${VERSION} ready on http://${
+    `flow-proxy ${VERSION} ready on ${scheme(settings)}://${
       hostForUrl(settings.host)
     }:${settings.port} with ${credentials.length} credentials`,
   );
@@ -141,6 +150,7 @@ export async function serveCommand(
   const onHup = () => {
     supervisor.reload("SIGHUP");
     supervisor.reloadModels("SIGHUP");
+    supervisor.reloadTls("SIGHUP");
   };
   const handlers: [Deno.Signal, () => void][] = [
     ["SIGTERM", () => onStop("SIGTERM")],
@@ -159,9 +169,16 @@ export async function serveCommand(
     ? watchFile(modelsFile, () => supervisor.reloadModels("file change"))
     : null;
 
+  const tlsWatchers = settings.watchSecrets && tlsFiles
+    ? [tlsFiles.certFile, tlsFiles.keyFile].map((file) =>
+      watchFile(file, () => supervisor.reloadTls("file change"))
+    )
+    : [];
+
   const code = await stopped.promise;
   watcher?.close();
   modelsWatcher?.close();
+  for (const tlsWatcher of tlsWatchers) tlsWatcher.close();
   for (const [signal, handler] of handlers) {
     Deno.removeSignalListener(signal, handler);
   }
@@ -200,13 +217,17 @@ function hostForUrl(host: string): string {
   return host.includes(":") ? `[${host}]` : host;
 }
 
+function scheme(settings: Settings): string {
+  return settings.tlsCert === null ? "http" : "https";
+}
+
 function banner(s: Settings, credentials: number): string {
   const mode = s.threaded
     ? `${s.numWorkers} Web Worker${s.numWorkers === 1 ? "" : "s"}`
     : "main thread (--no-threaded)";
   return [
     `flow-proxy ${VERSION}`,
-    `  listening on  http://${hostForUrl(s.host)}:${s.port}`,
+    `  listening on  ${scheme(s)}://${hostForUrl(s.host)}:${s.port}`,
     `  workers       ${mode}`,
     `  upstream      ${s.upstream.href}`,
     `  secrets       ${s.secretsFile} (${credentials} credential${
@@ -216,7 +237,7 @@ function banner(s: Settings, credentials: number): string {
     `  log level     ${s.logLevel}${
       s.logFile ? ` (also to ${s.logFile})` : ""
     }`,
-    `  health        http://${hostForUrl(s.host)}:${s.port}/healthz`,
+    `  health        ${scheme(s)}://${hostForUrl(s.host)}:${s.port}/healthz`,
     "",
   ].join("\n");
 }

@@ -76,6 +76,12 @@ export interface Settings {
   sessionMaxAge: number;
   /** Mark the session cookie `Secure` (behind TLS). */
   secureCookies: boolean;
+  /** PEM certificate (chain) file for HTTPS, or null for plain HTTP. */
+  tlsCert: string | null;
+  /** PEM private key file of {@linkcode tlsCert}. */
+  tlsKey: string | null;
+  /** Serve a certificate whose notAfter has passed (tests only). */
+  tlsAllowExpired: boolean;
 }
 
 /** How an option's text is read (see `values.ts`). */
@@ -472,6 +478,35 @@ export const SERVE_OPTIONS: readonly ServeOption[] = [
     help: "Mark the session cookie Secure (serve behind TLS)",
     default: false,
     defaultText: "off (flow-proxy does not serve TLS yet)",
+  },
+  {
+    key: "tlsCert",
+    flag: "tls-cert",
+    env: "FLOW_PROXY_TLS_CERT",
+    kind: "string",
+    help:
+      "Serve HTTPS with this PEM certificate chain (relative: in $CREDENTIALS_DIRECTORY if set; docs/tls.md)",
+    default: null,
+    defaultText: "none: plain HTTP",
+  },
+  {
+    key: "tlsKey",
+    flag: "tls-key",
+    env: "FLOW_PROXY_TLS_KEY",
+    kind: "string",
+    help: "PEM private key of --tls-cert (relative: as --tls-cert)",
+    default: null,
+    defaultText: "none",
+  },
+  {
+    key: "tlsAllowExpired",
+    flag: "tls-allow-expired",
+    env: "FLOW_PROXY_TLS_ALLOW_EXPIRED",
+    kind: "bool",
+    switch: true,
+    help: "Serve a certificate past its expiry (for tests)",
+    default: false,
+    defaultText: "off",
   },
 ];
 

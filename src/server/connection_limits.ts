@@ -13,6 +13,12 @@
  * graceful shutdown, which drops an idle or half-received request and lets a
  * response being written finish first.
  *
+ * With `tls`, the listener is `Deno.listenTls` offering HTTP/2 and HTTP/1.1
+ * by ALPN (the per-connection server speaks both), and
+ * {@linkcode LimitedServer.replaceTls} swaps the certificate for new
+ * connections: a second listener on the same port (`reusePort`) with the new
+ * pair, then the old listener closed; connections it accepted keep running.
+ *
  * When the runtime does not have that function, {@linkcode serveWithLimits}
  * returns null and the caller serves with plain `Deno.serve`.
  */
@@ -32,12 +38,23 @@ export interface ServeWithLimitsOptions extends ConnectionLimits {
   hostname: string;
   port: number;
   reusePort: boolean;
+  /** Serve HTTPS with this PEM pair; plain HTTP when absent. */
+  tls?: TlsCertificate | null;
   onError: (error: unknown) => Response | Promise<Response>;
   /** Called (at most every 10 s) when a connection is refused for the cap. */
   onRefused?: (open: number) => void;
   /** Called when accepting fails for a reason other than shutdown. */
   onAcceptError?: (error: unknown) => void;
 }
+
+/** A PEM certificate chain and its private key. */
+export interface TlsCertificate {
+  cert: string;
+  key: string;
+}
+
+/** Protocols offered by ALPN on a TLS listener, preferred first. */
+export const ALPN_PROTOCOLS = ["h2", "http/1.1"];
 
 /** What the runtime returns for one connection. */
 interface ConnectionServer {
@@ -72,6 +89,11 @@ export interface LimitedServer {
   shutdown(): Promise<void>;
   /** Connections open right now. */
   readonly connections: number;
+  /**
+   * New connections get `tls` from now on; open ones keep theirs. Throws
+   * (and keeps the certificate in use) when the new listener cannot open.
+   */
+  replaceTls(tls: TlsCertificate): void;
 }
 
 /** How often connections are checked against the timeouts. */
@@ -99,11 +121,8 @@ export function serveWithLimits(
   const found = connectionServer();
   if (found === null) return null;
   const serveConnection: ServeHttpOnConnection = found;
-  const listener = Deno.listen({
-    hostname: options.hostname,
-    port: options.port,
-    reusePort: options.reusePort,
-  });
+  let listener = openListener(options, options.port, options.tls ?? null);
+  const port = (listener.addr as Deno.NetAddr).port;
   const open = new Set<Connection>();
   let lastRefusedLog = -Infinity;
   let stopping = false;
@@ -126,7 +145,7 @@ export function serveWithLimits(
     }
   }, SWEEP_MS);
 
-  function accept(conn: Deno.TcpConn): void {
+  function accept(conn: Deno.Conn): void {
     if (open.size >= options.maxConnections) {
       conn.close();
       const now = performance.now();
@@ -172,11 +191,11 @@ export function serveWithLimits(
       .finally(() => open.delete(connection));
   }
 
-  const accepting = (async () => {
+  async function acceptFrom(from: Deno.Listener): Promise<void> {
     while (!stopping) {
-      let conn: Deno.TcpConn;
+      let conn: Deno.Conn;
       try {
-        conn = await listener.accept();
+        conn = await from.accept();
       } catch (err) {
         if (stopping || err instanceof Deno.errors.BadResource) return;
         // Out of file descriptors, say: keep the server, try again shortly.
@@ -186,14 +205,33 @@ export function serveWithLimits(
       }
       accept(conn);
     }
+  }
+  let accepting = acceptFrom(listener);
+  /** Resolves when the listener in use (not one replaced) stops accepting. */
+  const acceptingDone = (async () => {
+    let current: Promise<void>;
+    do {
+      current = accepting;
+      await current;
+    } while (current !== accepting);
   })();
+
+  function replaceTls(tls: TlsCertificate): void {
+    if (stopping) return;
+    const next = openListener(options, port, tls);
+    const old = listener;
+    listener = next;
+    accepting = acceptFrom(next);
+    // Only the listener: connections it accepted are served to the end.
+    old.close();
+  }
 
   async function shutdown(): Promise<void> {
     if (stopping) return;
     stopping = true;
     clearInterval(sweep);
     listener.close();
-    await accepting;
+    await acceptingDone;
     const servers = [...open].map((connection) => {
       close(connection);
       return connection.server!.finished.catch(() => {});
@@ -201,7 +239,7 @@ export function serveWithLimits(
     await Promise.all(servers);
   }
 
-  const finished = accepting.then(async () => {
+  const finished = acceptingDone.then(async () => {
     clearInterval(sweep);
     await Promise.all(
       [...open].map((c) => c.server!.finished.catch(() => {})),
@@ -212,8 +250,29 @@ export function serveWithLimits(
     addr: listener.addr as Deno.NetAddr,
     finished,
     shutdown,
+    replaceTls,
     get connections() {
       return open.size;
     },
   };
+}
+
+/** A TCP listener, or a TLS one offering h2 and http/1.1 when `tls` is set. */
+function openListener(
+  options: ServeWithLimitsOptions,
+  port: number,
+  tls: TlsCertificate | null,
+): Deno.Listener {
+  const address = {
+    hostname: options.hostname,
+    port,
+    reusePort: options.reusePort,
+  };
+  if (tls === null) return Deno.listen(address);
+  return Deno.listenTls({
+    ...address,
+    cert: tls.cert,
+    key: tls.key,
+    alpnProtocols: ALPN_PROTOCOLS,
+  });
 }

@@ -5,6 +5,7 @@ import type { RequestRecord } from "../request_log/record.ts";
 import type { StoreOp } from "./store_link.ts";
 import type { WireSettings } from "./wire.ts";
 import type { ModelsSource } from "./models_source.ts";
+import type { TlsPair } from "./tls.ts";
 
 /** Supervisor → worker. */
 export type ToWorker =
@@ -20,7 +21,11 @@ export type ToWorker =
     keys: StoredKey[] | null;
     /** The models file in force (validated by the supervisor); null for the built-in one. */
     models: ModelsSource | null;
+    /** The listener's certificate; null for plain HTTP. */
+    tls: TlsPair | null;
   }
+  /** A reloaded certificate, checked: new connections get it. */
+  | { type: "tls"; tls: TlsPair }
   | { type: "credentials"; credentials: SignedCredentials; generation: number }
   /** A reloaded models file, valid: every thread puts it in force. */
   | { type: "models"; models: ModelsSource }

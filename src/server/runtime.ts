@@ -28,6 +28,8 @@ import { serveWithLimits } from "./connection_limits.ts";
 import type { StoreLink } from "./store_link.ts";
 import { describe } from "../base/describe.ts";
 import { ModelsState } from "../models/models_state.ts";
+import { renderTlsMetrics, tlsHealth } from "../observe/tls_metrics.ts";
+import type { TlsPair } from "./tls.ts";
 import type { ModelsConfig } from "../models/types.ts";
 
 /**
@@ -55,6 +57,8 @@ export interface RuntimeOptions {
   store?: StoreLink | null;
   /** The models configuration at start; the built-in one when absent. */
   models?: ModelsConfig;
+  /** Serve HTTPS with this checked pair (see tls.ts); plain HTTP when absent. */
+  tls?: TlsPair | null;
 }
 
 /** A serving thread's handle. */
@@ -69,6 +73,11 @@ export interface Runtime {
   models: ModelsState;
   /** Puts a reloaded models configuration in force for the next request. */
   replaceModels(config: ModelsConfig): void;
+  /**
+   * New connections get `pair` from now on, open ones keep theirs; throws,
+   * keeping the pair in use, when the new listener cannot open.
+   */
+  replaceTls(pair: TlsPair): void;
   /** Stops accepting, lets in-flight requests finish, then resolves. */
   shutdown(): Promise<void>;
   /** Resolves when the server has stopped. */
@@ -148,6 +157,7 @@ export async function startRuntime(options: RuntimeOptions): Promise<Runtime> {
   const metrics = new Metrics(state.metrics);
   const clientMetrics = new ClientMetrics(state.clients);
   const workersReady = () => Atomics.load(state.control, CONTROL.WORKERS_READY);
+  let tls = options.tls ?? null;
 
   // Client keys live in the database, which only the store worker touches:
   // this thread checks keys in memory and sends last-used times by message.
@@ -239,7 +249,7 @@ export async function startRuntime(options: RuntimeOptions): Promise<Runtime> {
         workersReady: workersReady(),
         workersExpected: options.workersExpected,
         version: VERSION,
-      }) + clientMetrics.render(),
+      }) + clientMetrics.render() + renderTlsMetrics(tls?.summary ?? null),
     health() {
       const ready = workersReady();
       const credentials = balancer.health();
@@ -265,6 +275,7 @@ export async function startRuntime(options: RuntimeOptions): Promise<Runtime> {
             total: credentials.length,
             states: credentials,
           },
+          ...(tls ? { tls: tlsHealth(tls.summary) } : {}),
         },
       };
     },
@@ -298,7 +309,9 @@ export async function startRuntime(options: RuntimeOptions): Promise<Runtime> {
   const limited = serveWithLimits({
     hostname: settings.host,
     port: settings.port,
-    reusePort: settings.threaded,
+    // TLS always: a new certificate comes with a second listener on the port.
+    reusePort: settings.threaded || tls !== null,
+    tls,
     headerTimeout: settings.clientHeaderTimeout,
     keepAliveTimeout: settings.keepAliveTimeout,
     maxConnections: settings.maxConnections,
@@ -326,6 +339,7 @@ export async function startRuntime(options: RuntimeOptions): Promise<Runtime> {
       hostname: settings.host,
       port: settings.port,
       reusePort: settings.threaded,
+      ...(tls ? { cert: tls.cert, key: tls.key } : {}),
       onListen: (addr) => listening.resolve(addr as Deno.NetAddr),
       onError,
     }, serve);
@@ -354,6 +368,15 @@ export async function startRuntime(options: RuntimeOptions): Promise<Runtime> {
     loadKeys: (keys) => {
       verifier.load(keys);
       seedBudgets(budgets, keys);
+    },
+    replaceTls(pair) {
+      if (!limited) {
+        throw new Error(
+          "This Deno cannot serve one connection at a time: a new certificate needs a restart",
+        );
+      }
+      limited.replaceTls(pair);
+      tls = pair;
     },
     models,
     replaceModels(config) {

@@ -33,6 +33,7 @@ import {
   type ModelsSource,
   modelsStartError,
 } from "./models_source.ts";
+import { loadTlsPair, type TlsFiles, type TlsPair } from "./tls.ts";
 
 /** Options of {@linkcode Supervisor}. */
 export interface SupervisorOptions {
@@ -45,6 +46,8 @@ export interface SupervisorOptions {
   state?: SharedState;
   /** The store worker, the only thread that opens the database; null without one. */
   store?: StoreClient | null;
+  /** The listener's certificate, checked at start, and its files; none for plain HTTP. */
+  tls?: { pair: TlsPair; files: TlsFiles } | null;
 }
 
 interface WorkerSlot {
@@ -74,9 +77,11 @@ export class Supervisor {
   #store: StoreClient | null;
   /** The models file in force; null for the built-in configuration. */
   #models: ModelsSource | null = null;
+  #tls: { pair: TlsPair; files: TlsFiles } | null;
 
   constructor(options: SupervisorOptions) {
     this.#store = options.store ?? null;
+    this.#tls = options.tls ?? null;
     // Every new set of keys reaches every serving thread, in the order the store sent them.
     this.#store?.onKeys((keys) => {
       this.#runtime?.loadKeys(keys);
@@ -131,6 +136,7 @@ export class Supervisor {
         onRecord: (record) => this.#onRecords([record]),
         store: this.#storeLink(),
         models: this.#models ? modelsConfigOf(this.#models) : undefined,
+        tls: this.#tls?.pair ?? null,
       });
       this.#log.info(`Serving on the main thread (--no-threaded)`);
       return;
@@ -197,6 +203,7 @@ export class Supervisor {
       workersExpected: this.#settings.numWorkers,
       keys: this.#store ? [...this.#store.keys] : null,
       models: this.#models,
+      tls: this.#tls?.pair ?? null,
     });
   }
 
@@ -360,6 +367,55 @@ export class Supervisor {
       `Reloaded models file "${file}" (${reason}): ${
         describeModels(report.config!)
       }`,
+    );
+    return true;
+  }
+
+  /**
+   * Re-reads the certificate and key; a good pair that differs from the one
+   * in use goes to every thread for new connections, a bad one is logged at
+   * ERROR and the pair in use is kept. Resolves true when one was sent.
+   */
+  async reloadTls(reason: string): Promise<boolean> {
+    const tls = this.#tls;
+    if (tls === null) return false;
+    const { files } = tls;
+    let pair: TlsPair;
+    try {
+      pair = await loadTlsPair(files, {
+        allowExpired: this.#settings.tlsAllowExpired,
+      });
+    } catch (err) {
+      this.#log.error(
+        `Reload of the TLS certificate (${reason}) rejected, keeping the one in use (serial ${tls.pair.summary.serial}): ${
+          describe(err)
+        }`,
+      );
+      return false;
+    }
+    if (pair.cert === tls.pair.cert && pair.key === tls.pair.key) return false;
+    this.#tls = { pair, files };
+    try {
+      this.#runtime?.replaceTls(pair);
+    } catch (err) {
+      this.#log.error(
+        `Cannot put the reloaded TLS certificate in force, keeping the one in use: ${
+          describe(err)
+        }`,
+      );
+      this.#tls = tls;
+      return false;
+    }
+    for (const slot of this.#workers) {
+      this.#post(slot, { type: "tls", tls: pair });
+    }
+    const { names, notAfter, serial } = pair.summary;
+    this.#log.info(
+      `Reloaded the TLS certificate (${reason}): ${
+        names.join(", ")
+      }, serial ${serial}, expires ${
+        new Date(notAfter * 1000).toISOString()
+      }; new connections get it`,
     );
     return true;
   }

@@ -19,11 +19,14 @@ import { fromWire } from "./wire.ts";
 import { modelsConfigOf, type ModelsSource } from "./models_source.ts";
 import { mapSharedState } from "../base/shared_state.ts";
 import { describe } from "../base/describe.ts";
+import type { TlsPair } from "./tls.ts";
 
 const BATCH_SIZE = 64;
 const BATCH_DELAY_MS = 100;
 
 let runtime: Runtime | null = null;
+/** A certificate reload that arrived while the runtime was still starting. */
+let pendingTls: TlsPair | null = null;
 /** A models reload that arrived while the runtime was still starting. */
 let pendingModels: ModelsSource | null = null;
 let batch: RequestRecord[] = [];
@@ -55,6 +58,22 @@ function replaceModels(runtime: Runtime, source: ModelsSource): void {
     runtime.replaceModels(modelsConfigOf(source));
   } catch (err) {
     getLog("proxy").error(describe(err));
+  }
+}
+
+/** Puts a reloaded certificate in force for new connections on this thread. */
+function replaceTls(runtime: Runtime, pair: TlsPair): void {
+  try {
+    runtime.replaceTls(pair);
+    getLog("proxy").debug(
+      `New connections on this thread get the certificate with serial ${pair.summary.serial}`,
+    );
+  } catch (err) {
+    getLog("proxy").error(
+      `Cannot put the reloaded TLS certificate in force on this thread, keeping the one in use: ${
+        describe(err)
+      }`,
+    );
   }
 }
 
@@ -102,6 +121,7 @@ self.onmessage = async (event: MessageEvent<ToWorker>) => {
           models: message.models === null
             ? undefined
             : modelsConfigOf(message.models),
+          tls: message.tls,
         });
       } catch (err) {
         post({
@@ -113,6 +133,8 @@ self.onmessage = async (event: MessageEvent<ToWorker>) => {
       }
       if (pendingModels !== null) replaceModels(runtime, pendingModels);
       pendingModels = null;
+      if (pendingTls !== null) replaceTls(runtime, pendingTls);
+      pendingTls = null;
       logger.info(
         `Worker ${message.workerId} listening on ${runtime.addr.hostname}:${runtime.addr.port}`,
       );
@@ -132,6 +154,10 @@ self.onmessage = async (event: MessageEvent<ToWorker>) => {
     case "models":
       if (runtime === null) pendingModels = message.models;
       else replaceModels(runtime, message.models);
+      return;
+    case "tls":
+      if (runtime === null) pendingTls = message.tls;
+      else replaceTls(runtime, message.tls);
       return;
     case "store-reply": {
       const pending = storeRequests.get(message.id);

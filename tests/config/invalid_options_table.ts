@@ -127,6 +127,9 @@ const VALUES: Record<string, [string, string][]> = {
   ],
   "admin-token": [["", EMPTY]],
   "secure-cookies": [["2", BOOL]],
+  "tls-cert": [["", EMPTY]],
+  "tls-key": [["", EMPTY]],
+  "tls-allow-expired": [["maybe", BOOL], ["2", BOOL]],
 };
 
 const DURATIONS: [string, string][] = [

@@ -13,11 +13,18 @@ const ROOT = fileURLToPath(new URL("../..", import.meta.url));
 
 interface InfoModule {
   specifier: string;
-  dependencies?: { code?: { specifier: string } }[];
+  dependencies?: { code?: { specifier: string }; isDynamic?: boolean }[];
 }
 
-/** Specifiers an entry point loads at run time: `import type` edges are erased, so not followed. */
-async function runtimeGraph(entry: string): Promise<Set<string>> {
+/**
+ * Specifiers an entry point loads at run time: `import type` edges are
+ * erased, so not followed; `import()` edges only when `dynamic` names the
+ * importing module's path (e.g. TLS, which alone needs `node:crypto`).
+ */
+async function runtimeGraph(
+  entry: string,
+  dynamic: readonly string[] = [],
+): Promise<Set<string>> {
   const out = await new Deno.Command(Deno.execPath(), {
     args: ["info", "--json", entry],
     cwd: ROOT,
@@ -34,8 +41,9 @@ async function runtimeGraph(entry: string): Promise<Set<string>> {
     const specifier = stack.pop()!;
     if (seen.has(specifier)) continue;
     seen.add(specifier);
+    const follow = dynamic.some((path) => specifier.endsWith(path));
     for (const dep of modules.get(specifier)?.dependencies ?? []) {
-      if (dep.code) {
+      if (dep.code && (!dep.isDynamic || follow)) {
         stack.push(redirects[dep.code.specifier] ?? dep.code.specifier);
       }
     }
@@ -59,6 +67,15 @@ Deno.test("the supervisor loads no node:crypto", async () => {
   for (const name of HEAVY) {
     assert.ok(!graph.has(name), `main.ts loads ${name}`);
   }
+});
+
+Deno.test("the supervisor loads node:crypto only for TLS, by import()", async () => {
+  const graph = await runtimeGraph("main.ts", ["src/server/tls.ts"]);
+  assert.ok(graph.has("node:crypto"), "tls.ts imports tls_x509.ts");
+  const worker = await runtimeGraph("src/server/worker.ts", [
+    "src/server/tls.ts",
+  ]);
+  assert.ok(!worker.has("node:crypto"), "a worker never loads tls.ts");
 });
 
 Deno.test("a worker does not load node:sqlite; the store worker does", async () => {
