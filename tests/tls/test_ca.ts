@@ -131,3 +131,18 @@ export function fingerprintOf(certFile: string): string {
   const text = new TextDecoder().decode(out.stdout);
   return text.split("=")[1].trim().replaceAll(":", "").toLowerCase();
 }
+
+/** The serial number of a PEM certificate file, lower-case hex. */
+export function serialOf(certFile: string): string {
+  const out = new Deno.Command("openssl", {
+    args: ["x509", "-in", certFile, "-noout", "-serial"],
+  }).outputSync();
+  const text = new TextDecoder().decode(out.stdout);
+  return text.split("=")[1].trim().toLowerCase();
+}
+
+/** Copies a leaf's files over `target`'s (key first, as an operator would). */
+export function install(leaf: Leaf, target: Leaf): void {
+  Deno.writeTextFileSync(target.keyFile, Deno.readTextFileSync(leaf.keyFile));
+  Deno.writeTextFileSync(target.certFile, Deno.readTextFileSync(leaf.certFile));
+}
