@@ -6,6 +6,7 @@
 import assert from "node:assert/strict";
 import { fileURLToPath } from "node:url";
 import { Metrics, METRICS_BYTE_LENGTH } from "../../src/observe/metrics.ts";
+import { renderTlsMetrics } from "../../src/observe/tls_metrics.ts";
 import { makeRecord } from "../observe/metrics_records.ts";
 import { parsePrometheusText } from "../observe/prometheus_parse.ts";
 
@@ -123,6 +124,12 @@ function busyExposition(): string {
     workersReady: 2,
     workersExpected: 2,
     version: "0.1.0",
+  }) + renderTlsMetrics({
+    names: ["proxy.example.com", "10.0.0.1"],
+    notBefore: 1_700_000_000,
+    notAfter: 1_800_000_000,
+    serial: "01",
+    sha256: "00".repeat(32),
   });
 }
 
