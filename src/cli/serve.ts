@@ -22,7 +22,7 @@ import {
 import { openRecordPipeline } from "../server/record_pipeline.ts";
 import { StoreClient } from "../server/store_client.ts";
 import { Supervisor } from "../server/supervisor.ts";
-import { loadTlsPair, tlsFilesOf } from "../server/tls.ts";
+import { checkTlsOptions, loadTlsPair, tlsFilesOf } from "../server/tls.ts";
 import { createSharedState } from "../base/shared_state.ts";
 import { VERSION } from "../version.ts";
 import { describe } from "../base/describe.ts";
@@ -55,6 +55,7 @@ export async function serveCommand(
     );
   }
   const tlsFiles = tlsFilesOf(settings, { env: io.env, cwd: io.cwd });
+  checkTlsOptions(settings);
   setupLogging({
     level: settings.logLevel,
     file: settings.logFile,

@@ -82,6 +82,10 @@ export interface Settings {
   tlsKey: string | null;
   /** Serve a certificate whose notAfter has passed (tests only). */
   tlsAllowExpired: boolean;
+  /** With TLS: a plain-HTTP port that only redirects to HTTPS, or null. */
+  httpRedirectPort: number | null;
+  /** With TLS: send Strict-Transport-Security on every answer. */
+  hsts: boolean;
 }
 
 /** How an option's text is read (see `values.ts`). */
@@ -505,6 +509,25 @@ export const SERVE_OPTIONS: readonly ServeOption[] = [
     kind: "bool",
     switch: true,
     help: "Serve a certificate past its expiry (for tests)",
+    default: false,
+    defaultText: "off",
+  },
+  {
+    key: "httpRedirectPort",
+    flag: "http-redirect-port",
+    env: "FLOW_PROXY_HTTP_REDIRECT_PORT",
+    kind: "port",
+    help: "With TLS: plain HTTP on this port answers 308 to the HTTPS URL",
+    default: null,
+    defaultText: "none",
+  },
+  {
+    key: "hsts",
+    flag: "hsts",
+    env: "FLOW_PROXY_HSTS",
+    kind: "bool",
+    switch: true,
+    help: "With TLS: send Strict-Transport-Security (max-age one year)",
     default: false,
     defaultText: "off",
   },

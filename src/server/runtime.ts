@@ -283,10 +283,12 @@ export async function startRuntime(options: RuntimeOptions): Promise<Runtime> {
 
   // Set by shutdown(): from then on every response says `Connection: close`.
   let draining = false;
+  const answer = settings.hsts && tls !== null
+    ? (req: Request, info: Deno.ServeHandlerInfo) =>
+      handler(req, info).then(withHsts)
+    : handler;
   const serve = (req: Request, info: Deno.ServeHandlerInfo) =>
-    draining
-      ? handler(req, info).then(withConnectionClose)
-      : handler(req, info);
+    draining ? answer(req, info).then(withConnectionClose) : answer(req, info);
 
   function onError(err: unknown): Response {
     logger.error(
@@ -405,17 +407,30 @@ export async function startRuntime(options: RuntimeOptions): Promise<Runtime> {
   };
 }
 
+/** `--hsts`: browsers use HTTPS only for this host for a year. */
+export const HSTS_VALUE = "max-age=31536000";
+
+/** The same response with `Strict-Transport-Security` (`--hsts`). */
+function withHsts(res: Response): Response {
+  return withHeader(res, "strict-transport-security", HSTS_VALUE);
+}
+
 /** The same response, telling the client not to reuse the connection. */
 function withConnectionClose(res: Response): Response {
+  return withHeader(res, "connection", "close");
+}
+
+/** The same response with one header set. */
+function withHeader(res: Response, name: string, value: string): Response {
   // 101 cannot be rebuilt, and the connection is no longer HTTP after it.
   if (res.status === 101) return res;
   try {
-    res.headers.set("connection", "close");
+    res.headers.set(name, value);
     return res;
   } catch {
     // The headers of a `fetch` response are immutable.
     const headers = new Headers(res.headers);
-    headers.set("connection", "close");
+    headers.set(name, value);
     return new Response(res.body, {
       status: res.status,
       statusText: res.statusText,

@@ -34,6 +34,8 @@ import {
   modelsStartError,
 } from "./models_source.ts";
 import { loadTlsPair, type TlsFiles, type TlsPair } from "./tls.ts";
+import { startRedirect } from "./tls_redirect.ts";
+import type { LimitedServer } from "./connection_limits.ts";
 
 /** Options of {@linkcode Supervisor}. */
 export interface SupervisorOptions {
@@ -78,6 +80,8 @@ export class Supervisor {
   /** The models file in force; null for the built-in configuration. */
   #models: ModelsSource | null = null;
   #tls: { pair: TlsPair; files: TlsFiles } | null;
+  /** The plain-HTTP listener of --http-redirect-port, once open. */
+  #redirect: LimitedServer | null = null;
 
   constructor(options: SupervisorOptions) {
     this.#store = options.store ?? null;
@@ -125,6 +129,7 @@ export class Supervisor {
       );
     }
     this.#signed = await signCredentials(this.#credentials);
+    this.#openRedirect();
     if (!s.threaded) {
       this.#runtime = await startRuntime({
         settings: s,
@@ -145,6 +150,31 @@ export class Supervisor {
     for (let id = 1; id <= s.numWorkers; id++) this.#spawn(id);
     await this.#firstStart.promise;
     this.#firstStart = null;
+  }
+
+  /** Opens the --http-redirect-port listener when TLS is on and it is set. */
+  #openRedirect(): void {
+    const s = this.#settings;
+    if (s.httpRedirectPort === null || this.#tls === null) return;
+    try {
+      this.#redirect = startRedirect({
+        hostname: s.host,
+        port: s.httpRedirectPort,
+        httpsPort: s.port,
+        headerTimeout: s.clientHeaderTimeout,
+        keepAliveTimeout: s.keepAliveTimeout,
+        maxConnections: s.maxConnections,
+      });
+    } catch (err) {
+      throw new Error(
+        `Cannot listen on ${s.host}:${s.httpRedirectPort} (--http-redirect-port): ${
+          describe(err)
+        }`,
+      );
+    }
+    this.#log.info(
+      `Redirecting plain HTTP on port ${s.httpRedirectPort} to HTTPS on port ${s.port}`,
+    );
   }
 
   /** The main thread's own link to the store worker (`--no-threaded`). */
@@ -437,13 +467,17 @@ export class Supervisor {
       timer = setTimeout(() => resolve(false), grace);
     });
     let done: Promise<unknown>;
+    const redirect = this.#redirect?.shutdown();
     if (this.#runtime) {
       done = this.#runtime.shutdown();
     } else {
       for (const slot of this.#workers) this.#post(slot, { type: "shutdown" });
       done = Promise.all(this.#workers.map((slot) => slot.stopped.promise));
     }
-    const inTime = await Promise.race([done.then(() => true), timeout]);
+    const inTime = await Promise.race([
+      Promise.all([done, redirect]).then(() => true),
+      timeout,
+    ]);
     clearTimeout(timer);
     for (const slot of this.#workers) slot.worker.terminate();
     return inTime;

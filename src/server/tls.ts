@@ -73,6 +73,33 @@ export function tlsFilesOf(
   return { certFile: place(tlsCert), keyFile: place(tlsKey) };
 }
 
+/**
+ * Throws `ArgumentError` when an option that only means something with TLS
+ * is set without it, or the redirect port is the HTTPS port.
+ */
+export function checkTlsOptions(
+  settings: Pick<Settings, "tlsCert" | "httpRedirectPort" | "hsts" | "port">,
+): void {
+  const tls = settings.tlsCert !== null;
+  for (
+    const [flag, set] of [
+      ["--http-redirect-port", settings.httpRedirectPort !== null],
+      ["--hsts", settings.hsts],
+    ] as const
+  ) {
+    if (set && !tls) {
+      throw new ArgumentError(
+        `${flag} needs --tls-cert and --tls-key: it only applies to an HTTPS listener`,
+      );
+    }
+  }
+  if (settings.httpRedirectPort === settings.port) {
+    throw new ArgumentError(
+      `--http-redirect-port must differ from --port (${settings.port}), the HTTPS port`,
+    );
+  }
+}
+
 /** Reads and checks the pair in `files`; throws {@linkcode TlsError}. */
 export async function loadTlsPair(
   files: TlsFiles,

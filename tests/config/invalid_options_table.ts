@@ -130,6 +130,8 @@ const VALUES: Record<string, [string, string][]> = {
   "tls-cert": [["", EMPTY]],
   "tls-key": [["", EMPTY]],
   "tls-allow-expired": [["maybe", BOOL], ["2", BOOL]],
+  "http-redirect-port": [["0", PORT], ["65536", PORT], ["http", PORT]],
+  "hsts": [["maybe", BOOL]],
 };
 
 const DURATIONS: [string, string][] = [

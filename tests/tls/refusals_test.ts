@@ -49,6 +49,33 @@ Deno.test({
         assert.equal(out.code, 2, out.stderr);
         assert.match(out.stderr, /error: --tls-key needs --tls-cert too/);
       });
+      await t.step("--hsts without TLS: exit 2", async () => {
+        const out = await serve(ca.dir, ["--hsts"]);
+        assert.equal(out.code, 2, out.stderr);
+        assert.match(
+          out.stderr,
+          /error: --hsts needs --tls-cert and --tls-key/,
+        );
+      });
+      await t.step(
+        "a redirect port in use: exit 1, before serving",
+        async () => {
+          using taken = Deno.listen({ hostname: "127.0.0.1", port: 0 });
+          const out = await serve(ca.dir, [
+            "--tls-cert",
+            a.certFile,
+            "--tls-key",
+            a.keyFile,
+            "--http-redirect-port",
+            String((taken.addr as Deno.NetAddr).port),
+          ]);
+          assert.equal(out.code, 1, out.stderr);
+          assert.match(
+            out.stderr,
+            /error: Cannot listen on 127\.0\.0\.1:\d+ \(--http-redirect-port\): /,
+          );
+        },
+      );
       await t.step("a missing file: exit 1", async () => {
         const out = await serve(ca.dir, [
           "--tls-cert",

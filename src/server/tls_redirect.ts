@@ -1,0 +1,53 @@
+/**
+ * The plain-HTTP listener of `--http-redirect-port`: every request is
+ * answered 308 with the same host, path and query on HTTPS, nothing else
+ * (no proxying, no `/healthz`). It runs on the main thread with the same
+ * connection limits as the HTTPS listener.
+ *
+ * @module
+ */
+import { type LimitedServer, serveWithLimits } from "./connection_limits.ts";
+
+/** Options of {@linkcode startRedirect}. */
+export interface RedirectOptions {
+  hostname: string;
+  /** Port of the plain-HTTP listener. */
+  port: number;
+  /** Port of the HTTPS listener, written into the Location unless 443. */
+  httpsPort: number;
+  headerTimeout: number;
+  keepAliveTimeout: number;
+  maxConnections: number;
+}
+
+/** Where a plain-HTTP request is sent: the same URL on HTTPS. */
+export function redirectLocation(url: string, httpsPort: number): string {
+  const target = new URL(url);
+  target.protocol = "https:";
+  target.port = httpsPort === 443 ? "" : String(httpsPort);
+  return target.href;
+}
+
+/** The redirect's answer: 308 keeps the method and body of the request. */
+export function redirectResponse(req: Request, httpsPort: number): Response {
+  return new Response(null, {
+    status: 308,
+    headers: { location: redirectLocation(req.url, httpsPort) },
+  });
+}
+
+/** Opens the redirect listener; throws when the port cannot be opened. */
+export function startRedirect(options: RedirectOptions): LimitedServer {
+  const handler = (req: Request) => redirectResponse(req, options.httpsPort);
+  const server = serveWithLimits({
+    ...options,
+    reusePort: false,
+    onError: () => new Response(null, { status: 400 }),
+  }, handler);
+  if (server === null) {
+    throw new Error(
+      "This Deno cannot serve one connection at a time: --http-redirect-port needs it",
+    );
+  }
+  return server;
+}
