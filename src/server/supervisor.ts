@@ -33,8 +33,8 @@ import {
   type ModelsSource,
   modelsStartError,
 } from "./models_source.ts";
-import { loadTlsPair, type TlsFiles, type TlsPair } from "./tls.ts";
-import { startRedirect } from "./tls_redirect.ts";
+import type { TlsFiles, TlsPair } from "./tls.ts";
+import { describeReload, openRedirect, reloadPair } from "./tls_reload.ts";
 import type { LimitedServer } from "./connection_limits.ts";
 
 /** Options of {@linkcode Supervisor}. */
@@ -129,7 +129,7 @@ export class Supervisor {
       );
     }
     this.#signed = await signCredentials(this.#credentials);
-    this.#openRedirect();
+    if (this.#tls !== null) this.#redirect = openRedirect(s, this.#log);
     if (!s.threaded) {
       this.#runtime = await startRuntime({
         settings: s,
@@ -150,31 +150,6 @@ export class Supervisor {
     for (let id = 1; id <= s.numWorkers; id++) this.#spawn(id);
     await this.#firstStart.promise;
     this.#firstStart = null;
-  }
-
-  /** Opens the --http-redirect-port listener when TLS is on and it is set. */
-  #openRedirect(): void {
-    const s = this.#settings;
-    if (s.httpRedirectPort === null || this.#tls === null) return;
-    try {
-      this.#redirect = startRedirect({
-        hostname: s.host,
-        port: s.httpRedirectPort,
-        httpsPort: s.port,
-        headerTimeout: s.clientHeaderTimeout,
-        keepAliveTimeout: s.keepAliveTimeout,
-        maxConnections: s.maxConnections,
-      });
-    } catch (err) {
-      throw new Error(
-        `Cannot listen on ${s.host}:${s.httpRedirectPort} (--http-redirect-port): ${
-          describe(err)
-        }`,
-      );
-    }
-    this.#log.info(
-      `Redirecting plain HTTP on port ${s.httpRedirectPort} to HTTPS on port ${s.port}`,
-    );
   }
 
   /** The main thread's own link to the store worker (`--no-threaded`). */
@@ -409,22 +384,12 @@ export class Supervisor {
   async reloadTls(reason: string): Promise<boolean> {
     const tls = this.#tls;
     if (tls === null) return false;
-    const { files } = tls;
-    let pair: TlsPair;
-    try {
-      pair = await loadTlsPair(files, {
-        allowExpired: this.#settings.tlsAllowExpired,
-      });
-    } catch (err) {
-      this.#log.error(
-        `Reload of the TLS certificate (${reason}) rejected, keeping the one in use (serial ${tls.pair.summary.serial}): ${
-          describe(err)
-        }`,
-      );
-      return false;
-    }
-    if (pair.cert === tls.pair.cert && pair.key === tls.pair.key) return false;
-    this.#tls = { pair, files };
+    const pair = await reloadPair(tls, {
+      allowExpired: this.#settings.tlsAllowExpired,
+      reason,
+      logger: this.#log,
+    });
+    if (pair === null) return false;
     try {
       this.#runtime?.replaceTls(pair);
     } catch (err) {
@@ -433,20 +398,13 @@ export class Supervisor {
           describe(err)
         }`,
       );
-      this.#tls = tls;
       return false;
     }
+    this.#tls = { pair, files: tls.files };
     for (const slot of this.#workers) {
       this.#post(slot, { type: "tls", tls: pair });
     }
-    const { names, notAfter, serial } = pair.summary;
-    this.#log.info(
-      `Reloaded the TLS certificate (${reason}): ${
-        names.join(", ")
-      }, serial ${serial}, expires ${
-        new Date(notAfter * 1000).toISOString()
-      }; new connections get it`,
-    );
+    this.#log.info(describeReload(pair, reason));
     return true;
   }
 
