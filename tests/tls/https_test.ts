@@ -4,6 +4,7 @@
  * CA trusted, the certificate on `/healthz` and `/metrics`.
  */
 import assert from "node:assert/strict";
+import Anthropic from "@anthropic-ai/sdk";
 import OpenAI from "openai";
 import { hasOpenssl, makeCa, makeLeaf } from "./test_ca.ts";
 import { curl, startTlsStack } from "./tls_proxy.ts";
@@ -116,6 +117,25 @@ Deno.test({
           text += chunk.choices[0]?.delta?.content ?? "";
         }
         assert.equal(text, "Hello from mock");
+      });
+
+      await t.step("the Anthropic SDK with the CA trusted", async () => {
+        const anthropic = new Anthropic({
+          baseURL: url,
+          apiKey: "unused-by-flow-proxy",
+          maxRetries: 0,
+          fetch: (input: string | URL | Request, init?: RequestInit) =>
+            fetch(input, { ...init, client }),
+        });
+        const message = await anthropic.messages.create({
+          model: "anthropic.claude-4-5-sonnet",
+          max_tokens: 16,
+          messages: [{ role: "user", content: "hi" }],
+        });
+        assert.equal(
+          (message.content[0] as { text: string }).text,
+          "Hello from mock",
+        );
       });
 
       await t.step("both workers serve HTTPS", async () => {
