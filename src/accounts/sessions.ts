@@ -27,23 +27,29 @@ export interface SessionPolicy {
   secureCookie: boolean;
 }
 
-/** Defaults: 30 minutes idle, 12 hours at most, no `Secure` until flow-proxy serves TLS. */
+/** Defaults: 30 minutes idle, 12 hours at most, no `Secure` (plain HTTP). */
 export const DEFAULT_SESSION_POLICY: Readonly<SessionPolicy> = {
   idleMs: 30 * 60_000,
   absoluteMs: 12 * 3_600_000,
   secureCookie: false,
 };
 
-/** The policy of `serve`'s settings (`--session-idle`, `--session-max-age`, `--secure-cookies`). */
+/**
+ * The policy of `serve`'s settings (`--session-idle`, `--session-max-age`,
+ * `--secure-cookies`): the cookie is `Secure` when asked, and always when
+ * flow-proxy serves HTTPS itself (`--tls-cert`).
+ */
 export function sessionPolicyFrom(settings: {
   sessionIdle: number;
   sessionMaxAge: number;
   secureCookies: boolean;
+  tlsCert?: string | null;
 }): SessionPolicy {
   return {
     idleMs: settings.sessionIdle,
     absoluteMs: settings.sessionMaxAge,
-    secureCookie: settings.secureCookies,
+    secureCookie: settings.secureCookies ||
+      (settings.tlsCert !== undefined && settings.tlsCert !== null),
   };
 }
 

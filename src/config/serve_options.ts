@@ -479,9 +479,10 @@ export const SERVE_OPTIONS: readonly ServeOption[] = [
     env: "FLOW_PROXY_SECURE_COOKIES",
     kind: "bool",
     switch: true,
-    help: "Mark the session cookie Secure (serve behind TLS)",
+    help:
+      "Mark the session cookie Secure (behind a TLS proxy; on by itself with --tls-cert)",
     default: false,
-    defaultText: "off (flow-proxy does not serve TLS yet)",
+    defaultText: "off, on with --tls-cert",
   },
   {
     key: "tlsCert",

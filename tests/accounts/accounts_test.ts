@@ -382,6 +382,12 @@ Deno.test("sessionPolicyFrom() reads --session-idle, --session-max-age and --sec
     absoluteMs: 7_200_000,
     secureCookie: true,
   });
+  // Serving HTTPS itself, flow-proxy marks the cookie Secure without being asked.
+  const tls = resolveSettings(
+    ["--tls-cert", "cert.pem", "--tls-key", "key.pem"],
+    { env: {}, cwd: "/tmp" },
+  );
+  assert.equal(sessionPolicyFrom(settingsOf(tls)).secureCookie, true);
 });
 
 function settingsOf<T>(result: { help: true } | { settings: T }): T {
