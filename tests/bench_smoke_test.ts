@@ -167,13 +167,15 @@ Deno.test("bench/translate_bench.ts measures the first token of every stream it 
   );
   const rows = tableRows(stdout, "## Time to first token");
   const byName = new Map(rows.map((r) => [r[0], r]));
-  // The pass-through streams and every translation that exists answer with
-  // a first token each round.
+  // The pass-through streams and every translation answer with a first
+  // token each round.
   for (
     const name of [
       "chat → chat (pass-through)",
       "messages → messages (pass-through)",
       "messages → chat (Claude Code on GPT-5)",
+      "responses → chat (Codex on Claude)",
+      "gemini → chat (Gemini CLI on GPT-5)",
     ]
   ) {
     const row = byName.get(name);
@@ -181,8 +183,10 @@ Deno.test("bench/translate_bench.ts measures the first token of every stream it 
     assert.ok(Number(row[1]) > 0, `${name}: ${row.join(" | ")}`);
   }
   const cost = tableRows(stdout, "## Stream translation in-process");
-  assert.ok(
-    cost.some((r) => r[0] === "messages → chat" && Number(r[1]) > 0),
-    stdout,
-  );
+  for (const pair of ["messages → chat", "responses → chat", "gemini → chat"]) {
+    assert.ok(
+      cost.some((r) => r[0] === pair && Number(r[1]) > 0),
+      `${pair} in:\n${stdout}`,
+    );
+  }
 });
