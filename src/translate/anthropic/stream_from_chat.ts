@@ -6,6 +6,7 @@
 import { anthropicUsage, messageId, stopReason } from "./response_from_chat.ts";
 import { anthropicErrorType } from "./error.ts";
 import { readErrorValue } from "../error_info.ts";
+import { type ChunkParts, readChatChunk } from "../chat/chunk.ts";
 import type {
   ErrorInfo,
   EventTranslator,
@@ -87,35 +88,18 @@ export class AnthropicFromChatStream implements EventTranslator {
       return this.#error(anthropicErrorType(info.status), info.message);
     }
     this.#start(chunk);
-    if (chunk.usage !== undefined && chunk.usage !== null) {
-      this.#usage = chunk.usage;
-    }
-    const choice = (Array.isArray(chunk.choices) ? chunk.choices[0] : null) as
-      | Json
-      | null;
-    if (!choice) return;
-    const delta = (choice.delta ?? {}) as Json;
-    if (
-      typeof delta.reasoning_content === "string" &&
-      delta.reasoning_content !== ""
-    ) {
-      this.#thinking(delta.reasoning_content);
-    }
-    if (Array.isArray(delta.thinking_blocks)) {
-      for (const block of delta.thinking_blocks as Json[]) {
-        this.#signature(block);
-      }
-    }
-    if (typeof delta.content === "string" && delta.content !== "") {
-      this.#text(delta.content);
-    }
-    if (Array.isArray(delta.tool_calls)) {
-      for (const call of delta.tool_calls as Json[]) this.#tool(call);
-    }
-    if (choice.finish_reason !== undefined && choice.finish_reason !== null) {
-      this.#finish = choice.finish_reason;
-    }
+    readChatChunk(chunk, this.#parts);
   }
+
+  /** Where each part of a Chat chunk goes. */
+  #parts: ChunkParts = {
+    usage: (usage) => this.#usage = usage,
+    reasoning: (text) => this.#thinking(text),
+    thinkingBlock: (block) => this.#signature(block),
+    text: (text) => this.#text(text),
+    toolCall: (call) => this.#tool(call),
+    finish: (reason) => this.#finish = reason,
+  };
 
   #thinking(text: string): void {
     if (this.#open?.kind !== "thinking") {

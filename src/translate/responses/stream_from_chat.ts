@@ -8,6 +8,7 @@
  * a stream cut before its finish ends with `response.failed`, which Codex and
  * the OpenAI SDK read as the response's failure; never `response.completed`.
  */
+import { type ChunkParts, readChatChunk } from "../chat/chunk.ts";
 import { readErrorValue } from "../error_info.ts";
 import type {
   ErrorInfo,
@@ -110,35 +111,18 @@ export class ResponsesFromChatStream implements EventTranslator {
     if (data === "[DONE]") return this.#complete();
     if (data.error !== undefined) return this.#fail(readErrorValue(500, data));
     this.#start(data);
-    if (data.usage !== undefined && data.usage !== null) {
-      this.#usage = data.usage;
-    }
-    const choice = (Array.isArray(data.choices) ? data.choices[0] : null) as
-      | Json
-      | null;
-    if (!choice) return;
-    const delta = (choice.delta ?? {}) as Json;
-    if (
-      typeof delta.reasoning_content === "string" &&
-      delta.reasoning_content !== ""
-    ) {
-      this.#reasoning(delta.reasoning_content);
-    }
-    if (Array.isArray(delta.thinking_blocks)) {
-      for (const block of delta.thinking_blocks as Json[]) {
-        this.#signature(block);
-      }
-    }
-    if (typeof delta.content === "string" && delta.content !== "") {
-      this.#text(delta.content);
-    }
-    if (Array.isArray(delta.tool_calls)) {
-      for (const call of delta.tool_calls as Json[]) this.#call(call);
-    }
-    if (choice.finish_reason !== undefined && choice.finish_reason !== null) {
-      this.#finish = choice.finish_reason;
-    }
+    readChatChunk(data, this.#parts);
   }
+
+  /** Where each part of a Chat chunk goes. */
+  #parts: ChunkParts = {
+    usage: (usage) => this.#usage = usage,
+    reasoning: (text) => this.#reasoning(text),
+    thinkingBlock: (block) => this.#signature(block),
+    text: (text) => this.#text(text),
+    toolCall: (call) => this.#call(call),
+    finish: (reason) => this.#finish = reason,
+  };
 
   #start(chunk: Json): void {
     if (this.#started) return;
