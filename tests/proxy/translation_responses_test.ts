@@ -338,7 +338,7 @@ Deno.test("a Chat Completions request for a Responses-only model goes to /v1/res
 Deno.test("a Chat Completions stream for a Responses-only model is Flow's response.* events as Chat chunks, ending with [DONE]", async () => {
   const ev = (type: string, data: Record<string, unknown>) =>
     `event: ${type}\ndata: ${JSON.stringify({ type, ...data })}\n\n`;
-  const response = { id: "resp_u2", created_at: 3, model: "o3-pro" };
+  const response = { id: "resp_u2", "created_at": 3, model: "o3-pro" };
   const text = ev("response.created", { response }) +
     ev("response.output_text.delta", { item_id: "m1", delta: "Hi" }) +
     ev("response.completed", {
