@@ -36,9 +36,20 @@ function summarize(x509: X509Certificate): CertificateSummary {
     names: namesOf(x509),
     notBefore: Math.floor(x509.validFromDate.getTime() / 1000),
     notAfter: Math.floor(x509.validToDate.getTime() / 1000),
-    serial: x509.serialNumber.toLowerCase(),
+    serial: serialHex(x509.serialNumber),
     sha256: x509.fingerprint256.replaceAll(":", "").toLowerCase(),
   };
+}
+
+/**
+ * A serial number as whole bytes of lower-case hex, as `openssl x509
+ * -serial` prints it: Deno's `serialNumber` drops a leading zero nibble
+ * (`89a3…` for `089a3…`), which would name a different-looking serial in
+ * logs than every other tool.
+ */
+export function serialHex(serial: string): string {
+  const hex = serial.toLowerCase();
+  return hex.length % 2 === 1 ? "0" + hex : hex;
 }
 
 /** The subject alternative names (DNS and IP), else the subject's CN. */

@@ -188,3 +188,10 @@ Deno.test("TLS files: relative names are found in $CREDENTIALS_DIRECTORY", () =>
     },
   );
 });
+
+Deno.test("serialHex() prints whole bytes, as openssl does, when the serial starts with a zero nibble", async () => {
+  const { serialHex } = await import("../../src/server/tls_x509.ts");
+  assert.equal(serialHex("89A3DBAA"), "89a3dbaa");
+  assert.equal(serialHex("9A3DBAA"), "09a3dbaa");
+  assert.equal(serialHex("A"), "0a");
+});
