@@ -24,7 +24,12 @@ import type {
   BudgetLease,
   BudgetTable,
 } from "./budget_table.ts";
-import { estimateTokens, periodBounds } from "./budget.ts";
+import {
+  type Budget,
+  estimateTokens,
+  periodBounds,
+  type SharedBudget,
+} from "./budget.ts";
 import { budgetRefusal } from "./budget_refusal.ts";
 import type { RequestSize } from "./contract.ts";
 
@@ -220,7 +225,11 @@ export function createAccessControl(options: AccessOptions): AccessControl {
 
   const zone = options.budgetTimeZone ?? "UTC";
 
-  /** The key's budget: a lease on it, or the refusal (null lease: no budget). */
+  /**
+   * The key's budget and its owner's and team's (src/access/budget.ts
+   * SharedBudget): a lease on each, or the refusal of the first without
+   * room (undefined lease: no budget at all).
+   */
   function takeBudget(
     record: KeyRecord,
     size: RequestSize | undefined,
@@ -229,29 +238,58 @@ export function createAccessControl(options: AccessOptions): AccessControl {
   ): AccessDenial | { lease: BudgetLease | undefined } {
     const budget = record.budget;
     const budgets = options.budgets;
-    if (!budget || !budgets) return { lease: undefined };
-    const bounds = periodBounds(t, budget.period, zone);
+    if (!budgets || (!budget && record.shared === undefined)) {
+      return { lease: undefined };
+    }
     const bytes = size?.bodyBytes ?? 0;
-    const tokens = estimateTokens(bytes);
     const inPrice = size?.inputNanosPerToken ?? null;
     const outPrice = size?.outputNanosPerToken ?? null;
-    const nanos = inPrice === null || outPrice === null
-      ? null
-      : Math.ceil(Math.ceil(bytes / 4) * inPrice + 1024 * outPrice);
-    const taken = budgets.admit(record.name, budget, bounds.start, {
-      tokens,
-      nanos,
-    });
-    if (taken.ok) return { lease: taken.lease };
-    const { message, retryAfter } = budgetRefusal(
-      taken.refusal,
-      bounds.end,
-      t,
-    );
-    return refuse("budget_exceeded", "budget_exceeded", message, record.name, [
-      ...headers,
-      ["retry-after", String(retryAfter)],
-    ]);
+    const estimate = {
+      tokens: estimateTokens(bytes),
+      nanos: inPrice === null || outPrice === null
+        ? null
+        : Math.ceil(Math.ceil(bytes / 4) * inPrice + 1024 * outPrice),
+    };
+    const leases: BudgetLease[] = [];
+    const take = (
+      slot: string,
+      limits: Budget,
+      holder?: SharedBudget,
+    ): AccessDenial | null => {
+      const bounds = periodBounds(t, limits.period, zone);
+      const taken = budgets.admit(slot, limits, bounds.start, estimate);
+      if (taken.ok) {
+        leases.push(taken.lease);
+        return null;
+      }
+      for (const lease of leases) budgets.release(lease);
+      const { message, retryAfter } = budgetRefusal(
+        taken.refusal,
+        bounds.end,
+        t,
+        holder,
+      );
+      return refuse(
+        "budget_exceeded",
+        "budget_exceeded",
+        message,
+        record.name,
+        [
+          ...headers,
+          ["retry-after", String(retryAfter)],
+        ],
+      );
+    };
+    if (budget) {
+      const refusal = take(record.name, budget);
+      if (refusal) return refusal;
+    }
+    for (const shared of record.shared ?? []) {
+      const refusal = take(shared.slot, shared.budget, shared);
+      if (refusal) return refusal;
+    }
+    const [first, ...also] = leases;
+    return { lease: also.length === 0 ? first : { ...first, also } };
   }
 
   const checkAccess = function checkAccess(
@@ -313,8 +351,13 @@ export function createAccessControl(options: AccessOptions): AccessControl {
   } as AccessControl;
 
   checkAccess.settle = function settle(lease, use): void {
-    const crossings = options.budgets?.settle(lease, use) ?? [];
-    for (const crossing of crossings) options.onCrossing?.(crossing);
+    const budgets = options.budgets;
+    if (!budgets) return;
+    for (const one of [lease, ...(lease.also ?? [])]) {
+      for (const crossing of budgets.settle(one, use)) {
+        options.onCrossing?.(crossing);
+      }
+    }
   };
 
   checkAccess.early = function early(req, info): AccessDenial | null {

@@ -25,6 +25,23 @@ export interface Budget {
   maxParallel: number | null;
 }
 
+/**
+ * A budget a key shares with other keys: its owner's (every key the user
+ * owns counts) or the owner's team's (every key of its members counts).
+ * The store worker adds these to each key it publishes.
+ */
+export interface SharedBudget {
+  /** The shared counter's name: `user:<name>` or `team:<name>` (key names hold no colon). */
+  slot: string;
+  /** Whose budget, for the refusal: "user" or "team". */
+  holder: "user" | "team";
+  /** The user's or team's name as stored. */
+  name: string;
+  budget: Budget;
+  /** What the request log says all its keys used in the current period (seeds the counter). */
+  used?: { period: number; tokens: number; nanos: number };
+}
+
 /** Largest token budget accepted. */
 const MAX_TOKENS = 1e15;
 /** Largest spend budget accepted, in currency units. */

@@ -65,6 +65,8 @@ export interface BudgetLease {
   readonly budget: Budget;
   readonly period: number;
   readonly estimate: BudgetEstimate;
+  /** Leases taken with this one on the owner's and the team's budgets, settled with it. */
+  readonly also?: readonly BudgetLease[];
 }
 
 /** A refusal: what is exhausted and until when. */
@@ -219,6 +221,20 @@ export class BudgetTable {
         );
       }
       return crossings;
+    } finally {
+      unlock(cells, base);
+    }
+  }
+
+  /** Gives back a lease whose request never ran (another budget refused it): no use, no crossings. */
+  release(lease: BudgetLease): void {
+    const [cells, base] = this.#slot(lease.key);
+    lock(cells, base);
+    try {
+      if (cells[base + IN_FLIGHT] > 0n) cells[base + IN_FLIGHT] -= 1n;
+      if (cells[base + PERIOD] !== BigInt(lease.period)) return;
+      cells[base + RES_TOKENS] -= BigInt(lease.estimate.tokens);
+      cells[base + RES_NANOS] -= BigInt(lease.estimate.nanos ?? 0);
     } finally {
       unlock(cells, base);
     }

@@ -13,7 +13,7 @@
  */
 import { constantTimeEqual, sha256, sha256Hex } from "../base/digest.ts";
 import { parseDeadline } from "../base/time_grammar.ts";
-import type { Budget } from "./budget.ts";
+import type { Budget, SharedBudget } from "./budget.ts";
 
 /** Prefix of every client key, so that a leaked key is recognisable. */
 export const KEY_PREFIX = "fpk_";
@@ -45,6 +45,11 @@ export interface KeyRecord {
   budget?: Budget | null;
   /** The user (accounts) the key belongs to; absent or null: nobody's, managed by operators. */
   owner?: string | null;
+  /**
+   * Budgets of the owner and the owner's team (added by the store worker);
+   * absent when neither has one.
+   */
+  shared?: SharedBudget[];
 }
 
 /** A record with the SHA-256 (hex) of its key, as {@linkcode KeyVerifier} needs it. */

@@ -40,6 +40,16 @@ import {
 import { type TeamRecord, type UserRecord, UserTable } from "./users.ts";
 import { type LoginResult, Logins, type SessionAuth } from "./logins.ts";
 import { AuditedChanges } from "./changes.ts";
+import {
+  budgetDetail,
+  type BudgetHolder,
+  budgetStamp,
+  type OwnerBudgets,
+  ownerBudgets,
+  readBudget,
+  teamMembers,
+  writeBudget,
+} from "./budgets.ts";
 
 /** Options of {@linkcode Accounts} and {@linkcode openAccounts}. */
 export interface AccountsOptions {
@@ -241,6 +251,44 @@ export class Accounts {
       name,
       () => ({ value: this.#users.deleteTeam(name) }),
     );
+  }
+
+  /**
+   * Sets (or with null, removes) the budget of a user or a team, audited as
+   * `user.set_budget` / `team.set_budget` with the budget as detail. The
+   * budget comes checked (src/access/budget.ts `validateBudget`).
+   */
+  setBudget(
+    holder: BudgetHolder,
+    name: string,
+    budget: Record<string, unknown> | null,
+    actor: Actor,
+  ): { name: string; budget: Record<string, unknown> | null } {
+    return this.#changes.run(actor, `${holder}.set_budget`, name, () => {
+      const stored = writeBudget(this.#db, holder, name, budget);
+      return {
+        value: { name: stored, budget },
+        detail: budgetDetail(budget),
+      };
+    });
+  }
+
+  /** The budget of a user or team (null: none); undefined when there is no such one. */
+  budgetOf(holder: BudgetHolder, name: string): unknown {
+    return readBudget(this.#db, holder, name);
+  }
+
+  /** Users with a budget of their own or their team's, by lower-case name; and every team's members. */
+  ownerBudgets(): {
+    owners: Map<string, OwnerBudgets>;
+    members: Map<string, string[]>;
+  } {
+    return { owners: ownerBudgets(this.#db), members: teamMembers(this.#db) };
+  }
+
+  /** Moves whenever a user or team budget (or a budgeted team's membership) changes. */
+  budgetStamp(): string {
+    return budgetStamp(this.#db);
   }
 
   /**

@@ -12,6 +12,7 @@
  * @module
  */
 import type { DatabaseSync } from "node:sqlite";
+import { addBudgetColumns } from "./budgets.ts";
 
 /** Version of the accounts tables this code reads and writes. */
 export const ACCOUNTS_SCHEMA_VERSION = 1;
@@ -83,6 +84,7 @@ BEGIN SELECT RAISE(ABORT, 'audit records are append-only'); END;
 /** Creates the accounts tables when missing; refuses a file written by a newer flow-proxy. */
 export function createAccountsSchema(db: DatabaseSync): void {
   db.exec(SCHEMA);
+  addBudgetColumns(db);
   const row = db.prepare("SELECT max(version) AS v FROM accounts_schema")
     .get() as { v: number | null };
   const version = row.v === null ? null : Number(row.v);

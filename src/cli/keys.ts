@@ -261,8 +261,8 @@ function createInput(
   return input;
 }
 
-/** The budget the options describe; null when none of them is given. */
-function budgetInput(
+/** The budget the options describe (`--budget-*`, `--max-parallel`); null when none of them is given. */
+export function budgetInput(
   values: Record<string, string | boolean | undefined>,
 ): Budget | null {
   const period = values["budget-period"] as string | undefined;

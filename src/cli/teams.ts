@@ -1,5 +1,5 @@
 /**
- * `flow-proxy teams create|list|delete`: the teams users belong to (`users
+ * `flow-proxy teams create|list|delete|set-budget`: the teams users belong to (`users
  * create --team`, `users set-team`). A team must be empty to be deleted.
  */
 import { parseArgs } from "node:util";
@@ -8,17 +8,25 @@ import { openAccounts } from "../accounts/accounts.ts";
 import { cliActor } from "./cli_actor.ts";
 import { argumentError, type CommandIo, EXIT, formatTable } from "./command.ts";
 import { databasePath } from "./keys.ts";
+import {
+  SET_BUDGET_OPTIONS,
+  setBudgetCommand,
+  setBudgetUsage,
+} from "./set_budget.ts";
 
 const USAGE = `Usage: flow-proxy teams create NAME [--json]
        flow-proxy teams list [--json]
-       flow-proxy teams delete NAME [--json]`;
+       flow-proxy teams delete NAME [--json]
+       ${setBudgetUsage("team")}`;
 
 /** Help text of `teams`. */
 export const TEAMS_HELP = `${USAGE}
 
 Teams group users (flow-proxy users create --team NAME, users set-team).
-Budgets per team are not there yet.
+set-budget sets (or with --clear, removes) the budget every key of the
+team's members shares (see docs/budgets.md).
 
+${SET_BUDGET_OPTIONS}
 Options:
   --db <path>            Database [env: FLOW_PROXY_DB]
   --json                 Print JSON
@@ -49,12 +57,15 @@ function runTeams(args: string[], io: CommandIo): number {
     io.stdout(TEAMS_HELP);
     return EXIT.OK;
   }
+  if (sub === "set-budget") {
+    return setBudgetCommand("team", rest, io, TEAMS_HELP);
+  }
   if (sub !== "create" && sub !== "list" && sub !== "delete") {
     return argumentError(
       io,
       sub === undefined
-        ? "No teams command given: create, list or delete"
-        : `Unknown teams command '${sub}': use create, list or delete`,
+        ? "No teams command given: create, list, delete or set-budget"
+        : `Unknown teams command '${sub}': use create, list, delete or set-budget`,
       usage,
     );
   }

@@ -1,6 +1,6 @@
 /**
- * `flow-proxy users create|list|set-role|set-team|reset-password|disable|enable|delete`
- * and `flow-proxy teams create|list|delete`: the accounts of the database
+ * `flow-proxy users create|list|set-role|set-team|reset-password|disable|enable|delete|set-budget`
+ * and `flow-proxy teams create|list|delete|set-budget`: the accounts of the database
  * that `serve` uses. A running server sees every change at once (the store
  * worker reads the same tables). Every change is audited with the actor
  * `cli:<login name>`. Exit 0 on success, 1 on failure, 2 on a usage error.
@@ -19,6 +19,11 @@ import { openKeyStore } from "../access/key_store.ts";
 import { cliActor } from "./cli_actor.ts";
 import { argumentError, type CommandIo, EXIT, formatTable } from "./command.ts";
 import { databasePath } from "./keys.ts";
+import {
+  SET_BUDGET_OPTIONS,
+  setBudgetCommand,
+  setBudgetUsage,
+} from "./set_budget.ts";
 import {
   hasPasswordFlag,
   PASSWORD_FLAG_REFUSED,
@@ -43,7 +48,8 @@ const USAGE =
        flow-proxy users set-role NAME ROLE
        flow-proxy users set-team NAME [TEAM]
        flow-proxy users reset-password NAME [--password-stdin]
-       flow-proxy users disable|enable|delete NAME`;
+       flow-proxy users disable|enable|delete NAME
+       ${setBudgetUsage("user")}`;
 
 /** Help text of `users`. */
 export const USERS_HELP = `${USAGE}
@@ -65,7 +71,10 @@ Commands:
   disable, enable  Stop or allow NAME's logins (disabling ends their sessions
                    and revokes the client keys they own, for good)
   delete           Delete NAME with their sessions, API tokens and owned keys
+  set-budget       Set (or with --clear, remove) the budget every key NAME owns
+                   shares (see docs/budgets.md)
 
+${SET_BUDGET_OPTIONS}
 Options:
   --db <path>            Database [env: FLOW_PROXY_DB]
                          default: $STATE_DIRECTORY/flow-proxy.db if set, else flow-proxy.db
@@ -125,13 +134,18 @@ export async function usersCommand(
   if (sub === undefined) {
     return argumentError(
       io,
-      `No users command given: ${Object.keys(SUBCOMMANDS).join(", ")}`,
+      `No users command given: ${
+        [...Object.keys(SUBCOMMANDS), "set-budget"].join(", ")
+      }`,
       usage,
     );
   }
   if (sub === "-h" || sub === "--help" || sub === "help") {
     io.stdout(USERS_HELP);
     return EXIT.OK;
+  }
+  if (sub === "set-budget") {
+    return setBudgetCommand("user", rest, io, USERS_HELP);
   }
   let parsed: Parsed;
   try {

@@ -266,6 +266,21 @@ export function usedSince(
   return { tokens: Number(row.tokens), nanos: Number(row.nanos) };
 }
 
+/** Tokens and spend of the requests of any of `clients` (key names) since `since`. */
+export function usedSinceByClients(
+  store: SqliteStore,
+  clients: readonly string[],
+  since: number,
+): { tokens: number; nanos: number } {
+  if (clients.length === 0) return { tokens: 0, nanos: 0 };
+  const row = store.database.prepare(
+    `SELECT coalesce(sum(coalesce(tokens_in, 0) + coalesce(tokens_out, 0)), 0) AS tokens,
+      coalesce(sum(cost_nanos), 0) AS nanos
+    FROM requests WHERE ts >= ? AND client IN (SELECT value FROM json_each(?))`,
+  ).get(since, JSON.stringify(clients)) as { tokens: number; nanos: number };
+  return { tokens: Number(row.tokens), nanos: Number(row.nanos) };
+}
+
 /** Totals by credential, by model and by UTC day, plus overall. */
 export interface UsageSummary {
   since: number | null;

@@ -116,13 +116,19 @@ function makeBalancer(
 
 /**
  * Seeds the shared budget counters with what the request log says each key
- * used this period; a no-op for a key already counted this period (by this
+ * (and each user and team with a budget) used this period; a no-op for a key already counted this period (by this
  * or another thread), so live counts are never overwritten.
  */
 function seedBudgets(budgets: BudgetTable, keys: readonly StoredKey[]): void {
   for (const key of keys) {
     if (key.budgetUsed) {
       budgets.seed(key.name, key.budgetUsed.period, key.budgetUsed);
+    }
+    // The owner's and team's budgets (the same slot on each of their keys).
+    for (const shared of key.shared ?? []) {
+      if (shared.used) {
+        budgets.seed(shared.slot, shared.used.period, shared.used);
+      }
     }
   }
 }

@@ -22,7 +22,9 @@ import {
   type SqliteStore,
   usageSummary,
   usedSince,
+  usedSinceByClients,
 } from "../request_log/sqlite_store.ts";
+import { addSharedBudgets } from "./shared_budgets.ts";
 import { periodBounds } from "../access/budget.ts";
 import type { RequestRecord } from "../request_log/record.ts";
 import type { FromStore, StoreOp, ToStore } from "./store_link.ts";
@@ -89,7 +91,7 @@ class StoreService {
    * period, from the request log), and remembers their stamp.
    */
   snapshot(): ReturnType<KeyStore["snapshot"]> {
-    this.#stamp = this.#keys.changeStamp();
+    this.#stamp = this.#currentStamp();
     const keys = this.#keys.snapshot();
     this.#keyCount = keys.length;
     const now = Date.now();
@@ -101,7 +103,21 @@ class StoreService {
         ...usedSince(this.#requests, key.name, start),
       };
     }
+    addSharedBudgets(
+      keys,
+      this.#accounts,
+      (clients, since) => usedSinceByClients(this.#requests, clients, since),
+      {
+        now,
+        zone: this.#zone,
+      },
+    );
     return keys;
+  }
+
+  /** The keys' change stamp and the user and team budgets'. */
+  #currentStamp(): string {
+    return `${this.#keys.changeStamp()}|${this.#accounts.budgetStamp()}`;
   }
 
   /** One look at the file, the buffered last-used times and the keys. */
@@ -145,9 +161,9 @@ class StoreService {
         return usageSummary(this.#requests, { since: op.since });
       case "accounts": {
         const answer = await runAccountsCall(this.#accounts, op.call);
-        if (revokeOwnedKeys(op.call, answer, this.#keys, this.#accounts) > 0) {
-          this.#publishIfChanged();
-        }
+        revokeOwnedKeys(op.call, answer, this.#keys, this.#accounts);
+        // Revoked keys, a user or team budget, a user moved to another team.
+        this.#publishIfChanged();
         return answer;
       }
       case "write":
@@ -188,7 +204,7 @@ class StoreService {
   }
 
   #publishIfChanged(): void {
-    if (this.#keys.changeStamp() === this.#stamp) return;
+    if (this.#currentStamp() === this.#stamp) return;
     const keys = this.snapshot();
     this.#post({ type: "keys", keys });
     this.#log.debug(`Client keys reloaded: ${keys.length}`);
