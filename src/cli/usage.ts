@@ -1,6 +1,7 @@
 /**
  * `flow-proxy usage`: totals of requests, errors and tokens from the SQLite
- * request log, by credential, by model and by UTC day.
+ * request log, by credential, by model and by UTC day; by key, by key owner
+ * (user) and by the owner's team on request.
  */
 import { parseArgs } from "node:util";
 import { resolve } from "node:path";
@@ -29,15 +30,17 @@ Options:
   --since <time>      Only requests from this time: 2026-11-01, 2026-11-01T08:00
                       (UTC unless a zone is given), or an age such as 24h, 7d, 2w
   --until <time>      Only requests before this time (same forms)
-  --by <group>        Only this table: credential, key, model or day (repeatable;
-                      default: credential, model and day)
+  --by <group>        Only this table: credential, key, user, team, model or day
+                      (repeatable; default: credential, model and day). user and
+                      team follow each request's key to its owner and the
+                      owner's team; "(none)": no key, no owner or no team
   --json              Print one JSON object instead of tables
   -h, --help          Show this help
 
 Exit status: 0 ok, 1 the database cannot be read, 2 bad usage.
 `;
 
-const GROUPS = ["credential", "key", "model", "day"] as const;
+const GROUPS = ["credential", "key", "user", "team", "model", "day"] as const;
 /** The tables printed without `--by`. */
 const DEFAULT_GROUPS: readonly Group[] = ["credential", "model", "day"];
 type Group = typeof GROUPS[number];
@@ -81,6 +84,8 @@ function runUsage(args: string[], io: CommandIo): number {
     summary = usageSummary(request.db, {
       since: request.since,
       until: request.until,
+      owners: request.groups.includes("user") ||
+        request.groups.includes("team"),
     });
   } catch (err) {
     io.stderr(`error: ${describe(err)}\n`);
@@ -141,7 +146,7 @@ function parseUsageArgs(args: string[], io: CommandIo): UsageRequest | "help" {
       const group = item.trim().toLowerCase();
       if (!(GROUPS as readonly string[]).includes(group)) {
         throw new ArgumentError(
-          `--by must be credential, key, model or day, got "${item}"`,
+          `--by must be credential, key, user, team, model or day, got "${item}"`,
         );
       }
       if (!groups.includes(group as Group)) groups.push(group as Group);
@@ -213,6 +218,12 @@ function formatTables(summary: UsageSummary, request: UsageRequest): string {
     if (group === "key") {
       title = ["Key"];
       rows = summary.byKey.map((r) => [[r.key ?? "(no key)"], r]);
+    } else if (group === "user") {
+      title = ["User"];
+      rows = summary.byUser.map((r) => [[r.user ?? "(none)"], r]);
+    } else if (group === "team") {
+      title = ["Team"];
+      rows = summary.byTeam.map((r) => [[r.team ?? "(none)"], r]);
     } else if (group === "credential") {
       title = ["Credential"];
       rows = summary.byCredential.map((r) => [[r.credential ?? "(none)"], r]);
@@ -260,6 +271,8 @@ function formatJson(summary: UsageSummary, request: UsageRequest): string {
     total: summary.total,
   };
   if (request.groups.includes("key")) out.byKey = summary.byKey;
+  if (request.groups.includes("user")) out.byUser = summary.byUser;
+  if (request.groups.includes("team")) out.byTeam = summary.byTeam;
   if (request.groups.includes("credential")) {
     out.byCredential = summary.byCredential;
   }

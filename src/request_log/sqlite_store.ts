@@ -16,6 +16,7 @@ import {
   SqliteOpenError,
 } from "../base/sqlite.ts";
 import { describe } from "../base/describe.ts";
+import { byOwner } from "./usage_owners.ts";
 
 /** Version of the `requests` schema this build writes. */
 export const REQUESTS_SCHEMA_VERSION = 4;
@@ -247,6 +248,10 @@ export interface UsageSummaryOptions {
   since?: number;
   /** Only requests started before this time (epoch ms). */
   until?: number;
+  /** Only requests of these client keys (by name); absent: every request. */
+  clients?: readonly string[];
+  /** Also sum by key owner and the owner's team (`byUser`, `byTeam`); default false. */
+  owners?: boolean;
 }
 
 /**
@@ -301,6 +306,14 @@ export interface UsageSummary {
   })[];
   /** Oldest first; `day` is `YYYY-MM-DD` in UTC. */
   byDay: (UsageTotals & { day: string })[];
+  /**
+   * By the owner of the request's key (client_keys.owner), most requests
+   * first; `user` null for requests without a key or of a key nobody owns.
+   * Empty unless asked for (`owners`).
+   */
+  byUser: (UsageTotals & { user: string | null })[];
+  /** By the key owner's team, the same way; `team` null: no key, no owner or no team. */
+  byTeam: (UsageTotals & { team: string | null })[];
 }
 
 /** Where {@linkcode usageSummary} reads: a path (opened read-only), an open store, or a database. */
@@ -370,6 +383,8 @@ function summarize(
     byKey: [],
     byModel: [],
     byDay: [],
+    byUser: [],
+    byTeam: [],
   };
   const table = db.prepare(
     "SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'requests'",
@@ -377,7 +392,7 @@ function summarize(
   if (!table) return empty;
 
   const where: string[] = [];
-  const params: number[] = [];
+  const params: (number | string)[] = [];
   if (since !== null) {
     where.push("ts >= ?");
     params.push(since);
@@ -385,6 +400,10 @@ function summarize(
   if (until !== null) {
     where.push("ts < ?");
     params.push(until);
+  }
+  if (options.clients !== undefined) {
+    where.push("client IN (SELECT value FROM json_each(?))");
+    params.push(JSON.stringify(options.clients));
   }
   const filter = where.length ? `WHERE ${where.join(" AND ")}` : "";
   // An older file read read-only (`flow-proxy usage`) lacks later columns.
@@ -439,6 +458,7 @@ function summarize(
       day: row.key as string,
       ...totals(row),
     })),
+    ...byOwner(db, options.owners === true, grouped, totals),
   };
 }
 

@@ -4,6 +4,8 @@ import { USAGE_HELP, usageCommand } from "../../src/cli/usage.ts";
 import type { CommandIo } from "../../src/cli/command.ts";
 import type { RequestRecord } from "../../src/request_log/record.ts";
 import { openRequestLog } from "../../src/request_log/sqlite_store.ts";
+import { openKeyStore } from "../../src/access/key_store.ts";
+import { openAccounts } from "../../src/accounts/accounts.ts";
 
 const HOUR = 3_600_000;
 const DAY = 24 * HOUR;
@@ -306,7 +308,7 @@ Deno.test("usageCommand exits 2 with usage on bad flags", async (t) => {
     ],
     [
       ["--by", "tenant"],
-      `--by must be credential, key, model or day, got "tenant"`,
+      `--by must be credential, key, user, team, model or day, got "tenant"`,
     ],
     [["--db", ""], "--db must not be empty"],
   ];
@@ -381,5 +383,104 @@ Deno.test("usageCommand --by key totals each client key, requests without one ap
       null,
     ]);
     assert.equal(report.byCredential, undefined);
+  });
+});
+
+Deno.test("usageCommand --by user and --by team follow each key to its owner and team, with spend", async () => {
+  const priced = { costNanos: 2_000_000, costCurrency: "USD" };
+  await withLog([
+    record({ client: "alice-laptop", ...priced }),
+    record({ client: "alice-ci", ...priced }),
+    record({ client: "bob-laptop", ...priced }),
+    record({ client: "carol-key" }),
+    record({ client: "ops-key" }),
+    record(),
+  ], async (dir, path) => {
+    {
+      const actor = { name: "cli:test", role: null, address: null };
+      using accounts = openAccounts(path, {
+        scrypt: { logN: 10, r: 8, p: 1 },
+      });
+      accounts.createTeam("core", actor);
+      for (
+        const [name, team] of [["alice", "core"], ["bob", "core"], [
+          "carol",
+          null,
+        ]]
+      ) {
+        await accounts.createUser({
+          name: name!,
+          role: "member",
+          team,
+          password: "correct horse battery",
+        }, actor);
+      }
+      using keys = openKeyStore(path);
+      keys.create({ name: "alice-laptop", owner: "alice" });
+      keys.create({ name: "alice-ci", owner: "ALICE" });
+      keys.create({ name: "bob-laptop", owner: "bob" });
+      keys.create({ name: "carol-key", owner: "carol" });
+      keys.create({ name: "ops-key" });
+    }
+    const { io, out } = fakeIo(dir);
+    assert.equal(
+      await usageCommand(["--db", path, "--by", "user,team"], io),
+      0,
+      out.stderr,
+    );
+    const lines = out.stdout.trimEnd().split("\n");
+    assert.match(lines[2], /^User\s+Requests.*Spend$/);
+    assert.match(lines[3], /^alice\s+2\s+0\s+2000\s+500\s.*0\.004\d* USD$/);
+    assert.match(
+      lines.find((l) => l.startsWith("(none)"))!,
+      /^\(none\)\s+2\s/,
+    );
+    const team = lines.findIndex((l) => /^Team\s+Requests/.test(l));
+    assert.ok(team > 0, out.stdout);
+    assert.match(lines[team + 1], /^core\s+3\s+0\s+3000\s/);
+    assert.match(lines[team + 2], /^\(none\)\s+3\s/);
+    const json = fakeIo(dir);
+    assert.equal(
+      await usageCommand(
+        ["--db", path, "--by", "user", "--by", "team", "--json"],
+        json.io,
+      ),
+      0,
+    );
+    const report = JSON.parse(json.out.stdout);
+    assert.deepEqual(
+      report.byUser.map((u: { user: string | null; requests: number }) => [
+        u.user,
+        u.requests,
+      ]),
+      [["alice", 2], [null, 2], ["bob", 1], ["carol", 1]],
+    );
+    assert.deepEqual(
+      report.byTeam.map((t: { team: string | null; costNanos: number }) => [
+        t.team,
+        t.costNanos,
+      ]),
+      [["core", 6_000_000], [null, 0]],
+    );
+    assert.equal(report.byKey, undefined);
+  });
+});
+
+Deno.test("usageCommand --by user puts everything under (none) in a log without keys or accounts", async () => {
+  await withLog([record(), record({ client: "gone" })], async (dir, path) => {
+    const { io, out } = fakeIo(dir);
+    assert.equal(
+      await usageCommand(["--db", path, "--by", "user", "--json"], io),
+      0,
+      out.stderr,
+    );
+    const report = JSON.parse(out.stdout);
+    assert.deepEqual(
+      report.byUser.map((u: { user: string | null; requests: number }) => [
+        u.user,
+        u.requests,
+      ]),
+      [[null, 2]],
+    );
   });
 });
