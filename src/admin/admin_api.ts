@@ -56,10 +56,11 @@ export interface AdminApiOptions {
   status: () => AdminStatus | Promise<AdminStatus>;
   /**
    * The `usageSummary` of the request log from the window start (epoch ms),
-   * asked of the store worker (a serving thread never opens SQLite); absent =
-   * no request log (404).
+   * asked of the store worker (a serving thread never opens SQLite); with
+   * `owner`, only the requests of the keys that user owns. Absent = no
+   * request log (404).
    */
-  usage?: (since: number) => unknown | Promise<unknown>;
+  usage?: (since: number, owner?: string) => unknown | Promise<unknown>;
   /**
    * Users, sessions, API tokens and the audit trail, held by the store
    * worker; null or absent without a database (only the admin token works).
@@ -113,7 +114,8 @@ export function createAdminApi(
     });
   }
 
-  async function routeUsage(url: URL): Promise<Response> {
+  /** `GET usage`; `owner`: a member's, only the usage of the keys it owns. */
+  async function routeUsage(url: URL, owner?: string): Promise<Response> {
     if (usage === null) {
       return fail(
         "not_found",
@@ -129,7 +131,10 @@ export function createAdminApi(
     } catch (err) {
       return fail("bad_request", (err as Error).message);
     }
-    return json(200, await usage(since));
+    return json(
+      200,
+      await (owner === undefined ? usage(since) : usage(since, owner)),
+    );
   }
 
   async function granted(
@@ -144,9 +149,10 @@ export function createAdminApi(
     );
     if (scope instanceof Response) return scope;
     if (scope === "own") {
+      // No route but usage grants "own" for these (the matrix test holds it).
       return await deny(
         { ...caller, req, rest, accounts: audit },
-        "it may see only its own usage, and usage by user comes with budgets and spend, which are not there yet",
+        `${action} is granted to it for its own objects only`,
       );
     }
     return null;
@@ -165,8 +171,15 @@ export function createAdminApi(
     }
     if (rest === "usage") {
       if (req.method !== "GET") return methodNotAllowed("GET");
-      return await granted(caller, req, rest, "usage.read") ??
-        await routeUsage(url);
+      const scope = await authorize(
+        { ...caller, req, rest, accounts: audit },
+        "usage.read",
+      );
+      if (scope instanceof Response) return scope;
+      return await routeUsage(
+        url,
+        scope === "own" ? caller.principal.name : undefined,
+      );
     }
     if (rest === "keys" || /^keys\/[^/]+$/.test(rest)) {
       if (options.keys === null) {

@@ -224,7 +224,9 @@ export async function startRuntime(options: RuntimeOptions): Promise<Runtime> {
       create: (input) => store.request({ op: "create", input }),
       revoke: (name) => store.request({ op: "revoke", name }),
     },
-    usage: store ? (since) => store.request({ op: "usage", since }) : undefined,
+    usage: store
+      ? (since, owner) => store.request({ op: "usage", since, owner })
+      : undefined,
     accounts: store &&
       ((call) => store.request({ op: "accounts", call })) as AccountsClient,
     sessionPolicy: sessionPolicyFrom(settings),

@@ -94,3 +94,14 @@ export function addSharedBudgets(
     if (list.length > 0) key.shared = list;
   }
 }
+
+/** The names of every key (revoked ones too) `owner` owns, matched without case. */
+export function ownedKeys(
+  keys: readonly { name: string; owner?: string | null }[],
+  owner: string,
+): string[] {
+  const wanted = owner.toLowerCase();
+  return keys.filter((k) => k.owner?.toLowerCase() === wanted).map((k) =>
+    k.name
+  );
+}

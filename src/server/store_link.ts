@@ -21,7 +21,8 @@ export type StoreOp =
   | { op: "list" }
   | { op: "create"; input: CreateKeyInput }
   | { op: "revoke"; name: string }
-  | { op: "usage"; since: number }
+  /** `owner`: only the requests of the keys that user owns (a member's usage). */
+  | { op: "usage"; since: number; owner?: string }
   | { op: "accounts"; call: AccountsCall }
   | { op: "write"; records: RequestRecord[] };
 

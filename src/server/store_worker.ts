@@ -24,7 +24,7 @@ import {
   usedSince,
   usedSinceByClients,
 } from "../request_log/sqlite_store.ts";
-import { addSharedBudgets } from "./shared_budgets.ts";
+import { addSharedBudgets, ownedKeys } from "./shared_budgets.ts";
 import { periodBounds } from "../access/budget.ts";
 import type { RequestRecord } from "../request_log/record.ts";
 import type { FromStore, StoreOp, ToStore } from "./store_link.ts";
@@ -158,7 +158,13 @@ class StoreService {
         return revoked;
       }
       case "usage":
-        return usageSummary(this.#requests, { since: op.since });
+        return usageSummary(this.#requests, {
+          since: op.since,
+          owners: true,
+          clients: op.owner === undefined
+            ? undefined
+            : ownedKeys(this.#keys.snapshot(), op.owner),
+        });
       case "accounts": {
         const answer = await runAccountsCall(this.#accounts, op.call);
         revokeOwnedKeys(op.call, answer, this.#keys, this.#accounts);
