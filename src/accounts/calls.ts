@@ -17,6 +17,7 @@ import type { Actor, AuditEntry, AuditFilter, AuditRecord } from "./audit.ts";
 import type { ApiTokenRecord } from "./api_tokens.ts";
 import { AccountsError, type AccountsErrorKind } from "./names.ts";
 import type { TeamRecord, UserRecord } from "./users.ts";
+import type { BudgetHolder } from "./budgets.ts";
 
 /** One accounts operation. */
 export type AccountsCall =
@@ -28,6 +29,14 @@ export type AccountsCall =
   | { call: "teams.create"; name: string; actor: Actor }
   | { call: "teams.list" }
   | { call: "teams.delete"; name: string; actor: Actor }
+  | {
+    call: "budgets.set";
+    holder: BudgetHolder;
+    name: string;
+    /** Checked by the caller (src/access/budget.ts `validateBudget`); null: none. */
+    budget: Record<string, unknown> | null;
+    actor: Actor;
+  }
   | { call: "login"; name: string; password: string; address: string }
   | { call: "session"; id: string }
   | { call: "logout"; id: string; actor: Actor }
@@ -54,6 +63,7 @@ export interface AccountsResults {
   "teams.create": TeamRecord;
   "teams.list": TeamRecord[];
   "teams.delete": TeamRecord;
+  "budgets.set": { name: string; budget: Record<string, unknown> | null };
   "login": LoginResult;
   "session": SessionAuth | null;
   "logout": boolean;
@@ -117,6 +127,8 @@ function dispatch(a: Accounts, c: AccountsCall): unknown {
       return a.listTeams();
     case "teams.delete":
       return a.deleteTeam(c.name, c.actor);
+    case "budgets.set":
+      return a.setBudget(c.holder, c.name, c.budget, c.actor);
     case "login":
       return a.login(c.name, c.password, c.address);
     case "session":

@@ -20,6 +20,7 @@ export const ACTIONS = [
   "requests.read",
   "keys.read",
   "keys.write",
+  "budgets.write",
   "tokens.read",
   "tokens.write",
   "users.read",
@@ -38,7 +39,8 @@ export type Scope = "all" | "own";
 /**
  * The permission matrix. `status.read` is the dashboard's view of workers
  * and credential health; `requests.read` the request log (no route yet);
- * `tokens.*` per-user API tokens. Changing a cell here changes every check.
+ * `budgets.write` a client key's budget (a user's or team's needs
+ * `users.write` / `teams.write`); `tokens.*` per-user API tokens. Changing a cell here changes every check.
  */
 export const PERMISSIONS: Readonly<
   Record<Role, Readonly<Partial<Record<Action, Scope>>>>
@@ -49,6 +51,7 @@ export const PERMISSIONS: Readonly<
     "requests.read": "all",
     "keys.read": "all",
     "keys.write": "all",
+    "budgets.write": "all",
     "tokens.read": "all",
     "tokens.write": "all",
     "users.read": "all",
@@ -63,6 +66,7 @@ export const PERMISSIONS: Readonly<
     "requests.read": "all",
     "keys.read": "all",
     "keys.write": "all",
+    "budgets.write": "all",
     "tokens.read": "own",
     "tokens.write": "own",
     "teams.read": "all",

@@ -4,16 +4,18 @@
  * ```
  * GET    /_flow-proxy/admin/status          version, uptime, workers, credential health
  * GET    /_flow-proxy/admin/keys            client keys (never the keys themselves)
- * POST   /_flow-proxy/admin/keys            {name, rpm?, burst?, models?, expires?} → the key, once
+ * POST   /_flow-proxy/admin/keys            {name, rpm?, burst?, models?, expires?, owner?, budget?} → the key, once
  * DELETE /_flow-proxy/admin/keys/<name>     revoke
- * GET    /_flow-proxy/admin/usage?since=24h usage summary from the request log
+ * GET    /_flow-proxy/admin/usage?since=24h usage summary from the request log (a member's: its keys only)
  * ```
- * plus the accounts routes of account_routes.ts and login_route.ts. The admin
+ * plus the budget routes of budget_routes.ts (`PUT keys|users|teams/<name>/budget`)
+ * and the accounts routes of account_routes.ts and login_route.ts. The admin
  * token (`Authorization: Bearer <token>`), a user's API token or a user's
  * session opens it, never a client key; each route is checked against the
  * permission matrix (src/accounts/permissions.ts). Without a configured token
  * and without accounts (no database) the whole prefix answers 404.
  */
+import { BUDGET_ROUTE, serveBudgetRoute } from "./budget_routes.ts";
 import { sha256 } from "../base/digest.ts";
 import { fail, json, methodNotAllowed } from "./http.ts";
 import { VERSION } from "../version.ts";
@@ -180,6 +182,18 @@ export function createAdminApi(
         url,
         scope === "own" ? caller.principal.name : undefined,
       );
+    }
+    if (BUDGET_ROUTE.test(rest)) {
+      return await serveBudgetRoute({
+        req,
+        rest,
+        ...caller,
+        keys: options.keys,
+        users: accounts,
+        accounts: audit,
+        now: now(),
+        onKeysChanged: options.onKeysChanged,
+      });
     }
     if (rest === "keys" || /^keys\/[^/]+$/.test(rest)) {
       if (options.keys === null) {

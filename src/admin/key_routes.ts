@@ -1,6 +1,7 @@
 /**
  * The client-key routes of the admin API: `GET keys`, `POST keys` `{name,
- * rpm?, burst?, models?, expires?, owner?}` (the key in the answer, once),
+ * rpm?, burst?, models?, expires?, owner?, budget?}` (the key in the answer,
+ * once; a budget needs `budgets.write`, see budget_routes.ts),
  * `DELETE keys/<name>`. A role whose `keys.*` cell is `own` (member) sees,
  * creates and revokes only keys it owns; another's key answers exactly like
  * one that does not exist. Every change is audited.
@@ -16,6 +17,7 @@ import {
 } from "../access/client_keys.ts";
 import type { AccountsClient } from "../accounts/calls.ts";
 import type { Scope } from "../accounts/permissions.ts";
+import type { Budget } from "../access/budget.ts";
 import { authorize, type Denial } from "./authorize.ts";
 import {
   fail,
@@ -26,6 +28,7 @@ import {
   unknownField,
 } from "./http.ts";
 import { actorOf } from "./principal.ts";
+import { auditBudget, parseBudgetJson } from "./budget_routes.ts";
 
 /**
  * The key operations the admin API needs: a `KeyStore`, or (in the server)
@@ -39,6 +42,8 @@ export interface AdminKeys {
     | { key: string; record: KeyRecord }
     | Promise<{ key: string; record: KeyRecord }>;
   revoke(name: string): boolean | Promise<boolean>;
+  /** Sets (null: removes) the budget of the active key `name`; false when there is none. */
+  setBudget(name: string, budget: Budget | null): boolean | Promise<boolean>;
 }
 
 /** What a key route is given. */
@@ -98,6 +103,7 @@ async function createKey(
     "models",
     "expires",
     "owner",
+    "budget",
   ]);
   if (bad !== null) return fail("bad_request", bad);
   const input: CreateKeyInput = { name: body.name as string };
@@ -127,9 +133,18 @@ async function createKey(
     const owner = await ownerOf(r, body.owner, scope, self);
     if (owner instanceof Response) return owner;
     input.owner = owner;
+    if (body.budget !== undefined && body.budget !== null) {
+      // Budgets are set by operators and admins, never by a key's owner.
+      const may = await authorize(r, "budgets.write");
+      if (may instanceof Response) return may;
+      input.budget = parseBudgetJson(body.budget);
+    }
     const { key, record } = await r.keys.create(input);
     r.onKeysChanged?.();
     await auditKey(r, "key.create", record.name, owner);
+    if (input.budget) {
+      await auditBudget(r, "key.set_budget", record.name, input.budget);
+    }
     return json(201, { key, ...keyRecordJson(record, r.now) });
   } catch (err) {
     return fail("bad_request", (err as Error).message);

@@ -23,7 +23,14 @@ export function auditCliChange(
   env: Record<string, string | undefined>,
   action: string,
   target: string,
+  detail?: Record<string, string | number | boolean | null>,
 ): void {
   using accounts = openAccounts(db);
-  accounts.audit({ actor: cliActor(env), action, target, outcome: "ok" });
+  accounts.audit({
+    actor: cliActor(env),
+    action,
+    target,
+    outcome: "ok",
+    ...(detail === undefined ? {} : { detail }),
+  });
 }

@@ -261,6 +261,13 @@ function createInput(
   return input;
 }
 
+/** A budget as the detail of its audit record (`key.set_budget`): its fields, or `cleared`. */
+function budgetDetail(
+  budget: Budget | null,
+): Record<string, string | number | null | boolean> {
+  return budget === null ? { cleared: true } : { ...budget };
+}
+
 /** The budget the options describe (`--budget-*`, `--max-parallel`); null when none of them is given. */
 export function budgetInput(
   values: Record<string, string | boolean | undefined>,
@@ -322,6 +329,15 @@ function create(
   using store = openKeyStore(db, { now });
   const { key, record } = store.create(input);
   auditCliChange(db, io.env, "key.create", record.name);
+  if (record.budget) {
+    auditCliChange(
+      db,
+      io.env,
+      "key.set_budget",
+      record.name,
+      budgetDetail(record.budget),
+    );
+  }
   if (json) {
     io.stdout(
       JSON.stringify({ key, ...keyRecordJson(record, now()) }, null, 2) + "\n",
@@ -409,6 +425,7 @@ function setBudget(
     io.stderr(`error: No active key named "${name}" in ${db}\n`);
     return EXIT.FAILURE;
   }
+  auditCliChange(db, io.env, "key.set_budget", name, budgetDetail(budget));
   io.stdout(
     json
       ? JSON.stringify({ name, budget: budgetJson(budget) }) + "\n"

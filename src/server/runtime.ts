@@ -223,6 +223,8 @@ export async function startRuntime(options: RuntimeOptions): Promise<Runtime> {
       list: () => store.request({ op: "list" }),
       create: (input) => store.request({ op: "create", input }),
       revoke: (name) => store.request({ op: "revoke", name }),
+      setBudget: (name, budget) =>
+        store.request({ op: "budget", name, budget }),
     },
     usage: store
       ? (since, owner) => store.request({ op: "usage", since, owner })

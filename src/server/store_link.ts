@@ -11,6 +11,7 @@ import type {
   StoredKey,
 } from "../access/client_keys.ts";
 import type { LogLevel } from "../base/logging.ts";
+import type { Budget } from "../access/budget.ts";
 import type { RequestRecord } from "../request_log/record.ts";
 import type { UsageSummary } from "../request_log/sqlite_store.ts";
 import type { AccountsAnswer, AccountsCall } from "../accounts/calls.ts";
@@ -21,6 +22,7 @@ export type StoreOp =
   | { op: "list" }
   | { op: "create"; input: CreateKeyInput }
   | { op: "revoke"; name: string }
+  | { op: "budget"; name: string; budget: Budget | null }
   /** `owner`: only the requests of the keys that user owns (a member's usage). */
   | { op: "usage"; since: number; owner?: string }
   | { op: "accounts"; call: AccountsCall }
@@ -31,6 +33,7 @@ export interface StoreResults {
   list: KeyRecord[];
   create: { key: string; record: KeyRecord };
   revoke: boolean;
+  budget: boolean;
   usage: UsageSummary;
   accounts: AccountsAnswer;
   write: null;

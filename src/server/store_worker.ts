@@ -157,6 +157,11 @@ class StoreService {
         this.#publishIfChanged();
         return revoked;
       }
+      case "budget": {
+        const changed = this.#keys.setBudget(op.name, op.budget);
+        this.#publishIfChanged();
+        return changed;
+      }
       case "usage":
         return usageSummary(this.#requests, {
           since: op.since,

@@ -14,6 +14,26 @@ type Cell = [
 const MATRIX: Cell[] = [
   ["GET", () => "status", null, [200, 200, 403, 200]],
   ["GET", () => "usage", null, [200, 200, 200, 200]],
+  // Budgets: a key's by an operator or admin, a user's or team's by an admin only.
+  ["PUT", (r) => `keys/key-${r}/budget`, () => ({ budget: { tokens: 100 } }), [
+    200,
+    200,
+    403,
+    403,
+  ]],
+  ["POST", () => "keys", (r) => ({
+    name: `budgeted-${r}`,
+    budget: { spend: 5, period: "day" },
+  }), [201, 201, 403, 403]],
+  ["PUT", (r) => `users/target-${r}/budget`, () => ({ budget: null }), [
+    200,
+    403,
+    403,
+    403,
+  ]],
+  ["PUT", (r) => `teams/team-${r}/budget`, () => ({
+    budget: { max_parallel: 3 },
+  }), [200, 403, 403, 403]],
   ["GET", () => "keys", null, [200, 200, 200, 403]],
   ["POST", () => "keys", (r) => ({ name: `new-key-${r}` }), [
     201,

@@ -7,6 +7,7 @@ import assert from "node:assert/strict";
 import { join } from "node:path";
 import { usersCommand } from "../../src/cli/users.ts";
 import { teamsCommand } from "../../src/cli/teams.ts";
+import { keysCommand } from "../../src/cli/keys.ts";
 import type { CommandIo } from "../../src/cli/command.ts";
 import { openAccounts } from "../../src/accounts/accounts.ts";
 import { openKeyStore } from "../../src/access/key_store.ts";
@@ -269,5 +270,59 @@ Deno.test("the snapshot gives each owned key its user's and team's budgets, seed
     // Moving a user out of the team moves the stamp the store worker watches.
     await accounts.updateUser("bob", { team: null }, CLI);
     assert.notEqual(accounts.budgetStamp(), stampBefore);
+  });
+});
+
+Deno.test("keys create with a budget and keys budget are audited as key.set_budget", async () => {
+  await withDb(async (db, dir) => {
+    const io: CommandIo = {
+      env: { USER: "ops" },
+      cwd: dir,
+      stdout: () => {},
+      stderr: () => {},
+    };
+    const create = [
+      "create",
+      "--name",
+      "ci",
+      "--budget-tokens",
+      "300",
+      "--db",
+      db,
+    ];
+    assert.equal(await keysCommand(create, io), 0);
+    assert.equal(
+      await keysCommand(
+        ["budget", "ci", "--max-parallel", "2", "--db", db],
+        io,
+      ),
+      0,
+    );
+    assert.equal(
+      await keysCommand(["budget", "ci", "--clear", "--db", db], io),
+      0,
+    );
+    // A refused change (no such key) changes nothing and records nothing.
+    assert.equal(
+      await keysCommand(["budget", "nope", "--clear", "--db", db], io),
+      1,
+    );
+    using accounts = openAccounts(db);
+    const records = accounts.listAudit({ action: "key.set_budget" }).reverse();
+    assert.deepEqual(records.map((r) => [r.actor, r.target, r.detail]), [
+      ["cli:ops", "ci", {
+        period: "month",
+        tokens: 300,
+        spendNanos: null,
+        maxParallel: null,
+      }],
+      ["cli:ops", "ci", {
+        period: "month",
+        tokens: null,
+        spendNanos: null,
+        maxParallel: 2,
+      }],
+      ["cli:ops", "ci", { cleared: true }],
+    ]);
   });
 });
