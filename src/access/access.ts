@@ -24,13 +24,7 @@ import type {
   BudgetLease,
   BudgetTable,
 } from "./budget_table.ts";
-import {
-  type Budget,
-  estimateTokens,
-  periodBounds,
-  type SharedBudget,
-} from "./budget.ts";
-import { budgetRefusal } from "./budget_refusal.ts";
+import { takeBudgets } from "./budget_check.ts";
 import type { RequestSize } from "./contract.ts";
 
 export type {
@@ -225,71 +219,30 @@ export function createAccessControl(options: AccessOptions): AccessControl {
 
   const zone = options.budgetTimeZone ?? "UTC";
 
-  /**
-   * The key's budget and its owner's and team's (src/access/budget.ts
-   * SharedBudget): a lease on each, or the refusal of the first without
-   * room (undefined lease: no budget at all).
-   */
+  /** The key's budgets: a lease on each, or the 429 of the first without room (undefined lease: none). */
   function takeBudget(
     record: KeyRecord,
     size: RequestSize | undefined,
     t: number,
     headers: [string, string][],
   ): AccessDenial | { lease: BudgetLease | undefined } {
-    const budget = record.budget;
     const budgets = options.budgets;
-    if (!budgets || (!budget && record.shared === undefined)) {
+    // A key without any budget costs what it always did: two field reads.
+    if (!budgets || (!record.budget && record.shared === undefined)) {
       return { lease: undefined };
     }
-    const bytes = size?.bodyBytes ?? 0;
-    const inPrice = size?.inputNanosPerToken ?? null;
-    const outPrice = size?.outputNanosPerToken ?? null;
-    const estimate = {
-      tokens: estimateTokens(bytes),
-      nanos: inPrice === null || outPrice === null
-        ? null
-        : Math.ceil(Math.ceil(bytes / 4) * inPrice + 1024 * outPrice),
-    };
-    const leases: BudgetLease[] = [];
-    const take = (
-      slot: string,
-      limits: Budget,
-      holder?: SharedBudget,
-    ): AccessDenial | null => {
-      const bounds = periodBounds(t, limits.period, zone);
-      const taken = budgets.admit(slot, limits, bounds.start, estimate);
-      if (taken.ok) {
-        leases.push(taken.lease);
-        return null;
-      }
-      for (const lease of leases) budgets.release(lease);
-      const { message, retryAfter } = budgetRefusal(
-        taken.refusal,
-        bounds.end,
-        t,
-        holder,
-      );
-      return refuse(
-        "budget_exceeded",
-        "budget_exceeded",
-        message,
-        record.name,
-        [
-          ...headers,
-          ["retry-after", String(retryAfter)],
-        ],
-      );
-    };
-    if (budget) {
-      const refusal = take(record.name, budget);
-      if (refusal) return refusal;
-    }
-    for (const shared of record.shared ?? []) {
-      const refusal = take(shared.slot, shared.budget, shared);
-      if (refusal) return refusal;
-    }
-    const [first, ...also] = leases;
-    return { lease: also.length === 0 ? first : { ...first, also } };
+    const taken = takeBudgets(budgets, record, size, t, zone);
+    if ("lease" in taken) return taken;
+    return refuse(
+      "budget_exceeded",
+      "budget_exceeded",
+      taken.message,
+      record.name,
+      [
+        ...headers,
+        ["retry-after", String(taken.retryAfter)],
+      ],
+    );
   }
 
   const checkAccess = function checkAccess(
