@@ -2,7 +2,8 @@
  * User and team budgets end to end, through `flow-proxy serve` with 2
  * workers: a user's two keys draw on one budget exactly, kept across a
  * restart; a team's budget holds back every member; a budget set while the
- * server runs is enforced without a restart.
+ * server runs (by the CLI or the admin API) is enforced without a restart;
+ * a member's `GET usage` holds only its own keys.
  */
 import assert from "node:assert/strict";
 import { openAccounts } from "../../src/accounts/accounts.ts";
@@ -154,4 +155,86 @@ Deno.test("a team's budget, set while serving, holds back every member's keys", 
     assert.match(JSON.parse(a.body).error.message, /^Team 'core' has used/);
   }
   assert.equal(upstream.requests.length, passed);
+});
+
+Deno.test("through the admin API of a running server: a user's budget is enforced at once, and a member's usage is its own", async () => {
+  const creds = testCredentials(1);
+  await using upstream = MockUpstream.start({ credentials: creds });
+  const secretsFile = writeSecrets(creds);
+  const db = secretsFile.replace("secrets.json", "flow-proxy.db");
+  const keys = await seed(db);
+  let admin: string;
+  let alice: string;
+  {
+    using accounts = openAccounts(db, { scrypt: FAST_SCRYPT });
+    await accounts.createUser(
+      { name: "root", role: "admin", password: PASSWORD },
+      CLI,
+    );
+    const token = (user: string) =>
+      accounts.createToken(user, { name: "t", expiresAt: null }, CLI).token;
+    admin = token("root");
+    alice = token("alice");
+  }
+  await using proxy = await startProxy({
+    upstream: upstream.url,
+    secretsFile,
+    args: ["--num-workers", "2", "--db", db],
+  });
+  const adminCall = (path: string, token: string, init: RequestInit = {}) =>
+    fetch(`${proxy.url}/_flow-proxy/admin/${path}`, {
+      ...init,
+      headers: {
+        authorization: `Bearer ${token}`,
+        "content-type": "application/json",
+      },
+    });
+  for (const key of [keys.laptop, keys.bob]) {
+    assert.equal((await call(proxy.url, key)).status, 200);
+  }
+  const set = await adminCall("users/alice/budget", admin, {
+    method: "PUT",
+    body: JSON.stringify({ budget: { tokens: 30, period: "day" } }),
+  });
+  assert.equal(set.status, 200, await set.text());
+  // The worker that answered has published; the other within its next poll.
+  let refused = false;
+  for (let i = 0; i < 50 && !refused; i++) {
+    const a = await call(proxy.url, keys.ci);
+    if (a.status === 429) {
+      assert.match(JSON.parse(a.body).error.message, /^User 'alice' has used/);
+      refused = true;
+    } else await new Promise((r) => setTimeout(r, 100));
+  }
+  assert.ok(refused, "the user's budget was never enforced");
+  assert.equal((await call(proxy.url, keys.bob)).status, 200);
+  // The request log is written in batches: wait until every answer is in.
+  type Row = { key: string | null; requests: number };
+  let all: { byKey: Row[]; byTeam: { team: string | null }[] } = {
+    byKey: [],
+    byTeam: [],
+  };
+  for (let i = 0; i < 50; i++) {
+    all = await (await adminCall("usage?since=1h", admin)).json();
+    if (all.byKey.some((k) => k.key === "bob-laptop" && k.requests === 2)) {
+      break;
+    }
+    await new Promise((r) => setTimeout(r, 100));
+  }
+  assert.deepEqual(
+    all.byKey.map((k) => k.key).sort(),
+    ["alice-ci", "alice-laptop", "bob-laptop"],
+  );
+  assert.deepEqual(all.byTeam.map((t) => t.team), ["core"]);
+  const mine = await (await adminCall("usage?since=1h", alice)).json();
+  assert.deepEqual(
+    mine.byKey.map((k: Row) => k.key).sort(),
+    ["alice-ci", "alice-laptop"],
+  );
+  assert.deepEqual(mine.byUser.map((u: { user: string }) => u.user), [
+    "alice",
+  ]);
+  const audit = await (await adminCall("audit?action=user.set_budget", admin))
+    .json();
+  assert.equal(audit.data[0].actor, "root");
 });
