@@ -133,6 +133,16 @@ function seedBudgets(budgets: BudgetTable, keys: readonly StoredKey[]): void {
   }
 }
 
+/**
+ * Who a budget counter belongs to, as log lines name it: `Key 'team-a'`,
+ * `User 'alice'` (counter `user:alice`), `Team 'core'` (`team:core`).
+ */
+export function budgetHolder(counter: string): string {
+  if (counter.startsWith("user:")) return `User '${counter.slice(5)}'`;
+  if (counter.startsWith("team:")) return `Team '${counter.slice(5)}'`;
+  return `Key '${counter}'`;
+}
+
 /** The handler's hooks, counting into the shared metrics. */
 export function metricsObserver(metrics: Metrics): HandlerObserver {
   return {
@@ -213,7 +223,9 @@ export async function startRuntime(options: RuntimeOptions): Promise<Runtime> {
         ? `${c.used} of ${c.limit} tokens`
         : `${(c.used / 1e9).toFixed(6)} of ${(c.limit / 1e9).toFixed(6)} spend`;
       logger.warn(
-        `Key '${c.key}' has used ${c.percent} % of its budget this period (${used})`,
+        `${
+          budgetHolder(c.key)
+        } has used ${c.percent} % of its budget this period (${used})`,
       );
     },
   });
