@@ -8,7 +8,15 @@ import { ArgumentError, cleanParseArgsMessage } from "../config/arguments.ts";
 import { openAccounts } from "../accounts/accounts.ts";
 import { type AuditFilter, auditRecordJson } from "../accounts/audit.ts";
 import { parseSince } from "../base/time_grammar.ts";
-import { argumentError, type CommandIo, EXIT, formatTable } from "./command.ts";
+import {
+  argumentError,
+  type CommandIo,
+  DATABASE_OPTIONS,
+  DATABASE_OPTIONS_HELP,
+  EXIT,
+  formatTable,
+  settle,
+} from "./command.ts";
 import { databasePath } from "./keys.ts";
 
 /** Help text of `audit`. */
@@ -26,17 +34,10 @@ Options:
   --action <action>      Only this action (user.create, login, key.revoke, …),
                          or a family such as 'user.*'
   --limit <n>            At most this many records (default 1000)
-  --db <path>            Database [env: FLOW_PROXY_DB]
-  --json                 Print JSON
-  --env-file <path>      Read variables from this file (default: .env if present)
-  -h, --help             Show this help
-`;
+${DATABASE_OPTIONS_HELP}`;
 
 const OPTIONS = {
-  "db": { type: "string" },
-  "json": { type: "boolean" },
-  "env-file": { type: "string" },
-  "help": { type: "boolean", short: "h" },
+  ...DATABASE_OPTIONS,
   "since": { type: "string" },
   "user": { type: "string" },
   "action": { type: "string" },
@@ -55,11 +56,7 @@ export function auditCommand(
   io: CommandIo,
   options: AuditCommandOptions = {},
 ): Promise<number> {
-  try {
-    return Promise.resolve(runAudit(args, io, options.now ?? Date.now));
-  } catch (err) {
-    return Promise.reject(err);
-  }
+  return settle(() => runAudit(args, io, options.now ?? Date.now));
 }
 
 function runAudit(args: string[], io: CommandIo, now: () => number): number {

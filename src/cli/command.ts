@@ -65,3 +65,35 @@ export function formatTable(
     ).join("  ").trimEnd() + "\n"
   ).join("");
 }
+
+/**
+ * The options every command on the embedded database takes (`keys`, `users`,
+ * `teams`, `tokens`, `audit`), for `parseArgs`.
+ */
+export const DATABASE_OPTIONS = {
+  "db": { type: "string" },
+  "json": { type: "boolean" },
+  "env-file": { type: "string" },
+  "help": { type: "boolean", short: "h" },
+} as const;
+
+/** The help lines of {@linkcode DATABASE_OPTIONS}. */
+export const DATABASE_OPTIONS_HELP =
+  `  --db <path>            Database [env: FLOW_PROXY_DB]
+                         default: $STATE_DIRECTORY/flow-proxy.db if set, else flow-proxy.db
+  --json                 Print JSON
+  --env-file <path>      Read variables from this file (default: .env if present)
+  -h, --help             Show this help
+`;
+
+/**
+ * A command whose work is synchronous (node:sqlite) as the promise every
+ * command returns: its exit code, or its throw as a rejection.
+ */
+export function settle(run: () => number): Promise<number> {
+  try {
+    return Promise.resolve(run());
+  } catch (err) {
+    return Promise.reject(err);
+  }
+}

@@ -19,7 +19,15 @@ import {
 } from "../access/client_keys.ts";
 import { openKeyStore } from "../access/key_store.ts";
 import { type Budget, validateBudget } from "../access/budget.ts";
-import { argumentError, type CommandIo, EXIT, formatTable } from "./command.ts";
+import {
+  argumentError,
+  type CommandIo,
+  DATABASE_OPTIONS,
+  DATABASE_OPTIONS_HELP,
+  EXIT,
+  formatTable,
+  settle,
+} from "./command.ts";
 import { auditCliChange } from "./cli_actor.ts";
 
 /** Options of {@linkcode keysCommand} beyond its I/O. */
@@ -65,18 +73,10 @@ Budget options (create and budget; over calendar periods in serve's --budget-tim
   --clear                (budget) Remove the key's budget
 
 Options of every command:
-  --db <path>            Database [env: FLOW_PROXY_DB]
-                         default: $STATE_DIRECTORY/flow-proxy.db if set, else flow-proxy.db
-  --json                 Print JSON
-  --env-file <path>      Read variables from this file (default: .env if present)
-  -h, --help             Show this help
-`;
+${DATABASE_OPTIONS_HELP}`;
 
 const COMMON_OPTIONS = {
-  "db": { type: "string" },
-  "json": { type: "boolean" },
-  "env-file": { type: "string" },
-  "help": { type: "boolean", short: "h" },
+  ...DATABASE_OPTIONS,
 } as const;
 
 const BUDGET_OPTIONS = {
@@ -109,11 +109,7 @@ export function keysCommand(
   options: KeysCommandOptions = {},
 ): Promise<number> {
   // Synchronous inside (node:sqlite); a promise so that commands share one shape.
-  try {
-    return Promise.resolve(runKeys(args, io, options));
-  } catch (err) {
-    return Promise.reject(err);
-  }
+  return settle(() => runKeys(args, io, options));
 }
 
 function runKeys(

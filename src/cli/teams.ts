@@ -6,7 +6,15 @@ import { parseArgs } from "node:util";
 import { ArgumentError, cleanParseArgsMessage } from "../config/arguments.ts";
 import { openAccounts } from "../accounts/accounts.ts";
 import { cliActor } from "./cli_actor.ts";
-import { argumentError, type CommandIo, EXIT, formatTable } from "./command.ts";
+import {
+  argumentError,
+  type CommandIo,
+  DATABASE_OPTIONS,
+  DATABASE_OPTIONS_HELP,
+  EXIT,
+  formatTable,
+  settle,
+} from "./command.ts";
 import { databasePath } from "./keys.ts";
 import {
   SET_BUDGET_OPTIONS,
@@ -28,26 +36,15 @@ team's members shares (see docs/budgets.md).
 
 ${SET_BUDGET_OPTIONS}
 Options:
-  --db <path>            Database [env: FLOW_PROXY_DB]
-  --json                 Print JSON
-  --env-file <path>      Read variables from this file (default: .env if present)
-  -h, --help             Show this help
-`;
+${DATABASE_OPTIONS_HELP}`;
 
 const OPTIONS = {
-  "db": { type: "string" },
-  "json": { type: "boolean" },
-  "env-file": { type: "string" },
-  "help": { type: "boolean", short: "h" },
+  ...DATABASE_OPTIONS,
 } as const;
 
 /** Runs `teams` with `args` (after the command name); resolves to the exit code. */
 export function teamsCommand(args: string[], io: CommandIo): Promise<number> {
-  try {
-    return Promise.resolve(runTeams(args, io));
-  } catch (err) {
-    return Promise.reject(err);
-  }
+  return settle(() => runTeams(args, io));
 }
 
 function runTeams(args: string[], io: CommandIo): number {

@@ -8,7 +8,15 @@ import { ArgumentError, cleanParseArgsMessage } from "../config/arguments.ts";
 import { openAccounts } from "../accounts/accounts.ts";
 import { parseExpiry } from "../access/client_keys.ts";
 import { tokenJson } from "../admin/account_json.ts";
-import { argumentError, type CommandIo, EXIT, formatTable } from "./command.ts";
+import {
+  argumentError,
+  type CommandIo,
+  DATABASE_OPTIONS,
+  DATABASE_OPTIONS_HELP,
+  EXIT,
+  formatTable,
+  settle,
+} from "./command.ts";
 import { cliActor } from "./cli_actor.ts";
 import { databasePath } from "./keys.ts";
 
@@ -28,17 +36,10 @@ Options:
   --user <name>          The token's user
   --name <name>          The token's name (1 to 64 letters, digits, '.', '_', '@', '-')
   --expires <when>       A duration (90d, 12h) or a date (2026-12-31); default: never
-  --db <path>            Database [env: FLOW_PROXY_DB]
-  --json                 Print JSON
-  --env-file <path>      Read variables from this file (default: .env if present)
-  -h, --help             Show this help
-`;
+${DATABASE_OPTIONS_HELP}`;
 
 const OPTIONS = {
-  "db": { type: "string" },
-  "json": { type: "boolean" },
-  "env-file": { type: "string" },
-  "help": { type: "boolean", short: "h" },
+  ...DATABASE_OPTIONS,
   "user": { type: "string" },
   "name": { type: "string" },
   "expires": { type: "string" },
@@ -56,11 +57,7 @@ export function tokensCommand(
   io: CommandIo,
   options: TokensCommandOptions = {},
 ): Promise<number> {
-  try {
-    return Promise.resolve(runTokens(args, io, options.now ?? Date.now));
-  } catch (err) {
-    return Promise.reject(err);
-  }
+  return settle(() => runTokens(args, io, options.now ?? Date.now));
 }
 
 interface TokensRequest {

@@ -17,7 +17,13 @@ import type { AccountsCall } from "../accounts/calls.ts";
 import { revokeOwnedKeys } from "../accounts/owned_keys.ts";
 import { openKeyStore } from "../access/key_store.ts";
 import { cliActor } from "./cli_actor.ts";
-import { argumentError, type CommandIo, EXIT, formatTable } from "./command.ts";
+import {
+  argumentError,
+  type CommandIo,
+  DATABASE_OPTIONS,
+  EXIT,
+  formatTable,
+} from "./command.ts";
 import { databasePath } from "./keys.ts";
 import {
   SET_BUDGET_OPTIONS,
@@ -85,10 +91,7 @@ Options:
 `;
 
 const OPTIONS = {
-  "db": { type: "string" },
-  "json": { type: "boolean" },
-  "env-file": { type: "string" },
-  "help": { type: "boolean", short: "h" },
+  ...DATABASE_OPTIONS,
   "name": { type: "string" },
   "role": { type: "string" },
   "team": { type: "string" },
