@@ -18,6 +18,7 @@ import {
   validateKeyInput,
 } from "../access/client_keys.ts";
 import { openKeyStore } from "../access/key_store.ts";
+import { openAccounts } from "../accounts/accounts.ts";
 import { type Budget, validateBudget } from "../access/budget.ts";
 import {
   argumentError,
@@ -64,6 +65,8 @@ Options of create:
   --burst <n>            Requests allowed at once; default: the RPM
   --models <m1,m2>       Only these models ('prefix*' matches a prefix); default: any
   --expires <when>       A duration (30d, 12h, 90m, 2w) or a date (2026-12-31); default: never
+  --owner <user>         The user the key belongs to (flow-proxy users; the user's budget
+                         and team budget then count it, and the user sees it); default: nobody
 
 Budget options (create and budget; over calendar periods in serve's --budget-time-zone):
   --budget-period <p>    day, week or month (default: month)
@@ -100,6 +103,7 @@ const CREATE_OPTIONS = {
   "burst": { type: "string" },
   "models": { type: "string" },
   "expires": { type: "string" },
+  "owner": { type: "string" },
 } as const;
 
 /** Runs `keys` with `args` (after the command name); returns the exit code. */
@@ -246,6 +250,12 @@ function createInput(
   }
   const budget = budgetInput(values);
   if (budget !== null) input.budget = budget;
+  if (values.owner !== undefined) {
+    if (values.owner === "") {
+      throw new ArgumentError("--owner must not be empty");
+    }
+    input.owner = values.owner as string;
+  }
   try {
     if (values.expires !== undefined) {
       input.expiresAt = parseExpiry(values.expires as string, now);
@@ -322,6 +332,17 @@ function create(
   io: CommandIo,
   now: () => number,
 ): number {
+  if (input.owner) {
+    using accounts = openAccounts(db);
+    const user = accounts.getUser(input.owner);
+    if (user === null) {
+      io.stderr(
+        `error: No user named "${input.owner}" in ${db}: create it first (flow-proxy users create --name ${input.owner})\n`,
+      );
+      return EXIT.FAILURE;
+    }
+    input.owner = user.name;
+  }
   using store = openKeyStore(db, { now });
   const { key, record } = store.create(input);
   auditCliChange(db, io.env, "key.create", record.name);
@@ -390,6 +411,7 @@ function list(
     "BURST",
     "MODELS",
     "BUDGET",
+    "OWNER",
     "LAST USED",
   ];
   const rows = records.map((r) => [
@@ -402,6 +424,7 @@ function list(
     r.burst === null ? "=rpm" : String(r.burst),
     r.models === null ? "any" : r.models.join(","),
     describeBudget(r.budget),
+    r.owner ?? "-",
     r.lastUsedAt === null ? "never" : formatTime(r.lastUsedAt),
   ]);
   io.stdout(formatTable([header, ...rows]));

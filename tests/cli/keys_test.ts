@@ -103,7 +103,7 @@ Deno.test("keysCommand list shows keys without revealing them", async (t) => {
       const lines = listed.out.trimEnd().split("\n");
       assert.match(
         lines[0],
-        /^NAME\s+PREFIX\s+STATUS\s+CREATED\s+EXPIRES\s+RPM\s+BURST\s+MODELS\s+BUDGET\s+LAST USED$/,
+        /^NAME\s+PREFIX\s+STATUS\s+CREATED\s+EXPIRES\s+RPM\s+BURST\s+MODELS\s+BUDGET\s+OWNER\s+LAST USED$/,
       );
       assert.match(
         lines[1],
@@ -115,7 +115,7 @@ Deno.test("keysCommand list shows keys without revealing them", async (t) => {
       );
       assert.match(
         lines[2],
-        /^old\s+fpk_\S+\s+revoked\s.*default\s+=rpm\s+any\s+none\s+never$/,
+        /^old\s+fpk_\S+\s+revoked\s.*default\s+=rpm\s+any\s+none\s+-\s+never$/,
       );
     });
     await t.step("json", async () => {
@@ -413,5 +413,52 @@ Deno.test("keys create and keys budget set, show and clear a key's budget; bad v
     ], dir);
     assert.equal(missing.code, 1);
     assert.match(missing.err, /No active key named "nobody"/);
+  });
+});
+
+Deno.test("keys create --owner gives the key to an existing user, shown in keys list; an unknown user is refused", async () => {
+  await withDir(async (dir) => {
+    const db = join(dir, "k.db");
+    const { openAccounts } = await import("../../src/accounts/accounts.ts");
+    {
+      using accounts = openAccounts(db);
+      await accounts.createUser(
+        { name: "ana", role: "member", password: "a long enough password" },
+        { name: "test", role: "admin", address: null },
+      );
+    }
+    const made = await run([
+      "create",
+      "--name",
+      "ana-ci",
+      "--owner",
+      "ana",
+      "--db",
+      db,
+      "--json",
+    ], dir);
+    assert.equal(made.code, 0, made.err);
+    assert.equal(JSON.parse(made.out).owner, "ana");
+    assert.match(
+      (await run(["list", "--db", db], dir)).out,
+      /^ana-ci\s.*\sana\s+never$/m,
+    );
+    const unknown = await run([
+      "create",
+      "--name",
+      "x",
+      "--owner",
+      "nobody",
+      "--db",
+      db,
+    ], dir);
+    assert.equal(unknown.code, 1);
+    assert.match(unknown.err, /No user named "nobody"/);
+    const empty = await run(
+      ["create", "--name", "x", "--owner=", "--db", db],
+      dir,
+    );
+    assert.equal(empty.code, 2);
+    assert.match(empty.err, /--owner must not be empty/);
   });
 });
