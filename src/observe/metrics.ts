@@ -17,6 +17,8 @@ import { NameTable } from "./name_table.ts";
 import type { RequestRecord } from "../request_log/record.ts";
 import type { ErrorKind } from "../base/error_kinds.ts";
 import {
+  ACME_ORDER_OUTCOMES,
+  ACME_ORDERS_BASE,
   BIG_SLOTS,
   BUDGET_CROSSINGS,
   CELL_KEYS_BASE,
@@ -249,6 +251,12 @@ export class Metrics {
   countLoginFailure(reason: typeof LOGIN_FAILURE_REASONS[number]): void {
     const k = LOGIN_FAILURE_REASONS.indexOf(reason);
     if (k !== -1) Atomics.add(this.#big, LOGIN_FAILURES_BASE + k, 1n);
+  }
+
+  /** Counts one ACME certificate order by its outcome: `issued` or `failed`. */
+  countAcmeOrder(outcome: typeof ACME_ORDER_OUTCOMES[number]): void {
+    const k = ACME_ORDER_OUTCOMES.indexOf(outcome);
+    if (k !== -1) Atomics.add(this.#big, ACME_ORDERS_BASE + k, 1n);
   }
 
   /** Adds a request-log sink's counts and sets its queue depth; the store shows from its first report. */

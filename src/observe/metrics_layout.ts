@@ -17,6 +17,7 @@
  *           mappings    [mapping rule kind]
  *           translations [client API → Flow API pair]
  *           logins      [login failure reason]
+ *           acme orders [outcome]
  * Int32     in flight   [1]
  *           cell keys   [cell]     credential × model pair owning a tokens cell
  * models    the model-name table: a NameTable of MAX_MODELS × MODEL_NAME_BYTES
@@ -125,6 +126,9 @@ export const TRANSLATION_PAIRS: readonly string[] = TRANSLATION_APIS.flatMap((
 /** The `reason` labels of `flow_proxy_login_failures_total`: wrong name or password, or locked out. */
 export const LOGIN_FAILURE_REASONS = ["invalid", "locked"] as const;
 
+/** The `outcome` labels of `flow_proxy_acme_orders_total`: a certificate issued, or an order that failed. */
+export const ACME_ORDER_OUTCOMES = ["issued", "failed"] as const;
+
 /** Upper bounds of the duration histogram, milliseconds. */
 export const DURATION_BOUNDS_MS = [
   5,
@@ -229,8 +233,11 @@ export const BUDGET_CROSSINGS = [
 export const CROSSINGS_BASE = TRANSLATIONS_BASE + TRANSLATION_PAIRS.length;
 /** BigInt64 index of the login failure counters, by {@linkcode LOGIN_FAILURE_REASONS}. */
 export const LOGIN_FAILURES_BASE = CROSSINGS_BASE + BUDGET_CROSSINGS.length;
+/** BigInt64 index of the ACME order counters, by {@linkcode ACME_ORDER_OUTCOMES}. */
+export const ACME_ORDERS_BASE = LOGIN_FAILURES_BASE +
+  LOGIN_FAILURE_REASONS.length;
 /** BigInt64 slots of the region. */
-export const BIG_SLOTS = LOGIN_FAILURES_BASE + LOGIN_FAILURE_REASONS.length;
+export const BIG_SLOTS = ACME_ORDERS_BASE + ACME_ORDER_OUTCOMES.length;
 
 /** Int32 index of the in-flight gauge. */
 export const IN_FLIGHT = 0;

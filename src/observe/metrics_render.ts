@@ -9,6 +9,8 @@ import { MAX_CREDENTIALS } from "../base/shared_state.ts";
 import type { NameTable } from "./name_table.ts";
 import { PrometheusTextWriter } from "./prometheus_text.ts";
 import {
+  ACME_ORDER_OUTCOMES,
+  ACME_ORDERS_BASE,
   BUDGET_CROSSINGS,
   CELL_KEYS_BASE,
   CREDENTIAL_SLOTS,
@@ -271,6 +273,18 @@ export function renderMetrics(
       "flow_proxy_login_failures_total",
       { reason: LOGIN_FAILURE_REASONS[r] },
       Atomics.load(big, LOGIN_FAILURES_BASE + r),
+    );
+  }
+  w.family(
+    "flow_proxy_acme_orders_total",
+    "counter",
+    "ACME certificate orders, by outcome: issued, or failed (and retried)",
+  );
+  for (let o = 0; o < ACME_ORDER_OUTCOMES.length; o++) {
+    w.sample(
+      "flow_proxy_acme_orders_total",
+      { outcome: ACME_ORDER_OUTCOMES[o] },
+      Atomics.load(big, ACME_ORDERS_BASE + o),
     );
   }
 
