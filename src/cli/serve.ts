@@ -23,6 +23,12 @@ import { openRecordPipeline } from "../server/record_pipeline.ts";
 import { StoreClient } from "../server/store_client.ts";
 import { Supervisor } from "../server/supervisor.ts";
 import { checkTlsOptions, loadTlsPair, tlsFilesOf } from "../server/tls.ts";
+import {
+  acmeEnabled,
+  acmeStateDirOf,
+  checkAcmeOptions,
+} from "../server/acme/options.ts";
+import type { AcmeHandle } from "../server/acme/manager.ts";
 import { createSharedState } from "../base/shared_state.ts";
 import { VERSION } from "../version.ts";
 import { describe } from "../base/describe.ts";
@@ -56,6 +62,7 @@ export async function serveCommand(
   }
   const tlsFiles = tlsFilesOf(settings, { env: io.env, cwd: io.cwd });
   checkTlsOptions(settings);
+  checkAcmeOptions(settings);
   setupLogging({
     level: settings.logLevel,
     file: settings.logFile,
@@ -82,7 +89,10 @@ export async function serveCommand(
     logger: getLog("store"),
     closeTimeoutMs: Math.min(10_000, settings.shutdownTimeout),
     budgetTimeZone: settings.budgetTimeZone,
-    sessionPolicy: sessionPolicyFrom(settings),
+    sessionPolicy: sessionPolicyFrom({
+      ...settings,
+      secureCookies: settings.secureCookies || acmeEnabled(settings),
+    }),
   });
   // Revoked keys count: they keep enforcement on.
   const keyCount = store?.keys.length ?? 0;
@@ -101,6 +111,15 @@ export async function serveCommand(
   const state = createSharedState();
   const metrics = new Metrics(state.metrics);
   const clientMetrics = new ClientMetrics(state.clients);
+  let acme: AcmeHandle | null = null;
+  if (acmeEnabled(settings)) {
+    try {
+      acme = await startAcmeOf(settings, io, metrics);
+    } catch (err) {
+      await store?.close();
+      throw err;
+    }
+  }
   const records = openRecordPipeline(settings, {
     metrics,
     clientMetrics,
@@ -113,10 +132,11 @@ export async function serveCommand(
     credentials,
     logger: getLog("proxy"),
     onRecords: records.onRecords,
-    tls,
+    tls: acme ? { files: acme.files, pair: acme.pair } : tls,
   });
   supervisor.rememberSecretsText(await readSecretsText(settings.secretsFile));
   await supervisor.start();
+  acme?.renew(() => supervisor.reloadTls("ACME renewal"));
   stderr(banner(settings, credentials.length));
   log.info(
     `flow-proxy ${VERSION} ready on ${scheme(settings)}://${
@@ -143,6 +163,7 @@ export async function serveCommand(
     supervisor.shutdown().then(async (inTime) => {
       if (inTime) log.info("All in-flight requests finished; bye");
       else log.warn("Grace period over: remaining requests were cut");
+      await acme?.close();
       await records.close();
       await store?.close();
       stopped.resolve(EXIT.OK);
@@ -187,6 +208,21 @@ export async function serveCommand(
   return code;
 }
 
+/** Loads the ACME client (only now: it pulls in `node:crypto` and more) and gets the first pair. */
+async function startAcmeOf(
+  settings: Settings,
+  io: CommandIo,
+  metrics: Metrics,
+): Promise<AcmeHandle> {
+  const { startAcme } = await import("../server/acme/manager.ts");
+  return await startAcme({
+    settings,
+    stateDir: acmeStateDirOf(settings, { env: io.env, cwd: io.cwd }),
+    logger: getLog("acme"),
+    metrics,
+  });
+}
+
 function checkPortFree(settings: Settings): void {
   let listener: Deno.Listener;
   try {
@@ -219,7 +255,7 @@ function hostForUrl(host: string): string {
 }
 
 function scheme(settings: Settings): string {
-  return settings.tlsCert === null ? "http" : "https";
+  return settings.tlsCert === null && !acmeEnabled(settings) ? "http" : "https";
 }
 
 function banner(s: Settings, credentials: number): string {

@@ -9,6 +9,10 @@
 import type { LogLevel } from "../base/logging.ts";
 import { defaultDbPath, defaultSecretsFile } from "./default_paths.ts";
 
+/** Let's Encrypt's production ACME directory, the default of `--acme-directory`. */
+export const ACME_PRODUCTION_DIRECTORY =
+  "https://acme-v02.api.letsencrypt.org/directory";
+
 /** Default production upstream. */
 export const DEFAULT_UPSTREAM = "https://flow.ciandt.com/flow-llm-proxy";
 
@@ -86,6 +90,18 @@ export interface Settings {
   httpRedirectPort: number | null;
   /** With TLS: send Strict-Transport-Security on every answer. */
   hsts: boolean;
+  /** Names to obtain a certificate for over ACME; empty: ACME off. */
+  acmeDomains: string[];
+  /** Contact address of the ACME account, or null for none. */
+  acmeEmail: string | null;
+  /** The ACME server's directory URL. */
+  acmeDirectory: URL;
+  /** PEM CA file trusted for the ACME server's HTTPS (a private CA), or null. */
+  acmeCaFile: string | null;
+  /** Plain-HTTP port answering HTTP-01 challenges (and redirecting the rest). */
+  acmeHttpPort: number;
+  /** Directory of the ACME account key and certificate, or null: next to the database. */
+  acmeStateDir: string | null;
 }
 
 /** How an option's text is read (see `values.ts`). */
@@ -531,6 +547,64 @@ export const SERVE_OPTIONS: readonly ServeOption[] = [
     help: "With TLS: send Strict-Transport-Security (max-age one year)",
     default: false,
     defaultText: "off",
+  },
+  {
+    key: "acmeDomains",
+    flag: "acme-domain",
+    env: "FLOW_PROXY_ACME_DOMAIN",
+    kind: "list",
+    help:
+      "Serve HTTPS with a certificate for this name obtained over ACME (repeatable; env: comma-separated; docs/tls.md)",
+    default: [],
+    defaultText: "none: no ACME",
+  },
+  {
+    key: "acmeEmail",
+    flag: "acme-email",
+    env: "FLOW_PROXY_ACME_EMAIL",
+    kind: "string",
+    help: "Contact e-mail of the ACME account (expiry notices)",
+    default: null,
+    defaultText: "none",
+  },
+  {
+    key: "acmeDirectory",
+    flag: "acme-directory",
+    env: "FLOW_PROXY_ACME_DIRECTORY",
+    kind: "url",
+    help:
+      "ACME directory URL (staging: https://acme-staging-v02.api.letsencrypt.org/directory)",
+    default: new URL(ACME_PRODUCTION_DIRECTORY),
+    defaultText: "Let's Encrypt production",
+  },
+  {
+    key: "acmeCaFile",
+    flag: "acme-ca-file",
+    env: "FLOW_PROXY_ACME_CA_FILE",
+    kind: "string",
+    help:
+      "PEM CA certificate trusted for the ACME server's HTTPS (a private CA)",
+    default: null,
+    defaultText: "the system's",
+  },
+  {
+    key: "acmeHttpPort",
+    flag: "acme-http-port",
+    env: "FLOW_PROXY_ACME_HTTP_PORT",
+    kind: "port",
+    help:
+      "With ACME: plain HTTP on this port answers HTTP-01 challenges and redirects the rest to HTTPS",
+    default: 80,
+  },
+  {
+    key: "acmeStateDir",
+    flag: "acme-state-dir",
+    env: "FLOW_PROXY_ACME_STATE_DIR",
+    kind: "string",
+    help:
+      "With ACME: where the account key and certificate are kept (mode 600)",
+    default: null,
+    defaultText: "acme/ next to the database ($STATE_DIRECTORY)",
   },
 ];
 

@@ -45,6 +45,7 @@ export function convertOption(
         );
       }
     }
+    if (spec.key === "acmeDomains") checkDomains(list, source);
     return list;
   }
   const value = String(raw);
@@ -266,4 +267,18 @@ export function parseLogLevel(value: string, source: string): LogLevel {
     );
   }
   return level as LogLevel;
+}
+
+/** A DNS name: dot-separated labels of letters, digits and inner hyphens. */
+const DOMAIN =
+  /^(?=.{1,253}$)([a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?)(\.[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?)*$/i;
+
+function checkDomains(list: string[], source: string): void {
+  for (const name of list) {
+    if (!DOMAIN.test(name)) {
+      throw new ArgumentError(
+        `${source} must be DNS names such as proxy.example.com, got "${name}"`,
+      );
+    }
+  }
 }

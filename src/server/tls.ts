@@ -78,8 +78,12 @@ export function tlsFilesOf(
  * is set without it, or the redirect port is the HTTPS port.
  */
 export function checkTlsOptions(
-  settings: Pick<Settings, "tlsCert" | "httpRedirectPort" | "hsts" | "port">,
+  settings:
+    & Pick<Settings, "tlsCert" | "httpRedirectPort" | "hsts" | "port">
+    & Partial<Pick<Settings, "acmeDomains">>,
 ): void {
+  // ACME (checked in acme/options.ts) is the other source of a certificate.
+  if ((settings.acmeDomains?.length ?? 0) > 0) return;
   const tls = settings.tlsCert !== null;
   for (
     const [flag, set] of [

@@ -2,7 +2,8 @@
  * The plain-HTTP listener of `--http-redirect-port`: every request is
  * answered 308 with the same host, path and query on HTTPS, nothing else
  * (no proxying, no `/healthz`). It runs on the main thread with the same
- * connection limits as the HTTPS listener.
+ * connection limits as the HTTPS listener. With ACME it is the
+ * `--acme-http-port` listener and also answers HTTP-01 challenges.
  *
  * @module
  */
@@ -18,7 +19,12 @@ export interface RedirectOptions {
   headerTimeout: number;
   keepAliveTimeout: number;
   maxConnections: number;
+  /** ACME HTTP-01: token → key authorization, answered under {@linkcode ACME_CHALLENGE_PATH}. */
+  challenges?: ReadonlyMap<string, string>;
 }
+
+/** Where a CA fetches an HTTP-01 challenge: this path, then the token. */
+export const ACME_CHALLENGE_PATH = "/.well-known/acme-challenge/";
 
 /** Where a plain-HTTP request is sent: the same URL on HTTPS. */
 export function redirectLocation(url: string, httpsPort: number): string {
@@ -36,9 +42,30 @@ export function redirectResponse(req: Request, httpsPort: number): Response {
   });
 }
 
+/**
+ * The answer to an HTTP-01 challenge request: the key authorization of a
+ * pending token (200), 404 for another token, or null when the path is not
+ * a challenge's.
+ */
+export function challengeResponse(
+  req: Request,
+  challenges: ReadonlyMap<string, string>,
+): Response | null {
+  const path = new URL(req.url).pathname;
+  if (!path.startsWith(ACME_CHALLENGE_PATH)) return null;
+  const answer = challenges.get(path.slice(ACME_CHALLENGE_PATH.length));
+  if (answer === undefined) return new Response(null, { status: 404 });
+  return new Response(answer, {
+    headers: { "content-type": "application/octet-stream" },
+  });
+}
+
 /** Opens the redirect listener; throws when the port cannot be opened. */
 export function startRedirect(options: RedirectOptions): LimitedServer {
-  const handler = (req: Request) => redirectResponse(req, options.httpsPort);
+  const challenges = options.challenges;
+  const handler = (req: Request) =>
+    (challenges && challengeResponse(req, challenges)) ??
+      redirectResponse(req, options.httpsPort);
   const server = serveWithLimits({
     ...options,
     reusePort: false,

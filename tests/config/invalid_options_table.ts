@@ -38,6 +38,7 @@ const IDENTIFIER =
   "must be letters, digits and underscores, not starting with a digit";
 const BOOL = "must be true or false (1/0, yes/no, on/off)";
 const CIDR = ": Invalid IP range";
+const DOMAIN = "must be DNS names such as proxy.example.com";
 
 const OVERFLOW = "99999999999999999999";
 
@@ -132,6 +133,16 @@ const VALUES: Record<string, [string, string][]> = {
   "tls-allow-expired": [["maybe", BOOL], ["2", BOOL]],
   "http-redirect-port": [["0", PORT], ["65536", PORT], ["http", PORT]],
   "hsts": [["maybe", BOOL]],
+  "acme-domain": [
+    ["bad-.example", DOMAIN],
+    ["a_b.example", DOMAIN],
+    ["proxy.example.com:443", DOMAIN],
+  ],
+  "acme-email": [["", EMPTY]],
+  "acme-directory": [["ftp://acme.example/dir", URL], ["dir", URL]],
+  "acme-ca-file": [["", EMPTY]],
+  "acme-http-port": [["0", PORT], ["65536", PORT], ["http", PORT]],
+  "acme-state-dir": [["", EMPTY]],
 };
 
 const DURATIONS: [string, string][] = [
