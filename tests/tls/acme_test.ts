@@ -5,6 +5,7 @@
  */
 import assert from "node:assert/strict";
 import {
+  freePort,
   type ProxyProcess,
   startProxy,
   testCredentials,
@@ -173,7 +174,7 @@ Deno.test({
     await using upstream = MockUpstream.start({ credentials: creds });
     const stateDir = Deno.makeTempDirSync({ prefix: "flow-proxy-acme-" });
     // pebble validates on its httpPort; the challenge listener is elsewhere.
-    const wrong = { ...pebble, httpPort: pebble.httpPort + 1 };
+    const wrong = { ...pebble, httpPort: freePort() };
     await using proxy = await startAcmeProxy(
       wrong as Pebble,
       stateDir,

@@ -26,8 +26,10 @@ import {
   type AcmeStateFiles,
   acmeStateFiles,
   ensureStateDir,
+  readAccountUrl,
   readIfPresent,
   withStateLock,
+  writeAccountUrl,
   writePrivate,
 } from "./state.ts";
 
@@ -288,14 +290,20 @@ async function orderAndStore(options: ObtainOptions): Promise<TlsPair> {
         `Cannot read --acme-ca-file "${settings.acmeCaFile}": ${describe(err)}`,
       );
     });
+  const directoryUrl = settings.acmeDirectory.href;
+  const accountUrl = await readAccountUrl(files, directoryUrl);
   const result = await orderCertificate({
-    directoryUrl: settings.acmeDirectory.href,
+    directoryUrl,
     domains: settings.acmeDomains,
     email: settings.acmeEmail,
     accountKey,
+    accountUrl,
     caPem,
     challenges: options.challenges,
   });
+  if (result.accountUrl !== accountUrl) {
+    await writeAccountUrl(files, directoryUrl, result.accountUrl);
+  }
   await writePrivate(files.keyFile, result.key);
   await writePrivate(files.certFile, result.cert);
   return await loadTlsPair(files, { allowExpired: false });

@@ -8,6 +8,12 @@
 import acme from "acme-client";
 import { Agent } from "node:https";
 
+/**
+ * Bound on each request to the ACME server: without it a server gone
+ * mid-order (its connection kept alive, then silent) stalls the order.
+ */
+export const REQUEST_TIMEOUT_MS = 10_000;
+
 /** Options of {@linkcode orderCertificate}. */
 export interface OrderOptions {
   directoryUrl: string;
@@ -15,17 +21,20 @@ export interface OrderOptions {
   email: string | null;
   /** PEM account key; null: a new one is made and returned. */
   accountKey: string | null;
+  /** The account's URL at this directory, when known: no registration then. */
+  accountUrl: string | null;
   /** PEM CA trusted for the ACME server's HTTPS, or null for the system's. */
   caPem: string | null;
   /** Token → key authorization, served by the challenge listener. */
   challenges: Map<string, string>;
 }
 
-/** What an order gives: the chain, its new key, and the account key used. */
+/** What an order gives: the chain, its new key, and the account used. */
 export interface OrderResult {
   cert: string;
   key: string;
   accountKey: string;
+  accountUrl: string;
 }
 
 /** Makes a PEM ECDSA P-256 private key. */
@@ -41,6 +50,13 @@ export async function orderCertificate(
   options: OrderOptions,
 ): Promise<OrderResult> {
   // The package's own HTTP client; the main thread is its only user.
+  acme.axios.defaults.timeout = REQUEST_TIMEOUT_MS;
+  // Its own retries wait 5 s, 10 s, … up to 75 s per request; one is kept
+  // (it honours a rate limit's Retry-After), the backoff here does the rest.
+  const defaults = acme.axios.defaults as unknown as {
+    acmeSettings: { retryMaxAttempts: number };
+  };
+  defaults.acmeSettings.retryMaxAttempts = 1;
   acme.axios.defaults.httpsAgent = options.caPem === null
     ? undefined
     : new Agent({ ca: options.caPem });
@@ -48,6 +64,8 @@ export async function orderCertificate(
   const client = new acme.Client({
     directoryUrl: options.directoryUrl,
     accountKey,
+    // Known, it skips registering again: a CA may refuse that (pebble does).
+    accountUrl: options.accountUrl ?? undefined,
   });
   const key = await newPrivateKey();
   const [, csr] = await acme.crypto.createCsr(
@@ -70,5 +88,5 @@ export async function orderCertificate(
       return Promise.resolve();
     },
   });
-  return { cert, key, accountKey };
+  return { cert, key, accountKey, accountUrl: client.getAccountUrl() };
 }

@@ -13,6 +13,8 @@ import type { TlsFiles } from "../tls.ts";
 export interface AcmeStateFiles extends TlsFiles {
   dir: string;
   accountKeyFile: string;
+  /** JSON `{ directory, url }`: the account's URL at that directory. */
+  accountFile: string;
   lockFile: string;
 }
 
@@ -23,6 +25,7 @@ export function acmeStateFiles(dir: string): AcmeStateFiles {
     certFile: join(dir, "cert.pem"),
     keyFile: join(dir, "key.pem"),
     accountKeyFile: join(dir, "account.key"),
+    accountFile: join(dir, "account.json"),
     lockFile: join(dir, "order.lock"),
   };
 }
@@ -75,4 +78,30 @@ export async function withStateLock<T>(
   } finally {
     file.close();
   }
+}
+
+/** The stored account URL when it was registered at `directory`, else null. */
+export async function readAccountUrl(
+  files: AcmeStateFiles,
+  directory: string,
+): Promise<string | null> {
+  const text = await readIfPresent(files.accountFile);
+  if (text === null) return null;
+  try {
+    const stored = JSON.parse(text);
+    return stored?.directory === directory && typeof stored.url === "string"
+      ? stored.url
+      : null;
+  } catch {
+    return null;
+  }
+}
+
+/** Stores the account URL registered at `directory`. */
+export async function writeAccountUrl(
+  files: AcmeStateFiles,
+  directory: string,
+  url: string,
+): Promise<void> {
+  await writePrivate(files.accountFile, JSON.stringify({ directory, url }));
 }
