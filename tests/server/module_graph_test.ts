@@ -87,3 +87,14 @@ Deno.test("a worker does not load node:sqlite; the store worker does", async () 
   const store = await runtimeGraph("src/server/store_worker.ts");
   assert.ok(store.has("node:sqlite"), [...store].join("\n"));
 });
+
+Deno.test("the ACME client is loaded by the supervisor only, by import(), and never by a worker", async () => {
+  const client = "npm:/acme-client@5.4.0";
+  assert.ok(!(await runtimeGraph("main.ts")).has(client), "main.ts loads it");
+  const acme = await runtimeGraph("main.ts", ["src/cli/serve.ts"]);
+  assert.ok(acme.has(client), "serve.ts imports acme/manager.ts");
+  const worker = await runtimeGraph("src/server/worker.ts", [
+    "src/server/tls.ts",
+  ]);
+  assert.ok(!worker.has(client), "a worker loads acme-client");
+});
