@@ -689,8 +689,10 @@ Deno.test("the compile task embeds the worker and only the npm packages flow-pro
     );
     const embedded = Deno.statSync(output).size -
       Deno.statSync(Deno.execPath()).size;
+    // 14.5 MB measured since ACME: acme-client brings axios and the
+    // @peculiar ASN.1/X.509 stack (about 4.5 MB), loaded only with --acme-domain.
     assert.ok(
-      embedded < 10 * 1024 * 1024,
+      embedded < 16 * 1024 * 1024,
       `the binary embeds ${embedded} bytes besides the runtime`,
     );
   } finally {
