@@ -71,6 +71,24 @@ export interface MetricsView {
   models: NameTable;
 }
 
+/**
+ * A counter family with one sample per label set, the counters at
+ * consecutive slots of the BigInt64 region from `base`.
+ */
+function labelledCounters(
+  w: PrometheusTextWriter,
+  big: BigInt64Array,
+  name: string,
+  help: string,
+  base: number,
+  labels: readonly Record<string, string>[],
+): void {
+  w.family(name, "counter", help);
+  for (let i = 0; i < labels.length; i++) {
+    w.sample(name, labels[i], Atomics.load(big, base + i));
+  }
+}
+
 /** The whole exposition of the counters in `view`. */
 export function renderMetrics(
   view: MetricsView,
@@ -213,80 +231,57 @@ export function renderMetrics(
 
   renderTokens(w, view, credentialName);
 
-  w.family(
+  labelledCounters(
+    w,
+    big,
     "flow_proxy_request_rewrites_total",
-    "counter",
     "Request bodies changed for the upstream model, by kind of change (one request may count under several)",
+    REWRITES_BASE,
+    REWRITE_KINDS.map((kind) => ({ kind })),
   );
-  for (let k = 0; k < REWRITE_KINDS.length; k++) {
-    w.sample(
-      "flow_proxy_request_rewrites_total",
-      { kind: REWRITE_KINDS[k] },
-      Atomics.load(big, REWRITES_BASE + k),
-    );
-  }
-  w.family(
+  labelledCounters(
+    w,
+    big,
     "flow_proxy_model_mappings_total",
-    "counter",
     "Requested model ids sent as another (Flow) model, by the kind of rule that mapped them",
+    MAPPINGS_BASE,
+    MAPPING_RULES.map((rule) => ({ rule })),
   );
-  for (let r = 0; r < MAPPING_RULES.length; r++) {
-    w.sample(
-      "flow_proxy_model_mappings_total",
-      { rule: MAPPING_RULES[r] },
-      Atomics.load(big, MAPPINGS_BASE + r),
-    );
-  }
-  w.family(
+  labelledCounters(
+    w,
+    big,
     "flow_proxy_translations_total",
-    "counter",
     "Requests translated from the client's API to another one Flow serves the model on",
+    TRANSLATIONS_BASE,
+    TRANSLATION_PAIRS.map((pair) => {
+      const [from, to] = pair.split("->");
+      return { from, to };
+    }),
   );
-  for (let t = 0; t < TRANSLATION_PAIRS.length; t++) {
-    const [from, to] = TRANSLATION_PAIRS[t].split("->");
-    w.sample(
-      "flow_proxy_translations_total",
-      { from, to },
-      Atomics.load(big, TRANSLATIONS_BASE + t),
-    );
-  }
-  w.family(
+  labelledCounters(
+    w,
+    big,
     "flow_proxy_budget_crossings_total",
-    "counter",
     "Client-key budgets that passed 80 % or 100 % of a limit (once per key and period)",
+    CROSSINGS_BASE,
+    BUDGET_CROSSINGS.map(([measure, percent]) => ({ measure, percent })),
   );
-  for (let c = 0; c < BUDGET_CROSSINGS.length; c++) {
-    const [measure, percent] = BUDGET_CROSSINGS[c];
-    w.sample(
-      "flow_proxy_budget_crossings_total",
-      { measure, percent },
-      Atomics.load(big, CROSSINGS_BASE + c),
-    );
-  }
-  w.family(
+  labelledCounters(
+    w,
+    big,
     "flow_proxy_login_failures_total",
-    "counter",
     "Failed logins to the admin API, by reason: wrong user name or password, or locked out",
+    LOGIN_FAILURES_BASE,
+    LOGIN_FAILURE_REASONS.map((reason) => ({ reason })),
   );
-  for (let r = 0; r < LOGIN_FAILURE_REASONS.length; r++) {
-    w.sample(
-      "flow_proxy_login_failures_total",
-      { reason: LOGIN_FAILURE_REASONS[r] },
-      Atomics.load(big, LOGIN_FAILURES_BASE + r),
-    );
-  }
-  w.family(
+  labelledCounters(
+    w,
+    big,
     "flow_proxy_acme_orders_total",
-    "counter",
     "ACME certificate orders, by outcome: issued, or failed (and retried)",
+    ACME_ORDERS_BASE,
+    ACME_ORDER_OUTCOMES.map((outcome) => ({ outcome })),
   );
-  for (let o = 0; o < ACME_ORDER_OUTCOMES.length; o++) {
-    w.sample(
-      "flow_proxy_acme_orders_total",
-      { outcome: ACME_ORDER_OUTCOMES[o] },
-      Atomics.load(big, ACME_ORDERS_BASE + o),
-    );
-  }
 
   w.family(
     "flow_proxy_log_store_written_total",
