@@ -113,6 +113,41 @@ export function isTimeZone(zone: string): boolean {
   }
 }
 
+/** The formatters of one time zone: building one costs tens of µs, so each is made once. */
+interface ZoneFormats {
+  date: Intl.DateTimeFormat;
+  time: Intl.DateTimeFormat;
+}
+
+const ZONE_FORMATS = new Map<string, ZoneFormats>();
+
+function formatsOf(zone: string): ZoneFormats {
+  let formats = ZONE_FORMATS.get(zone);
+  if (formats === undefined) {
+    formats = {
+      date: new Intl.DateTimeFormat("en-US", {
+        timeZone: zone,
+        year: "numeric",
+        month: "numeric",
+        day: "numeric",
+        weekday: "short",
+      }),
+      time: new Intl.DateTimeFormat("en-US", {
+        timeZone: zone,
+        hourCycle: "h23",
+        year: "numeric",
+        month: "numeric",
+        day: "numeric",
+        hour: "numeric",
+        minute: "numeric",
+        second: "numeric",
+      }),
+    };
+    ZONE_FORMATS.set(zone, formats);
+  }
+  return formats;
+}
+
 /** The wall-clock parts of `ms` in `zone`. */
 function wallClock(ms: number, zone: string): {
   year: number;
@@ -120,13 +155,7 @@ function wallClock(ms: number, zone: string): {
   day: number;
   weekday: number;
 } {
-  const parts = new Intl.DateTimeFormat("en-US", {
-    timeZone: zone,
-    year: "numeric",
-    month: "numeric",
-    day: "numeric",
-    weekday: "short",
-  }).formatToParts(new Date(ms));
+  const parts = formatsOf(zone).date.formatToParts(new Date(ms));
   const get = (type: string) => parts.find((p) => p.type === type)!.value;
   const weekday = ["Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun"].indexOf(
     get("weekday"),
@@ -151,16 +180,7 @@ function midnight(year: number, month: number, day: number, zone: string) {
 
 /** The zone's offset from UTC at `ms`, in ms. */
 function offsetMs(ms: number, zone: string): number {
-  const parts = new Intl.DateTimeFormat("en-US", {
-    timeZone: zone,
-    hourCycle: "h23",
-    year: "numeric",
-    month: "numeric",
-    day: "numeric",
-    hour: "numeric",
-    minute: "numeric",
-    second: "numeric",
-  }).formatToParts(new Date(ms));
+  const parts = formatsOf(zone).time.formatToParts(new Date(ms));
   const get = (type: string) =>
     Number(parts.find((p) => p.type === type)!.value);
   const asUtc = Date.UTC(
@@ -179,6 +199,26 @@ function offsetMs(ms: number, zone: string): number {
  * `zone`: a day from midnight, a week from Monday, a month from the 1st.
  */
 export function periodBounds(
+  now: number,
+  period: BudgetPeriod,
+  zone: string,
+): { start: number; end: number } {
+  // A period's bounds change only when it ends: every request until then
+  // reuses them (the calendar arithmetic costs tens of µs).
+  const key = period + " " + zone;
+  const known = BOUNDS.get(key);
+  if (known !== undefined && known.start <= now && now < known.end) {
+    return known;
+  }
+  const bounds = computeBounds(now, period, zone);
+  BOUNDS.set(key, bounds);
+  return bounds;
+}
+
+/** The last bounds computed per period and zone. */
+const BOUNDS = new Map<string, { start: number; end: number }>();
+
+function computeBounds(
   now: number,
   period: BudgetPeriod,
   zone: string,
@@ -202,11 +242,29 @@ export function periodBounds(
   };
 }
 
+/** Output tokens a request is expected to use before its answer says. */
+const ESTIMATED_OUTPUT_TOKENS = 1024;
+
 /**
  * What a request is expected to use before its answer says, for the
  * reservation that keeps parallel requests from overdrawing: its body's
- * bytes / 4 as input tokens plus `outputTokens` (1024 by default).
+ * bytes / 4 as input tokens plus 1024 output tokens, and, when the model has
+ * a price (billionths of the currency per input and output token), what
+ * they would cost.
  */
-export function estimateTokens(bodyBytes: number, outputTokens = 1024): number {
-  return Math.ceil(bodyBytes / 4) + outputTokens;
+export function estimateUse(
+  bodyBytes: number,
+  inputNanosPerToken: number | null,
+  outputNanosPerToken: number | null,
+): { tokens: number; nanos: number | null } {
+  const input = Math.ceil(bodyBytes / 4);
+  return {
+    tokens: input + ESTIMATED_OUTPUT_TOKENS,
+    nanos: inputNanosPerToken === null || outputNanosPerToken === null
+      ? null
+      : Math.ceil(
+        input * inputNanosPerToken +
+          ESTIMATED_OUTPUT_TOKENS * outputNanosPerToken,
+      ),
+  };
 }

@@ -8,7 +8,7 @@
  */
 import {
   type Budget,
-  estimateTokens,
+  estimateUse,
   periodBounds,
   type SharedBudget,
 } from "./budget.ts";
@@ -32,15 +32,11 @@ export function takeBudgets(
   message: string;
   retryAfter: number;
 } {
-  const bytes = size?.bodyBytes ?? 0;
-  const inPrice = size?.inputNanosPerToken ?? null;
-  const outPrice = size?.outputNanosPerToken ?? null;
-  const estimate = {
-    tokens: estimateTokens(bytes),
-    nanos: inPrice === null || outPrice === null
-      ? null
-      : Math.ceil(Math.ceil(bytes / 4) * inPrice + 1024 * outPrice),
-  };
+  const estimate = estimateUse(
+    size?.bodyBytes ?? 0,
+    size?.inputNanosPerToken ?? null,
+    size?.outputNanosPerToken ?? null,
+  );
   const leases: BudgetLease[] = [];
   const take = (slot: string, limits: Budget, holder?: SharedBudget) => {
     const bounds = periodBounds(t, limits.period, zone);

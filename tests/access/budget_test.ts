@@ -1,6 +1,6 @@
 import assert from "node:assert/strict";
 import {
-  estimateTokens,
+  estimateUse,
   isTimeZone,
   periodBounds,
   validateBudget,
@@ -64,7 +64,15 @@ Deno.test("validateBudget names every bad field; isTimeZone knows IANA names", (
   );
   assert.equal(isTimeZone("America/Sao_Paulo"), true);
   assert.equal(isTimeZone("Mars/Olympus"), false);
-  assert.equal(estimateTokens(4000), 2024);
+  assert.deepEqual(estimateUse(4000, null, null), {
+    tokens: 2024,
+    nanos: null,
+  });
+  // 1000 input tokens at 3000 nanos, 1024 output tokens at 15000.
+  assert.deepEqual(estimateUse(4000, 3000, 15000), {
+    tokens: 2024,
+    nanos: 1000 * 3000 + 1024 * 15000,
+  });
 });
 
 const DAY = Date.UTC(2026, 11, 2);
@@ -167,4 +175,23 @@ Deno.test("BudgetTable limits requests in flight, across tables over one shared 
     nanos: 9,
     inFlight: 0,
   });
+});
+
+Deno.test("periodBounds gives the same bounds from its cache within a period and new ones after it", () => {
+  const zone = "Europe/Berlin";
+  const noon = Date.UTC(2026, 11, 2, 12);
+  const day = periodBounds(noon, "day", zone);
+  assert.deepEqual(periodBounds(noon + 3_600_000, "day", zone), day);
+  assert.deepEqual(periodBounds(day.end, "day", zone), {
+    start: day.end,
+    end: Date.UTC(2026, 11, 3, 23),
+  });
+  // Going back in time (an injected clock) is not served from the cache.
+  assert.deepEqual(periodBounds(noon, "day", zone), day);
+  // Another period or zone is its own entry.
+  assert.equal(
+    periodBounds(noon, "month", zone).start,
+    Date.UTC(2026, 10, 30, 23),
+  );
+  assert.equal(periodBounds(noon, "day", "UTC").start, Date.UTC(2026, 11, 2));
 });
