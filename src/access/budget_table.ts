@@ -25,11 +25,11 @@
  * FLAGS       thresholds already reported this period (bits: see CROSSING_BITS)
  * ```
  */
-import { sha256 } from "../base/digest.ts";
+import { claimSlot, slotTag } from "./shared_slots.ts";
 import { BUDGETS_BYTES, type Region } from "../base/shared_state.ts";
 import type { Budget } from "./budget.ts";
 
-const TAG = 0;
+// TAG, the slot's first value (where claimSlot looks), is 0 in a free slot.
 const LOCK = 1;
 const PERIOD = 2;
 const TOKENS = 3;
@@ -305,27 +305,10 @@ export class BudgetTable {
     if (cached !== undefined) {
       return cached < 0 ? [this.#localSlot(key), 0] : [this.#cells, cached];
     }
-    const digest = sha256(key);
-    let tag = new DataView(digest.buffer, digest.byteOffset, 8).getBigInt64(
-      0,
-      true,
-    );
-    if (tag === 0n) tag = 1n;
-    const start = Number(BigInt.asUintN(64, tag) % BigInt(BUDGET_SLOTS));
-    for (let probe = 0; probe < BUDGET_SLOTS; probe++) {
-      const base = ((start + probe) % BUDGET_SLOTS) * FIELDS;
-      const seen = Atomics.load(this.#cells, base + TAG);
-      if (seen === tag) {
-        this.#slots.set(key, base);
-        return [this.#cells, base];
-      }
-      if (seen === 0n) {
-        const was = Atomics.compareExchange(this.#cells, base + TAG, 0n, tag);
-        if (was === 0n || was === tag) {
-          this.#slots.set(key, base);
-          return [this.#cells, base];
-        }
-      }
+    const base = claimSlot(this.#cells, BUDGET_SLOTS, FIELDS, slotTag(key));
+    if (base >= 0) {
+      this.#slots.set(key, base);
+      return [this.#cells, base];
     }
     this.#slots.set(key, -1);
     this.#onOverflow?.(key);

@@ -19,7 +19,7 @@
  *         tats  BigInt64[SLOTS]  theoretical arrival time, epoch µs
  * ```
  */
-import { sha256 } from "../base/digest.ts";
+import { claimSlot, slotTag } from "./shared_slots.ts";
 import { LIMITS_BYTES, type Region } from "../base/shared_state.ts";
 
 /** Bytes the limiter needs in its region: the whole region. */
@@ -136,24 +136,10 @@ export class RateLimiter {
   #slotOf(key: string): number {
     const cached = this.#slots.get(key);
     if (cached !== undefined) return cached;
-    const digest = sha256(key);
-    let tag = new DataView(digest.buffer, digest.byteOffset, 8).getBigInt64(
-      0,
-      true,
-    );
-    if (tag === 0n) tag = 1n;
-    const start = Number(BigInt.asUintN(64, tag) % BigInt(LIMIT_SLOTS));
-    for (let probe = 0; probe < LIMIT_SLOTS; probe++) {
-      const index = (start + probe) % LIMIT_SLOTS;
-      const seen = Atomics.load(this.#tags, index);
-      if (
-        seen === tag ||
-        (seen === 0n &&
-          isOurs(Atomics.compareExchange(this.#tags, index, 0n, tag), tag))
-      ) {
-        this.#slots.set(key, index);
-        return index;
-      }
+    const index = claimSlot(this.#tags, LIMIT_SLOTS, 1, slotTag(key));
+    if (index >= 0) {
+      this.#slots.set(key, index);
+      return index;
     }
     this.#slots.set(key, -1);
     this.#onOverflow?.(key);
@@ -168,11 +154,6 @@ export class RateLimiter {
     }
     return bucket;
   }
-}
-
-/** After a CAS on a free slot: we claimed it (it was 0), or another worker claimed it for the same key. */
-function isOurs(previous: bigint, tag: bigint): boolean {
-  return previous === 0n || previous === tag;
 }
 
 function ceilSeconds(micros: bigint): number {
