@@ -6,6 +6,7 @@
  */
 import type { ApiKind, ModelEntry } from "../models/types.ts";
 import {
+  apiTitle,
   canTranslate,
   type Translation,
   translationFor,
@@ -18,16 +19,9 @@ import type { ApiRoute } from "./api_route.ts";
 /** Why a token count is refused for a model reached through a translation. */
 export function countAcrossTranslation(to: WireApi): string {
   return `Token counting is not available for this model: Flow serves it on ${
-    UPSTREAM_TITLES[to]
+    apiTitle(to)
   } only, which has no token counting, and flow-proxy does not guess a count`;
 }
-
-const UPSTREAM_TITLES: Record<WireApi, string> = {
-  messages: "Anthropic Messages",
-  chat: "Chat Completions",
-  responses: "Responses",
-  gemini: "Gemini generateContent",
-};
 
 /** Where each API is asked on Flow, relative to the base path. */
 const UPSTREAM_PATHS: Record<Exclude<WireApi, "gemini">, string> = {

@@ -72,6 +72,11 @@ export function translationFor(
   return found;
 }
 
+/** The name of `api` as logs and messages say it (`"Anthropic Messages"`). */
+export function apiTitle(api: WireApi): string {
+  return ADAPTERS[api]?.title ?? api;
+}
+
 /** Whether a client on `from` can reach a model served on `to`. */
 export function canTranslate(from: WireApi, to: WireApi): boolean {
   return translationFor(from, to) !== null;
