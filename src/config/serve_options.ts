@@ -102,6 +102,12 @@ export interface Settings {
   acmeHttpPort: number;
   /** Directory of the ACME account key and certificate, or null: next to the database. */
   acmeStateDir: string | null;
+  /** Redis (or Valkey) holding the state several instances share; null: each instance alone. */
+  redisUrl: URL | null;
+  /** Prefix of every key flow-proxy writes in Redis. */
+  redisPrefix: string;
+  /** Longest wait for one Redis answer before local state decides, ms. */
+  redisTimeout: number;
 }
 
 /** How an option's text is read (see `values.ts`). */
@@ -116,7 +122,8 @@ export type Kind =
   | "timezone"
   | "bool"
   | "list"
-  | "identifier";
+  | "identifier"
+  | "redis";
 
 /** Longest duration a timer can hold: `setTimeout` fires at once beyond 2^31-1 ms. */
 export const MAX_DURATION_MS = 2 ** 31 - 1;
@@ -605,6 +612,32 @@ export const SERVE_OPTIONS: readonly ServeOption[] = [
       "With ACME: where the account key and certificate are kept (mode 600)",
     default: null,
     defaultText: "acme/ next to the database ($STATE_DIRECTORY)",
+  },
+  {
+    key: "redisUrl",
+    flag: "redis-url",
+    env: "FLOW_PROXY_REDIS_URL",
+    kind: "redis",
+    help:
+      "Share health, limits, budgets and keys with other instances through this Redis or Valkey (redis:// or rediss://[user:password@]host[:port][/db])",
+    default: null,
+    defaultText: "none (this instance alone)",
+  },
+  {
+    key: "redisPrefix",
+    flag: "redis-prefix",
+    env: "FLOW_PROXY_REDIS_PREFIX",
+    kind: "string",
+    help: "With Redis: prefix of every key flow-proxy writes",
+    default: "flow-proxy:",
+  },
+  {
+    key: "redisTimeout",
+    flag: "redis-timeout",
+    env: "FLOW_PROXY_REDIS_TIMEOUT",
+    kind: "duration",
+    help: "With Redis: longest wait for one answer before local state decides",
+    default: 200,
   },
 ];
 

@@ -11,6 +11,7 @@ import { LOG_LEVELS, type LogLevel } from "../base/logging.ts";
 import { describe } from "../base/describe.ts";
 import { parseDuration as parseGrammarDuration } from "../base/time_grammar.ts";
 import { ArgumentError } from "./arguments.ts";
+import { parseRedisUrl } from "./redis_url.ts";
 import { MAX_DURATION_MS, type OptionSpec } from "./serve_options.ts";
 
 /**
@@ -77,6 +78,8 @@ export function convertOption(
       return parseDuration(value, source);
     case "url":
       return parseHttpUrl(value, source);
+    case "redis":
+      return parseRedisUrl(value, source);
     case "level":
       return parseLogLevel(value, source);
     case "timezone":

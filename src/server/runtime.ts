@@ -31,6 +31,7 @@ import { ModelsState } from "../models/models_state.ts";
 import { renderTlsMetrics, tlsHealth } from "../observe/tls_metrics.ts";
 import type { TlsPair } from "./tls.ts";
 import type { ModelsConfig } from "../models/types.ts";
+import { joinCluster } from "./cluster_join.ts";
 
 /**
  * How long a serving thread keeps answering after shutdown starts, every
@@ -59,6 +60,8 @@ export interface RuntimeOptions {
   models?: ModelsConfig;
   /** Serve HTTPS with this checked pair (see tls.ts); plain HTTP when absent. */
   tls?: TlsPair | null;
+  /** This thread's name in logs and Redis connection names (`worker-1`); default `main`. */
+  threadName?: string;
 }
 
 /** A serving thread's handle. */
@@ -174,6 +177,12 @@ export async function startRuntime(options: RuntimeOptions): Promise<Runtime> {
   const clientMetrics = new ClientMetrics(state.clients);
   const workersReady = () => Atomics.load(state.control, CONTROL.WORKERS_READY);
   let tls = options.tls ?? null;
+  // With --redis-url: this thread's link to the state other instances share.
+  const cluster = await joinCluster({
+    settings,
+    logger,
+    name: `flow-proxy-${Deno.pid}-${options.threadName ?? "main"}`,
+  });
 
   // Client keys live in the database, which only the store worker touches:
   // this thread checks keys in memory and sends last-used times by message.
@@ -375,6 +384,7 @@ export async function startRuntime(options: RuntimeOptions): Promise<Runtime> {
     closed = true;
     handler.close();
     sendTouches();
+    void cluster?.close();
   }
   Atomics.add(state.control, CONTROL.WORKERS_READY, 1);
 

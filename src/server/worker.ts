@@ -122,6 +122,7 @@ self.onmessage = async (event: MessageEvent<ToWorker>) => {
             ? undefined
             : modelsConfigOf(message.models),
           tls: message.tls,
+          threadName: `worker-${message.workerId}`,
         });
       } catch (err) {
         post({

@@ -143,6 +143,15 @@ const VALUES: Record<string, [string, string][]> = {
   "acme-ca-file": [["", EMPTY]],
   "acme-http-port": [["0", PORT], ["65536", PORT], ["http", PORT]],
   "acme-state-dir": [["", EMPTY]],
+  "redis-url": [
+    ["http://127.0.0.1:6379", "must be a redis:// or rediss:// URL"],
+    [
+      "redis://127.0.0.1:6379/db1",
+      "may only have a database number as its path",
+    ],
+    ["redis:///0", "must name a host"],
+  ],
+  "redis-prefix": [["", EMPTY]],
 };
 
 const DURATIONS: [string, string][] = [
@@ -170,6 +179,7 @@ for (
     "cooldown",
     "session-idle",
     "session-max-age",
+    "redis-timeout",
   ]
 ) {
   VALUES[flag] = DURATIONS;

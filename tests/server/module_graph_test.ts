@@ -98,3 +98,24 @@ Deno.test("the ACME client is loaded by the supervisor only, by import(), and ne
   ]);
   assert.ok(!worker.has(client), "a worker loads acme-client");
 });
+
+Deno.test("Redis code (src/cluster/, ioredis) is loaded only with --redis-url, by import()", async () => {
+  const client = "npm:/ioredis@5.9.3";
+  for (const entry of ["main.ts", "src/server/worker.ts"]) {
+    const graph = await runtimeGraph(entry);
+    assert.ok(!graph.has(client), `${entry} loads ioredis`);
+    for (const specifier of graph) {
+      assert.ok(
+        !specifier.includes("/src/cluster/"),
+        `${entry} loads ${specifier}`,
+      );
+    }
+  }
+  const joined = await runtimeGraph("src/server/worker.ts", [
+    "src/server/cluster_join.ts",
+  ]);
+  assert.ok(
+    joined.has(client),
+    "cluster_join.ts imports src/cluster/cluster.ts",
+  );
+});

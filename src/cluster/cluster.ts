@@ -1,0 +1,50 @@
+/**
+ * What one serving thread shares with the other instances behind the same
+ * Redis (`--redis-url`): the link, and the shared pieces built on it.
+ * Opened by the server with `import()` only when Redis is configured, so an
+ * instance alone loads none of this folder (or ioredis).
+ *
+ * @module
+ */
+import type { Settings } from "../config/settings.ts";
+import {
+  openRedisLink,
+  type RedisLink,
+  type RedisLinkLogger,
+} from "./redis_link.ts";
+
+/** Options of {@linkcode openCluster}. */
+export interface ClusterOptions {
+  settings: Pick<Settings, "redisUrl" | "redisPrefix" | "redisTimeout">;
+  logger: RedisLinkLogger;
+  /** This thread's connection name in Redis (`CLIENT LIST`). */
+  name: string;
+  /** Called each time the link goes up or down. */
+  onState?: (up: boolean) => void;
+}
+
+/** A thread's share of the cluster. */
+export interface Cluster extends AsyncDisposable {
+  link: RedisLink;
+  close(): Promise<void>;
+}
+
+/** Connects to the configured Redis; resolves even when it is down (see {@linkcode openRedisLink}). */
+export async function openCluster(options: ClusterOptions): Promise<Cluster> {
+  const { settings } = options;
+  if (settings.redisUrl === null) {
+    throw new TypeError("Cannot open the cluster: no --redis-url is set");
+  }
+  const link = await openRedisLink({
+    url: settings.redisUrl,
+    prefix: settings.redisPrefix,
+    timeoutMs: settings.redisTimeout,
+    name: options.name,
+    logger: options.logger,
+    onState: options.onState,
+  });
+  async function close(): Promise<void> {
+    await link.close();
+  }
+  return { link, close, [Symbol.asyncDispose]: close };
+}
