@@ -64,3 +64,30 @@ export function byOwner<T>(
     })),
   };
 }
+
+/**
+ * The owner and team of each of the key names `keys`, by the same rules as
+ * `byOwner` (the newest key of a name, the user matched without case): for
+ * usage read elsewhere (ClickHouse) and summed by owner here.
+ */
+export function keyOwners(
+  db: DatabaseSync,
+  keys: readonly string[],
+): Map<string, { user: string | null; team: string | null }> {
+  const out = new Map<string, { user: string | null; team: string | null }>();
+  if (keys.length === 0) return out;
+  const { user, team } = ownerColumns(db);
+  // Named `requests` with a `client` column, so the owner SQL reads it as it reads the log.
+  const rows = db.prepare(
+    `SELECT requests.client AS client, ${user} AS user, ${team} AS team
+    FROM (SELECT value AS client FROM json_each(?)) AS requests`,
+  ).all(JSON.stringify(keys)) as {
+    client: string;
+    user: string | null;
+    team: string | null;
+  }[];
+  for (const row of rows) {
+    out.set(row.client, { user: row.user, team: row.team });
+  }
+  return out;
+}
