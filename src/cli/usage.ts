@@ -1,6 +1,7 @@
 /**
  * `flow-proxy usage`: totals of requests, errors and tokens from the SQLite
- * request log, by credential, by model and by UTC day; by key, by key owner
+ * request log — or, with ClickHouse configured, from the log every instance
+ * writes there — by credential, by model and by UTC day; by key, by key owner
  * (user) and by the owner's team on request.
  */
 import { parseArgs } from "node:util";
@@ -17,6 +18,14 @@ import { describe, describeIoError } from "../base/describe.ts";
 import { parseSince } from "../base/time_grammar.ts";
 import { formatCost } from "../models/price.ts";
 import { argumentError, type CommandIo, EXIT, formatTable } from "./command.ts";
+import {
+  CLICKHOUSE_USAGE_FLAGS,
+  CLICKHOUSE_USAGE_HELP,
+  clickHouseSource,
+  clickHouseUsage,
+  describeClickHouse,
+} from "./usage_clickhouse.ts";
+import type { ClickHouseQueriesOptions } from "../request_log/clickhouse_queries.ts";
 
 /** Help text of `flow-proxy usage`. */
 export const USAGE_HELP = `Usage: flow-proxy usage [options]
@@ -35,9 +44,9 @@ Options:
                       team follow each request's key to its owner and the
                       owner's team; "(none)": no key, no owner or no team
   --json              Print one JSON object instead of tables
-  -h, --help          Show this help
+${CLICKHOUSE_USAGE_HELP}  -h, --help          Show this help
 
-Exit status: 0 ok, 1 the database cannot be read, 2 bad usage.
+Exit status: 0 ok, 1 the database (or ClickHouse) cannot be read, 2 bad usage.
 `;
 
 const GROUPS = ["credential", "key", "user", "team", "model", "day"] as const;
@@ -47,14 +56,10 @@ type Group = typeof GROUPS[number];
 
 /** Runs `flow-proxy usage`; resolves to the exit status (0 ok, 1 unreadable database, 2 usage error). */
 export function usageCommand(args: string[], io: CommandIo): Promise<number> {
-  try {
-    return Promise.resolve(runUsage(args, io));
-  } catch (err) {
-    return Promise.reject(err);
-  }
+  return runUsage(args, io);
 }
 
-function runUsage(args: string[], io: CommandIo): number {
+async function runUsage(args: string[], io: CommandIo): Promise<number> {
   let request: UsageRequest;
   try {
     const parsed = parseUsageArgs(args, io);
@@ -68,7 +73,27 @@ function runUsage(args: string[], io: CommandIo): number {
     return argumentError(io, err.message, `\n${USAGE_HELP}`);
   }
 
+  const owners = request.groups.includes("user") ||
+    request.groups.includes("team");
   let summary: UsageSummary;
+  if (request.clickhouse !== null) {
+    try {
+      summary = await clickHouseUsage(request.clickhouse, request.db, {
+        since: request.since,
+        until: request.until,
+        owners,
+      });
+    } catch (err) {
+      io.stderr(`error: ${describe(err)}\n`);
+      return EXIT.FAILURE;
+    }
+    io.stdout(
+      request.json
+        ? formatJson(summary, request)
+        : formatTables(summary, request),
+    );
+    return EXIT.OK;
+  }
   try {
     const info = Deno.statSync(request.db);
     if (info.isDirectory) throw new Deno.errors.IsADirectory();
@@ -84,8 +109,7 @@ function runUsage(args: string[], io: CommandIo): number {
     summary = usageSummary(request.db, {
       since: request.since,
       until: request.until,
-      owners: request.groups.includes("user") ||
-        request.groups.includes("team"),
+      owners,
     });
   } catch (err) {
     io.stderr(`error: ${describe(err)}\n`);
@@ -106,6 +130,8 @@ interface UsageRequest {
   until?: number;
   json: boolean;
   groups: Group[];
+  /** The ClickHouse request log to read instead of `db`, or null. */
+  clickhouse: ClickHouseQueriesOptions | null;
 }
 
 function parseUsageArgs(args: string[], io: CommandIo): UsageRequest | "help" {
@@ -120,6 +146,7 @@ function parseUsageArgs(args: string[], io: CommandIo): UsageRequest | "help" {
         by: { type: "string", multiple: true },
         json: { type: "boolean" },
         help: { type: "boolean", short: "h" },
+        ...CLICKHOUSE_USAGE_FLAGS,
       },
       strict: true,
       allowPositionals: false,
@@ -154,12 +181,10 @@ function parseUsageArgs(args: string[], io: CommandIo): UsageRequest | "help" {
   }
 
   if (values.db === "") throw new ArgumentError("--db must not be empty");
-  let db = values.db;
-  if (db === undefined) {
-    const { env } = loadEnvironment(undefined, { env: io.env, cwd: io.cwd });
-    db = env.FLOW_PROXY_DB || defaultDbPath(env, io.cwd);
-  }
+  const { env } = loadEnvironment(undefined, { env: io.env, cwd: io.cwd });
+  const db = values.db ?? (env.FLOW_PROXY_DB || defaultDbPath(env, io.cwd));
   return {
+    clickhouse: clickHouseSource(values, env),
     db: resolve(io.cwd, db),
     since,
     until,
@@ -207,7 +232,10 @@ function formatTables(summary: UsageSummary, request: UsageRequest): string {
   const period = `${
     request.since === undefined ? "the beginning" : formatTime(request.since)
   } to ${request.until === undefined ? "now" : formatTime(request.until)}`;
-  let out = `Request log ${request.db}, ${period}\n`;
+  const log = request.clickhouse === null
+    ? request.db
+    : describeClickHouse(request.clickhouse);
+  let out = `Request log ${log}, ${period}\n`;
   if (summary.total.requests === 0) {
     return out + "No requests recorded in this period.\n";
   }
@@ -262,6 +290,9 @@ function formatTotals(
 function formatJson(summary: UsageSummary, request: UsageRequest): string {
   const out: Record<string, unknown> = {
     db: request.db,
+    ...(request.clickhouse === null
+      ? {}
+      : { clickhouse: describeClickHouse(request.clickhouse) }),
     since: summary.since === null
       ? null
       : new Date(summary.since).toISOString(),
