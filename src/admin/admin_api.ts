@@ -18,6 +18,7 @@
 import { BUDGET_ROUTE, serveBudgetRoute } from "./budget_routes.ts";
 import { sha256 } from "../base/digest.ts";
 import { fail, json, methodNotAllowed } from "./http.ts";
+import { CLICKHOUSE_READ_ERROR } from "../request_log/clickhouse_queries.ts";
 import { VERSION } from "../version.ts";
 import { keyStatus } from "../access/client_keys.ts";
 import { ADMIN_PREFIX, isAdminPath } from "../base/reserved_paths.ts";
@@ -133,10 +134,23 @@ export function createAdminApi(
     } catch (err) {
       return fail("bad_request", (err as Error).message);
     }
-    return json(
-      200,
-      await (owner === undefined ? usage(since) : usage(since, owner)),
-    );
+    let summary: unknown;
+    try {
+      summary =
+        await (owner === undefined ? usage(since) : usage(since, owner));
+    } catch (err) {
+      const message = (err as Error).message;
+      if (!message.startsWith(CLICKHOUSE_READ_ERROR)) throw err;
+      // The company-wide log is out of reach: one instance's numbers would mislead.
+      return json(503, {
+        error: {
+          message,
+          type: "request_log_unavailable",
+          code: "request_log_unavailable",
+        },
+      }, { "retry-after": "10" });
+    }
+    return json(200, summary);
   }
 
   async function granted(

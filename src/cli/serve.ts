@@ -93,6 +93,14 @@ export async function serveCommand(
       ...settings,
       secureCookies: settings.secureCookies || acmeEnabled(settings),
     }),
+    // Every instance writes there: usage and budgets read company-wide numbers.
+    clickhouse: settings.clickhouseUrl && {
+      url: settings.clickhouseUrl.href,
+      database: settings.clickhouseDatabase,
+      table: settings.clickhouseTable,
+      user: settings.clickhouseUser,
+      password: settings.clickhousePassword,
+    },
   });
   // Revoked keys count: they keep enforcement on.
   const keyCount = store?.keys.length ?? 0;

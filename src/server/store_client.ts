@@ -9,6 +9,7 @@ import type { LogLevel } from "../base/logging.ts";
 import type { RecordSink } from "../request_log/record_queue.ts";
 import type {
   FromStore,
+  StoreClickHouse,
   StoreOp,
   StoreRequest,
   StoreResults,
@@ -34,6 +35,8 @@ export interface StoreClientOptions {
   closeTimeoutMs?: number;
   /** Session lifetimes of the accounts service; default: its own. */
   sessionPolicy?: SessionPolicy;
+  /** Read usage and budget spend from this ClickHouse (`--clickhouse-url`); default: the file. */
+  clickhouse?: StoreClickHouse | null;
 }
 
 interface Pending {
@@ -146,6 +149,7 @@ export class StoreClient {
       pollMs: this.#options.pollMs ?? 1000,
       budgetTimeZone: this.#options.budgetTimeZone ?? "UTC",
       sessionPolicy: this.#options.sessionPolicy,
+      clickhouse: this.#options.clickhouse ?? null,
     };
     worker.postMessage(init);
     return worker;

@@ -54,6 +54,15 @@ export interface StoreLink {
   request: StoreRequest;
 }
 
+/** The ClickHouse request log the store worker reads usage and spend from (`--clickhouse-url`). */
+export interface StoreClickHouse {
+  url: string;
+  database: string;
+  table: string;
+  user: string | null;
+  password: string | null;
+}
+
 /** Main thread → store worker. */
 export type ToStore =
   | {
@@ -67,6 +76,8 @@ export type ToStore =
     budgetTimeZone: string;
     /** Session lifetimes of the accounts service; default: its own. */
     sessionPolicy?: SessionPolicy;
+    /** Read usage and budget spend from ClickHouse instead of the file; absent: the file. */
+    clickhouse?: StoreClickHouse | null;
   }
   | { type: "request"; id: number; op: StoreOp }
   | { type: "touch"; touches: [string, number][] }

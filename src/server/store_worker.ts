@@ -20,12 +20,11 @@ import { type FileIdentity, fileIdentity } from "../base/sqlite.ts";
 import {
   openRequestLog,
   type SqliteStore,
-  usageSummary,
-  usedSince,
-  usedSinceByClients,
 } from "../request_log/sqlite_store.ts";
-import { addSharedBudgets, ownedKeys } from "./shared_budgets.ts";
-import { periodBounds } from "../access/budget.ts";
+import { ownedKeys } from "./shared_budgets.ts";
+import { LogReads } from "./log_reads.ts";
+import { createClickHouseQueries } from "../request_log/clickhouse_queries.ts";
+import type { StoreClickHouse } from "./store_link.ts";
 import type { RequestRecord } from "../request_log/record.ts";
 import type { FromStore, StoreOp, ToStore } from "./store_link.ts";
 import { describe } from "../base/describe.ts";
@@ -55,7 +54,9 @@ class StoreService {
   /** Kinds of failure logged and not yet recovered from: one line per run of failures. */
   #failing = new Set<string>();
 
-  #zone: string;
+  #reads: LogReads;
+  /** The snapshot being made: one at a time, so keys are posted in order. */
+  #snapshotting: Promise<unknown> = Promise.resolve();
 
   constructor(
     path: string,
@@ -63,8 +64,20 @@ class StoreService {
     post: (message: FromStore) => void,
     budgetTimeZone = "UTC",
     sessionPolicy?: SessionPolicy,
+    clickhouse: StoreClickHouse | null = null,
   ) {
-    this.#zone = budgetTimeZone;
+    this.#reads = new LogReads({
+      requests: () => this.#requests,
+      clickhouse: clickhouse &&
+        createClickHouseQueries({
+          ...clickhouse,
+          url: new URL(clickhouse.url),
+          // Key changes wait on these reads: shorter than the default.
+          timeoutMs: 5000,
+        }),
+      log,
+      zone: budgetTimeZone,
+    });
     this.#path = path;
     this.#log = log;
     this.#post = post;
@@ -87,32 +100,19 @@ class StoreService {
   }
 
   /**
-   * The keys now (with what each key with a budget used in its current
-   * period, from the request log), and remembers their stamp.
+   * The keys now (with what each key, user and team with a budget used in
+   * its current period, from the request log), and remembers their stamp.
    */
-  snapshot(): ReturnType<KeyStore["snapshot"]> {
-    this.#stamp = this.#currentStamp();
-    const keys = this.#keys.snapshot();
-    this.#keyCount = keys.length;
-    const now = Date.now();
-    for (const key of keys) {
-      if (!key.budget || key.revokedAt !== null) continue;
-      const { start } = periodBounds(now, key.budget.period, this.#zone);
-      key.budgetUsed = {
-        period: start,
-        ...usedSince(this.#requests, key.name, start),
-      };
-    }
-    addSharedBudgets(
-      keys,
-      this.#accounts,
-      (clients, since) => usedSinceByClients(this.#requests, clients, since),
-      {
-        now,
-        zone: this.#zone,
-      },
-    );
-    return keys;
+  snapshot(): Promise<ReturnType<KeyStore["snapshot"]>> {
+    const next = this.#snapshotting.then(async () => {
+      this.#stamp = this.#currentStamp();
+      const keys = this.#keys.snapshot();
+      this.#keyCount = keys.length;
+      await this.#reads.seedBudgets(keys, this.#accounts, Date.now());
+      return keys;
+    });
+    this.#snapshotting = next.catch(() => {});
+    return next;
   }
 
   /** The keys' change stamp and the user and team budgets'. */
@@ -121,13 +121,17 @@ class StoreService {
   }
 
   /** One look at the file, the buffered last-used times and the keys. */
-  poll(): void {
+  async poll(): Promise<void> {
     this.#watchFile();
     if (this.#missing) return;
     this.#attempt("touches", "write the last-used times of client keys", () => {
       this.#keys.flush();
     });
-    this.#attempt("keys", "read client keys", () => this.#publishIfChanged());
+    await this.#attemptAsync(
+      "keys",
+      "read client keys",
+      () => this.#publishIfChanged(),
+    );
   }
 
   /** Buffers last-used times; written by the next poll (or sooner, by KeyStore's own batching). */
@@ -149,32 +153,31 @@ class StoreService {
         return this.#keys.list();
       case "create": {
         const created = this.#keys.create(op.input);
-        this.#publishIfChanged();
+        await this.#publishIfChanged();
         return created;
       }
       case "revoke": {
         const revoked = this.#keys.revoke(op.name);
-        this.#publishIfChanged();
+        await this.#publishIfChanged();
         return revoked;
       }
       case "budget": {
         const changed = this.#keys.setBudget(op.name, op.budget);
-        this.#publishIfChanged();
+        await this.#publishIfChanged();
         return changed;
       }
       case "usage":
-        return usageSummary(this.#requests, {
-          since: op.since,
-          owners: true,
-          clients: op.owner === undefined
+        return await this.#reads.usage(
+          op.since,
+          op.owner === undefined
             ? undefined
             : ownedKeys(this.#keys.snapshot(), op.owner),
-        });
+        );
       case "accounts": {
         const answer = await runAccountsCall(this.#accounts, op.call);
         revokeOwnedKeys(op.call, answer, this.#keys, this.#accounts);
         // Revoked keys, a user or team budget, a user moved to another team.
-        this.#publishIfChanged();
+        await this.#publishIfChanged();
         return answer;
       }
       case "write":
@@ -214,9 +217,9 @@ class StoreService {
     }
   }
 
-  #publishIfChanged(): void {
+  async #publishIfChanged(): Promise<void> {
     if (this.#currentStamp() === this.#stamp) return;
-    const keys = this.snapshot();
+    const keys = await this.snapshot();
     this.#post({ type: "keys", keys });
     this.#log.debug(`Client keys reloaded: ${keys.length}`);
   }
@@ -301,6 +304,21 @@ class StoreService {
     }
   }
 
+  async #attemptAsync(
+    kind: string,
+    what: string,
+    fn: () => Promise<void>,
+  ): Promise<void> {
+    try {
+      await fn();
+      if (this.#failing.delete(kind)) {
+        this.#log.info(`Database "${this.#path}": can ${what} again`);
+      }
+    } catch (err) {
+      this.#fail(kind, `Cannot ${what} (will retry)`, err);
+    }
+  }
+
   #fail(kind: string, message: string, err: unknown): void {
     if (this.#failing.has(kind)) return;
     this.#failing.add(kind);
@@ -343,13 +361,24 @@ self.onmessage = async (event: MessageEvent<ToStore>) => {
           post,
           message.budgetTimeZone,
           message.sessionPolicy,
+          message.clickhouse,
         );
-        post({ type: "ready", keys: service.snapshot() });
+        post({ type: "ready", keys: await service.snapshot() });
       } catch (err) {
         post({ type: "fatal", message: describe(err) });
         return;
       }
-      timer = setInterval(() => service?.poll(), message.pollMs);
+      let polling = false;
+      timer = setInterval(async () => {
+        // A poll waiting on ClickHouse must not pile up behind the next.
+        if (polling || service === null) return;
+        polling = true;
+        try {
+          await service.poll();
+        } finally {
+          polling = false;
+        }
+      }, message.pollMs);
       return;
     }
     case "touch":
