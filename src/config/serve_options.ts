@@ -63,6 +63,8 @@ export interface Settings {
   clickhouseTable: string;
   clickhouseUser: string | null;
   clickhousePassword: string | null;
+  /** Rows older than this many days are dropped by ClickHouse (`TTL`), or null: kept. */
+  clickhouseTtlDays: number | null;
   requireKey: boolean;
   allowAnonymous: boolean;
   /** CIDR ranges allowed to connect; empty means everyone. */
@@ -413,6 +415,16 @@ export const SERVE_OPTIONS: readonly ServeOption[] = [
     kind: "identifier",
     help: "ClickHouse table (created if missing)",
     default: "flow_proxy_requests",
+  },
+  {
+    key: "clickhouseTtlDays",
+    flag: "clickhouse-ttl-days",
+    env: "FLOW_PROXY_CLICKHOUSE_TTL_DAYS",
+    kind: "count",
+    help: "ClickHouse drops request rows older than this many days (TTL)",
+    default: null,
+    defaultText: "none: kept",
+    max: 36_500,
   },
   {
     key: "requireKey",

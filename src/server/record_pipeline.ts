@@ -98,6 +98,7 @@ function openRecordQueue(
       table: settings.clickhouseTable,
       user: settings.clickhouseUser,
       password: settings.clickhousePassword,
+      ttlDays: settings.clickhouseTtlDays,
       logger: log,
     }));
   }

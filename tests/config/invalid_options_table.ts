@@ -105,6 +105,11 @@ const VALUES: Record<string, [string, string][]> = {
   "clickhouse-url": [["ftp://x", URL], ["-1", URL]],
   "clickhouse-database": [["a-b", IDENTIFIER], ["1abc", IDENTIFIER]],
   "clickhouse-table": [["x;drop", IDENTIFIER], ["", IDENTIFIER]],
+  "clickhouse-ttl-days": [
+    ["0", POSITIVE_COUNT],
+    ["x", POSITIVE_COUNT],
+    ["36501", "must be a whole number from 1 to 36500"],
+  ],
   "require-key": [["maybe", BOOL]],
   "allow-anonymous": [["2", BOOL]],
   "allow-ip": [["10.0.0.0/33", CIDR], ["abc", CIDR]],
