@@ -2,8 +2,9 @@
  * The several-instances deployment without containers: three real
  * `flow-proxy serve` processes sharing one ClickHouse, behind a real nginx
  * running deploy/compose/nginx.conf (only names and ports rewritten). nginx
- * spreads the traffic; `flow-proxy usage --clickhouse-url` then shows the
- * total of all three, while each instance's own file holds its share only.
+ * spreads the traffic and passes a stream's events as they come;
+ * `flow-proxy usage --clickhouse-url` then shows the total of all three,
+ * while each instance's own file holds its share only.
  */
 import assert from "node:assert/strict";
 import { MockUpstream } from "../support/mock_upstream.ts";
@@ -63,11 +64,55 @@ async function usageJson(
   return JSON.parse(out.stdout);
 }
 
+/** Reads the first SSE event of a stream that then stalls; fails after 10 s without it. */
+async function firstEventThrough(url: string): Promise<void> {
+  const controller = new AbortController();
+  const timer = setTimeout(
+    () => controller.abort(new Error("no event through nginx within 10 s")),
+    10_000,
+  );
+  try {
+    const res = await fetch(url, {
+      method: "POST",
+      headers: { "content-type": "application/json" },
+      body: JSON.stringify({ model: "gpt-4o", stream: true, messages: [] }),
+      signal: controller.signal,
+    });
+    assert.equal(res.status, 200);
+    assert.match(res.headers.get("content-type") ?? "", /text\/event-stream/);
+    const reader = res.body!.getReader();
+    let text = "";
+    const decoder = new TextDecoder();
+    while (!text.includes("\n\n")) {
+      const { value, done } = await reader.read();
+      if (done) break;
+      text += decoder.decode(value, { stream: true });
+    }
+    assert.equal(text, 'data: {"first":true}\n\n');
+    await reader.cancel();
+  } finally {
+    clearTimeout(timer);
+  }
+}
+
 Deno.test("3 instances behind nginx share one ClickHouse: usage --clickhouse-url shows all of their requests", async () => {
   await using clickhouse = await createClickHouseServer();
   await clickhouse.start();
   const creds = testCredentials(3);
-  await using upstream = MockUpstream.start({ credentials: creds });
+  await using upstream = MockUpstream.start({
+    credentials: creds,
+    // A stream that sends one event and then nothing: the client must get
+    // that event while the stream is still open, through both hops.
+    behave: (r) =>
+      r.path.endsWith("/v1/stall")
+        ? {
+          kind: "sse",
+          events: ['data: {"first":true}\n\n'],
+          stopAfter: 1,
+          then: "stall",
+        }
+        : undefined,
+  });
   const proxies: ProxyProcess[] = [];
   const dbs: string[] = [];
   const prefix = await Deno.makeTempDir({ prefix: "flow-proxy-3x-nginx-" });
@@ -147,6 +192,8 @@ Deno.test("3 instances behind nginx share one ClickHouse: usage --clickhouse-url
       (u) => u.total.requests >= shares[0],
     );
     assert.equal(local.total.requests, shares[0]);
+
+    await firstEventThrough(`${front}/v1/stall`);
   } finally {
     if (nginx !== null) {
       nginx.kill("SIGTERM");
