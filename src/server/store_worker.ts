@@ -38,6 +38,17 @@ const SQLITE_BUSY = 5;
 /** How long a batch of request records waits for another process's lock before it is dropped. */
 const LOCKED_WRITE_PATIENCE_MS = 30_000;
 
+/** What a {@linkcode StoreService} is given besides the database's path. */
+interface StoreServiceOptions {
+  log: Logger;
+  post: (message: FromStore) => void;
+  /** The time zone of budget periods. */
+  budgetTimeZone: string;
+  sessionPolicy?: SessionPolicy;
+  /** Read usage and spend from this ClickHouse, or null: the file. */
+  clickhouse: StoreClickHouse | null;
+}
+
 /** The open database of the store worker, and what it watches. */
 class StoreService {
   #path: string;
@@ -58,14 +69,8 @@ class StoreService {
   /** The snapshot being made: one at a time, so keys are posted in order. */
   #snapshotting: Promise<unknown> = Promise.resolve();
 
-  constructor(
-    path: string,
-    log: Logger,
-    post: (message: FromStore) => void,
-    budgetTimeZone = "UTC",
-    sessionPolicy?: SessionPolicy,
-    clickhouse: StoreClickHouse | null = null,
-  ) {
+  constructor(path: string, options: StoreServiceOptions) {
+    const { log, post, sessionPolicy, clickhouse } = options;
     this.#reads = new LogReads({
       requests: () => this.#requests,
       clickhouse: clickhouse &&
@@ -76,7 +81,7 @@ class StoreService {
           timeoutMs: 5000,
         }),
       log,
-      zone: budgetTimeZone,
+      zone: options.budgetTimeZone,
     });
     this.#path = path;
     this.#log = log;
@@ -355,14 +360,13 @@ self.onmessage = async (event: MessageEvent<ToStore>) => {
         flushMs: LOG_FLUSH_MS,
       });
       try {
-        service = new StoreService(
-          message.path,
-          getLog("store"),
+        service = new StoreService(message.path, {
+          log: getLog("store"),
           post,
-          message.budgetTimeZone,
-          message.sessionPolicy,
-          message.clickhouse,
-        );
+          budgetTimeZone: message.budgetTimeZone,
+          sessionPolicy: message.sessionPolicy,
+          clickhouse: message.clickhouse ?? null,
+        });
         post({ type: "ready", keys: await service.snapshot() });
       } catch (err) {
         post({ type: "fatal", message: describe(err) });
