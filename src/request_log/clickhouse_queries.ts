@@ -86,7 +86,7 @@ const TOTALS_SQL = `count() AS requests,
   countIf(status >= 200 AND status <= 299 AND isNull(tokens_in) AND isNull(tokens_out)) AS withoutUsage,
   sum(ifNull(cost_nanos, 0)) AS costNanos,
   countIf(isNull(cost_nanos) AND (isNotNull(tokens_in) OR isNotNull(tokens_out))) AS unpriced,
-  if(uniqExact(cost_currency) > 1, 'mixed', max(cost_currency)) AS currency`;
+  if(min(cost_currency) != max(cost_currency), 'mixed', max(cost_currency)) AS currency`;
 
 /** SQLite's `CASE WHEN upstream_model IS NOT model THEN upstream_model END`. */
 const UPSTREAM_SQL =
