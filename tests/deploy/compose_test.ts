@@ -104,6 +104,14 @@ Deno.test("deploy/compose/compose.yaml: 3 instances behind nginx with Redis, Cli
       ["flow-proxy.env", "secrets.json"],
     );
     assert.equal(s["read_only"], true, name);
+    const variables = new Set(
+      SERVE_OPTIONS.flatMap((o) => o.env ? [o.env] : []).concat([
+        "FLOW_PROXY_CLICKHOUSE_USER",
+      ]),
+    );
+    for (const variable of Object.keys(s.environment ?? {})) {
+      assert.ok(variables.has(variable), `${name}: ${variable} is unknown`);
+    }
     // Each instance has its own database volume (SQLite is per instance).
     const data = s.volumes?.find((v) => v.endsWith(":/data"));
     assert.ok(data, `${name} has no /data volume`);
