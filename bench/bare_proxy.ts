@@ -6,7 +6,7 @@
  * `Atomics` counter in a SharedArrayBuffer picks one of 3 fixed JWTs per
  * request, the least a gateway of this design has to do.
  *
- * With `--contract` (1 isolate), it also does the least that flow-proxy's
+ * With `--contract` (1 isolate or N workers), it also does the least that flow-proxy's
  * contract makes any implementation do, and nothing else: keep the request
  * body in memory (failover must be able to send it again), give the upstream
  * call its own abort signal (deadlines, and a client that leaves cancels it),
@@ -33,6 +33,7 @@ interface WorkerInit {
   upstream: string;
   workers: number;
   shared: SharedArrayBuffer;
+  contract: boolean;
 }
 
 const WORKER_NAME = "bare-proxy-worker";
@@ -77,7 +78,12 @@ export function bareHandler(
   },
 ): (req: Request) => Response | Promise<Response> {
   const bearer = options.bearer;
-  if (options.contract) return contractHandler(upstream, options.ready);
+  if (options.contract) {
+    return contractHandler(upstream, {
+      ready: options.ready,
+      bearer: bearer ?? (() => FIXED_BEARER),
+    });
+  }
   return function bareProxy(req: Request) {
     const url = new URL(req.url);
     if (url.pathname === "/healthz") {
@@ -102,12 +108,14 @@ export function bareHandler(
 
 const HOP_BY_HOP = new Set(["connection", "keep-alive", "transfer-encoding"]);
 
+const FIXED_BEARER = `Bearer ${fixedJwt(0)}`;
+
 /** `--contract`: see the module documentation. */
 function contractHandler(
   upstream: string,
-  ready: () => boolean,
+  options: { ready: () => boolean; bearer: () => string },
 ): (req: Request) => Promise<Response> {
-  const token = `Bearer ${fixedJwt(0)}`;
+  const { ready, bearer } = options;
   return async function contractProxy(req: Request) {
     const url = new URL(req.url);
     if (url.pathname === "/healthz") {
@@ -121,7 +129,7 @@ function contractHandler(
     // The cheapest header handling measured: the request's as a list (a
     // served request's Headers cannot change); the response's appended to a
     // Response built without headers.
-    const headers: [string, string][] = [["authorization", token]];
+    const headers: [string, string][] = [["authorization", bearer()]];
     for (const entry of req.headers) {
       if (entry[0] !== "authorization" && entry[0] !== "host") {
         headers.push(entry);
@@ -164,6 +172,7 @@ function serveWorker(init: WorkerInit): void {
     bareHandler(init.upstream, {
       bearer: () => tokens[Atomics.add(slots, COUNTER, 1) % tokens.length],
       ready: () => Atomics.load(slots, LISTENING) >= init.workers,
+      contract: init.contract,
     }),
   );
 }
@@ -190,9 +199,6 @@ function main(args: string[]): void {
     throw new RangeError(`Invalid --workers: ${values.workers}`);
   }
   const upstream = values.upstream.replace(/\/+$/, "");
-  if (values.contract && workers !== 1) {
-    throw new RangeError("--contract serves on 1 isolate (--workers 1)");
-  }
   if (workers === 1) {
     Deno.serve(
       { hostname: values.host, port, onListen() {} },
@@ -216,6 +222,7 @@ function main(args: string[]): void {
       upstream,
       workers,
       shared,
+      contract: values.contract,
     };
     worker.postMessage(init);
   }

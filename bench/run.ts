@@ -46,6 +46,7 @@ import {
 import {
   childEnv,
   commandText,
+  createClientKey,
   findTools,
   flowProxyArgs,
   log,
@@ -55,7 +56,10 @@ import {
   writeSecretsFile,
 } from "./lib/stack.ts";
 import { download, readSse } from "./lib/stream_client.ts";
+import { clientHeaders } from "./lib/client_key.ts";
 import { runWrk, writeWrkScript, type WrkResult } from "./lib/wrk.ts";
+import { runFeatures } from "./features.ts";
+import { runExtras } from "./lib/extras.ts";
 
 /** What one run measures, from the command line. */
 export interface BenchOptions {
@@ -80,6 +84,12 @@ export interface BenchOptions {
   install: boolean;
   resultsDir: string;
   updateDocs: boolean;
+  /** `--features`: only the per-feature cost run (bench/features.ts). */
+  features: boolean;
+  /** Serving workers of the `--features` run. */
+  workers: number;
+  /** `--redis`: the extras also measure Redis shared state on against off. */
+  redis: boolean;
 }
 
 /** A measured path, and the process whose CPU and memory count for it. */
@@ -101,6 +111,7 @@ type TargetId =
   | "bare-1"
   | "floor-1"
   | "bare-2"
+  | "floor-2"
   | "flow-1"
   | "flow-2";
 
@@ -156,6 +167,9 @@ Options:
   --idle <d>            Time without load before idle RSS is read (default 60s)
   --soak <d>            Also run a bounded soak at 50 connections on flow-proxy (e.g. 10m)
   --soak-only           Only the soak (with --soak)
+  --features            Only the per-feature cost run: each default feature off in turn
+  --workers <n>         Serving workers of the --features run (default 1)
+  --redis               Also measure Redis shared state (starts redis-server, passes --redis-url)
   --no-install          Never apt-get install wrk or nginx
   --results-dir <dir>   Where the report goes (default bench/results)
   --update-docs         Replace the measured section of docs/benchmarks.md
@@ -175,6 +189,9 @@ export function parseBenchArgs(args: string[]): BenchOptions | null {
       idle: { type: "string" },
       soak: { type: "string" },
       "soak-only": { type: "boolean", default: false },
+      features: { type: "boolean", default: false },
+      workers: { type: "string" },
+      redis: { type: "boolean", default: false },
       "no-install": { type: "boolean", default: false },
       "results-dir": { type: "string" },
       "update-docs": { type: "boolean", default: false },
@@ -214,6 +231,9 @@ export function parseBenchArgs(args: string[]): BenchOptions | null {
     install: !values["no-install"],
     resultsDir: values["results-dir"] ?? `${ROOT}bench/results`,
     updateDocs: values["update-docs"],
+    features: values.features,
+    workers: positive(values.workers, 1, "--workers"),
+    redis: values.redis,
   };
   if (options.seconds < 1) {
     throw new TypeError("--duration must be at least 1s");
@@ -234,6 +254,9 @@ function sleep(ms: number): Promise<void> {
 interface Started {
   targets: Target[];
   dbFiles: Record<string, string>;
+  upstream: string;
+  secretsFile: string;
+  keyDb: string;
 }
 
 /** Starts every process on free ports and waits until each answers. */
@@ -246,6 +269,7 @@ async function startTargets(
   const env = childEnv();
   const upstream = await startUpstream(procs, tmp, nginxBin);
   const secretsFile = writeSecretsFile(tmp);
+  const keyDb = await createClientKey(tmp);
   const targets: Target[] = [{
     id: "direct",
     label: "direct to upstream (nginx `return 200`)",
@@ -271,6 +295,7 @@ async function startTargets(
           secretsFile,
           dir: tmp,
           workers,
+          keyDb,
         }),
         { name: `flow-${workers}`, logDir: tmp, cwd: ROOT, env },
       ),
@@ -329,32 +354,32 @@ async function startTargets(
         gateway: true,
         deno: true,
       });
-      if (workers === 1) {
-        const floorPort = freePort();
-        targets.push({
-          id: "floor-1",
-          label: "bare Deno proxy + contract minimum, 1 isolate",
-          baseline: "bare-1",
-          base: `http://127.0.0.1:${floorPort}`,
-          process: procs.spawn([
-            Deno.execPath(),
-            "run",
-            "-A",
-            "--unstable-net",
-            "--unstable-no-legacy-abort",
-            "bench/bare_proxy.ts",
-            "--port",
-            String(floorPort),
-            "--upstream",
-            upstream.base,
-            "--workers",
-            "1",
-            "--contract",
-          ], { name: "floor-1", logDir: tmp, cwd: ROOT, env }),
-          gateway: true,
-          deno: true,
-        });
-      }
+      const floorPort = freePort();
+      targets.push({
+        id: workers === 1 ? "floor-1" : "floor-2",
+        label: `bare Deno proxy + contract minimum, ${
+          workers === 1 ? "1 isolate" : "2 workers"
+        }`,
+        baseline: workers === 1 ? "bare-1" : "bare-2",
+        base: `http://127.0.0.1:${floorPort}`,
+        process: procs.spawn([
+          Deno.execPath(),
+          "run",
+          "-A",
+          "--unstable-net",
+          "--unstable-no-legacy-abort",
+          "bench/bare_proxy.ts",
+          "--port",
+          String(floorPort),
+          "--upstream",
+          upstream.base,
+          "--workers",
+          String(workers),
+          "--contract",
+        ], { name: `floor-${workers}`, logDir: tmp, cwd: ROOT, env }),
+        gateway: true,
+        deno: true,
+      });
     }
     targets.push(flow(1));
   }
@@ -373,7 +398,7 @@ async function startTargets(
   for (const t of targets) {
     const res = await fetch(`${t.base}${CHAT_PATH}`, {
       method: "POST",
-      headers: { "content-type": "application/json" },
+      headers: { "content-type": "application/json", ...clientHeaders() },
       body: "{}",
     });
     const text = await res.text();
@@ -385,7 +410,13 @@ async function startTargets(
       );
     }
   }
-  return { targets, dbFiles };
+  return {
+    targets,
+    dbFiles,
+    upstream: upstream.base,
+    secretsFile,
+    keyDb,
+  };
 }
 
 function emptySamples(): Samples {
@@ -862,25 +893,7 @@ function renderReport(
       );
     }
     parts.push(`${checks.join("\n")}\n`);
-    if (targets.some((t) => t.id === "floor-1")) {
-      const vs = (key: "rps" | "addedP50At1" | "cpuUs") =>
-        fixed(m("flow-1", key) / m("floor-1", key), 2);
-      const floor = (key: "rps" | "addedP50At1" | "cpuUs") =>
-        fixed(m("floor-1", key) / m("bare-1", key), 2);
-      parts.push(
-        `\nWhere the gap comes from: the bare proxy doing only what the contract makes any implementation do (keep the request body for failover, an abort signal per upstream call, read the response for usage) runs at ${
-          floor("rps")
-        } × the bare proxy's RPS, ${
-          floor("addedP50At1")
-        } × its added p50 @1 and ${
-          floor("cpuUs")
-        } × its CPU per request. flow-proxy with 1 worker, against that floor: RPS ${
-          vs("rps")
-        } ×, added p50 @1 ${vs("addedP50At1")} ×, CPU per request ${
-          vs("cpuUs")
-        } ×.\n`,
-      );
-    }
+    parts.push(floorSection(targets, m, resources));
   }
   if (stream.length > 0) {
     parts.push("\n### Streaming (memory of the gateway process)\n\n");
@@ -934,6 +947,65 @@ function renderReport(
   return parts.join("");
 }
 
+/**
+ * Issue 20's targets: flow-proxy against the contract floor with the same
+ * number of workers, as ratios within this run.
+ */
+function floorSection(
+  targets: Target[],
+  m: (id: TargetId, key: "rps" | "addedP50At1" | "cpuUs") => number,
+  resources: Map<TargetId, Resources>,
+): string {
+  const pairs = ([["flow-1", "floor-1"], ["flow-2", "floor-2"]] as const)
+    .filter(([flow, floor]) =>
+      targets.some((t) => t.id === flow) && targets.some((t) => t.id === floor)
+    );
+  if (pairs.length === 0) return "";
+  const rows: string[][] = [];
+  const checks: string[] = [];
+  for (const [flow, floor] of pairs) {
+    const label = targets.find((t) => t.id === flow)!.label;
+    const rps = m(flow, "rps") / m(floor, "rps");
+    const cpu = m(flow, "cpuUs") / m(floor, "cpuUs");
+    const p50 = m(flow, "addedP50At1") / m(floor, "addedP50At1");
+    rows.push([
+      label,
+      `${fixed(m(flow, "rps"), 0)} / ${fixed(m(floor, "rps"), 0)}`,
+      `${mark(rps >= 0.9)} ${fixed(rps, 2)}×`,
+      `${fixed(m(flow, "cpuUs"), 0)} / ${fixed(m(floor, "cpuUs"), 0)}`,
+      `${mark(cpu <= 1.15)} ${fixed(cpu, 2)}×`,
+      `${fixed(m(flow, "addedP50At1"), 3)} / ${
+        fixed(m(floor, "addedP50At1"), 3)
+      }`,
+      `${mark(p50 <= 1.15)} ${fixed(p50, 2)}×`,
+    ]);
+  }
+  const flow2 = resources.get("flow-2");
+  const floor2 = resources.get("floor-2");
+  if (flow2) {
+    checks.push(
+      `- ${
+        mark(flow2.idleRss <= 80 * 1024 * 1024)
+      } flow-proxy, 2 workers: idle RSS = ${
+        mib(flow2.idleRss)
+      } MiB (target ≤ 80 MiB${
+        floor2 ? `; the 2-worker floor: ${mib(floor2.idleRss)} MiB` : ""
+      })`,
+    );
+  }
+  return `\n### Issue 20 targets: flow-proxy against the contract floor (this run)\n\n${
+    table([
+      "flow-proxy (every default feature on) / floor, same workers",
+      "RPS @50",
+      "× floor (≥ 0.90)",
+      "CPU/req (µs)",
+      "× floor (≤ 1.15)",
+      "added p50 @1 (ms)",
+      "× floor (≤ 1.15)",
+    ], rows)
+  }\n${checks.join("\n")}\n`;
+}
+
 function mark(ok: boolean): string {
   return ok ? "✅" : "❌";
 }
@@ -966,7 +1038,11 @@ function estimateSeconds(options: BenchOptions, targets: number): number {
     (2 * options.seconds + options.sseRequests * 0.05);
   const main = options.soakOnly ? 0 : targets * (options.warmupSeconds + 3) +
     options.repeats * perRepeat + targets * 20;
-  return 90 + main + options.soakSeconds * 1.1;
+  // The extras: 3 flow-proxies A/B, then the rewrite and translation scripts.
+  const extras = options.soakOnly
+    ? 0
+    : 3 * (options.warmupSeconds + options.repeats * 2 * options.seconds) + 240;
+  return 90 + main + extras + options.soakSeconds * 1.1;
 }
 
 /** Runs the whole benchmark; returns the report text. */
@@ -975,7 +1051,7 @@ export async function runBench(options: BenchOptions): Promise<string> {
   const machine = await describeMachine(tools);
   const procs = new ProcessSet();
   const tmp = await Deno.makeTempDir({ prefix: "flow-proxy-bench-" });
-  const deadlineMs = estimateSeconds(options, 6) * 2000;
+  const deadlineMs = estimateSeconds(options, 8) * 2000;
   const deadline = setTimeout(async () => {
     write(
       `error: The benchmark ran past its deadline of ${
@@ -995,7 +1071,6 @@ export async function runBench(options: BenchOptions): Promise<string> {
   Deno.addSignalListener("SIGTERM", onSignal);
   try {
     const script = `${tmp}/post.lua`;
-    writeWrkScript(script);
     log(`starting targets in ${tmp}`);
     const started = await startTargets(
       procs,
@@ -1003,6 +1078,8 @@ export async function runBench(options: BenchOptions): Promise<string> {
       tools.nginx,
       options.soakOnly,
     );
+    // After the start: the script carries the client key made there.
+    writeWrkScript(script);
     const ctx: Context = {
       options,
       script,
@@ -1012,6 +1089,7 @@ export async function runBench(options: BenchOptions): Promise<string> {
     const targets = started.targets;
     let measured = null;
     let stream: StreamRow[] = [];
+    let extras = "";
     if (!options.soakOnly) {
       // Idle first, then streaming on fresh processes: a buffered body
       // would stand out against a small heap, not hide in one grown by load.
@@ -1029,6 +1107,20 @@ export async function runBench(options: BenchOptions): Promise<string> {
       const idle = rssNow();
       stream = await streaming(options, targets);
       measured = await measure(ctx, targets, { start, idle });
+      extras = await runExtras({
+        procs,
+        tmp,
+        upstream: started.upstream,
+        secretsFile: started.secretsFile,
+        keyDb: started.keyDb,
+        script,
+        seconds: options.seconds,
+        repeats: options.repeats,
+        warmupSeconds: options.warmupSeconds,
+        ticksPerSecond: ctx.ticksPerSecond,
+        redis: options.redis,
+        quick: options.quick,
+      });
     }
     let soakResult: SoakResult | null = null;
     if (options.soakSeconds > 0) {
@@ -1047,7 +1139,7 @@ export async function runBench(options: BenchOptions): Promise<string> {
       measured,
       stream,
       soakResult,
-    );
+    ) + extras;
     Deno.mkdirSync(options.resultsDir, { recursive: true });
     const file = `${options.resultsDir}/${
       machine.date.replace(/[:]/g, "-")
@@ -1069,6 +1161,24 @@ export async function runBench(options: BenchOptions): Promise<string> {
   }
 }
 
+/** `--features`: the per-feature table, printed and written to the results directory. */
+async function featureRun(options: BenchOptions): Promise<void> {
+  const report = await runFeatures({
+    workers: options.workers,
+    seconds: options.seconds,
+    repeats: options.repeats,
+    warmupSeconds: options.warmupSeconds,
+    install: options.install,
+  });
+  Deno.mkdirSync(options.resultsDir, { recursive: true });
+  const file = `${options.resultsDir}/features-${
+    new Date().toISOString().replace(/[:]/g, "-").replace(/\.\d+Z$/, "Z")
+  }.md`;
+  Deno.writeTextFileSync(file, report);
+  write(`\n${report}\n`);
+  log(`report written to ${file}`);
+}
+
 if (import.meta.main) {
   let options: BenchOptions | null;
   try {
@@ -1082,7 +1192,8 @@ if (import.meta.main) {
     Deno.exit(0);
   }
   try {
-    await runBench(options);
+    if (options.features) await featureRun(options);
+    else await runBench(options);
   } catch (err) {
     write(`error: ${err instanceof Error ? err.message : String(err)}\n`);
     Deno.exit(1);

@@ -12,6 +12,7 @@ const TARGETS = [
   "bare Deno proxy, 1 isolate",
   "bare Deno proxy + contract minimum, 1 isolate",
   "bare Deno proxy, 2 workers + Atomics + JWT",
+  "bare Deno proxy + contract minimum, 2 workers",
   "flow-proxy, 1 worker",
   "flow-proxy, 2 workers",
 ];
@@ -67,7 +68,7 @@ Deno.test("bench/run.ts --quick measures every target end to end", async () => {
       cwd: REPO,
       stdout: "piped",
       stderr: "piped",
-      signal: AbortSignal.timeout(170_000),
+      signal: AbortSignal.timeout(300_000),
     }).output();
     const stdout = new TextDecoder().decode(out.stdout);
     const stderr = new TextDecoder().decode(out.stderr);
@@ -104,9 +105,35 @@ Deno.test("bench/run.ts --quick measures every target end to end", async () => {
       assert.ok(requests > 0, `No requests counted for "${target}"`);
       assert.equal(errors, 0, `"${target}" had failed requests: ${row.at(-1)}`);
     }
-    assert.match(
-      report,
-      /Where the gap comes from: .* flow-proxy with 1 worker, against that floor: RPS \d/,
+    const floor = tableRows(report, "### Issue 20 targets");
+    for (const flow of ["flow-proxy, 1 worker", "flow-proxy, 2 workers"]) {
+      const row = floor.find((r) => r[0] === flow);
+      assert.ok(row, `No floor row for "${flow}":\n${report}`);
+      // RPS, CPU/req and added p50 as ratios to the floor of the same workers.
+      for (const cell of [row[2], row[4], row[6]]) {
+        assert.match(
+          cell,
+          /^(✅|❌) \d+\.\d\d×$/,
+          `${flow}: ${row.join(" | ")}`,
+        );
+      }
+    }
+    const extras = tableRows(report, "### New features: HTTPS and Redis");
+    const https = extras.find((r) => r[0].includes("HTTPS"));
+    assert.ok(https && Number(https[1]) > 0, `No HTTPS row:\n${report}`);
+    assert.equal(https.at(-1), "0", `HTTPS requests failed: ${https}`);
+    assert.match(report, /Redis on vs off: (skipped|not run|measured)/);
+    assert.ok(
+      tableRows(report, "### Rewrite of a ~200 KB Claude Code request").some(
+        (r) => r[0] === "rewrite a Claude Code request" && Number(r[2]) > 0,
+      ),
+      `No rewrite time:\n${report}`,
+    );
+    assert.ok(
+      tableRows(report, "#### Time to first token through flow-proxy").some(
+        (r) => r[0].startsWith("messages → chat") && Number(r[1]) > 0,
+      ),
+      `No translated TTFT:\n${report}`,
     );
     const streaming = tableRows(report, "### Streaming");
     assert.ok(
@@ -128,6 +155,19 @@ Deno.test("bench/run.ts --idle sets how long targets stay unloaded before idle R
   assert.equal(parseBenchArgs(["--quick"])!.idleSeconds, 1);
   assert.equal(parseBenchArgs(["--idle", "90s"])!.idleSeconds, 90);
   assert.throws(() => parseBenchArgs(["--idle", "soon"]), TypeError);
+});
+
+Deno.test("bench/run.ts --features, --workers and --redis are parsed", async () => {
+  const { parseBenchArgs } = await import("../bench/run.ts");
+  const plain = parseBenchArgs([])!;
+  assert.equal(plain.features, false);
+  assert.equal(plain.workers, 1);
+  assert.equal(plain.redis, false);
+  const features = parseBenchArgs(["--features", "--workers", "2", "--redis"])!;
+  assert.equal(features.features, true);
+  assert.equal(features.workers, 2);
+  assert.equal(features.redis, true);
+  assert.throws(() => parseBenchArgs(["--workers", "0"]), TypeError);
 });
 
 Deno.test("bench/compare.ts sends a variant's --v8-flags to deno, other flags to serve", async () => {

@@ -127,6 +127,8 @@ export interface WaitOptions {
   process?: Spawned;
   /** Status that means ready; any status when absent. */
   status?: number;
+  /** The client to ask with (an HTTPS target's test CA). */
+  client?: Deno.HttpClient;
 }
 
 /** Polls `url` until it answers (with `options.status`), or throws. */
@@ -147,7 +149,10 @@ export async function waitForHttp(
       );
     }
     try {
-      const res = await fetch(url, { signal: AbortSignal.timeout(1000) });
+      const res = await fetch(url, {
+        client: options.client,
+        signal: AbortSignal.timeout(1000),
+      });
       await res.body?.cancel();
       if (options.status === undefined || res.status === options.status) {
         return;

@@ -15,6 +15,7 @@ import {
   waitForHttp,
 } from "./procs.ts";
 import { write } from "./report.ts";
+import { useClientKey } from "./client_key.ts";
 import { readCompilePlan } from "../../scripts/compile_all.ts";
 
 /** The repository root, with a trailing slash. */
@@ -225,6 +226,101 @@ export async function startUpstream(
   return { base, port, nginx, stream, buildInfo };
 }
 
+/**
+ * The models file of docs/models.md's complete example (the configuration the
+ * Claude Code issue asked for: compatibility rewrites, aliases, patterns,
+ * defaults), so every request goes through a loaded models configuration.
+ */
+export const BENCH_MODELS_CONFIG = {
+  compat: { maxTokens: "clamp", thinking: "convert" },
+  builtInRules: true,
+  models: [
+    {
+      name: "anthropic.claude-4-7-opus",
+      thinking: ["adaptive"],
+      betas: ["interleaved-thinking-2025-05-14"],
+    },
+    {
+      name: "anthropic.claude-4-6-sonnet",
+      outputLimit: 64000,
+      compat: { systemMessages: "pass" },
+    },
+    {
+      name: "anthropic.claude-4-8-opus",
+      family: "anthropic",
+      apis: ["messages", "chat"],
+      contextWindow: 1000000,
+      outputLimit: 128000,
+      thinking: [],
+      betas: [],
+      rejectsFields: ["context_management", "output_config"],
+      note: "added before flow-proxy knew it",
+    },
+    { name: "gpt-5", compat: false },
+  ],
+  aliases: {
+    sonnet: "anthropic.claude-4-6-sonnet",
+    "claude-opus-4-8": "anthropic.claude-4-8-opus",
+  },
+  patterns: [
+    {
+      match: "claude-*-haiku*",
+      model: "anthropic.claude-4-5-haiku",
+      apis: ["messages"],
+    },
+    { match: "team-*", model: "gpt-5" },
+  ],
+  defaults: { chat: "gpt-4o-mini", responses: "gpt-5" },
+};
+
+/** Requests per minute of the benchmark's client key (the most a key takes): above any load here. */
+export const BENCH_KEY_RPM = 1_000_000;
+
+/**
+ * Creates the benchmark's client key (`keys create`, rate limit
+ * {@linkcode BENCH_KEY_RPM}) in a database in `dir` and makes every later
+ * benchmark request present it (bench/lib/client_key.ts); returns the
+ * database's path, to give as {@linkcode FlowProxyArgs.keyDb}.
+ */
+export async function createClientKey(dir: string): Promise<string> {
+  const db = `${dir}/bench-key.db`;
+  const emptyEnv = `${dir}/empty.env`;
+  Deno.writeTextFileSync(emptyEnv, "");
+  const out = await new Deno.Command(Deno.execPath(), {
+    args: [
+      "run",
+      "-A",
+      "main.ts",
+      "keys",
+      "create",
+      "--name",
+      "bench",
+      "--rpm",
+      String(BENCH_KEY_RPM),
+      "--db",
+      db,
+      "--env-file",
+      emptyEnv,
+      "--json",
+    ],
+    cwd: ROOT,
+    env: childEnv(),
+    stdout: "piped",
+    stderr: "piped",
+  }).output();
+  const text = new TextDecoder().decode(out.stdout);
+  const key = out.success ? (JSON.parse(text) as { key?: string }).key : null;
+  if (typeof key !== "string") {
+    throw new Error(
+      `Cannot create the benchmark's client key in "${db}": ${
+        new TextDecoder().decode(out.stderr).trim() || text.trim()
+      }`,
+    );
+  }
+  useClientKey(key);
+  return db;
+}
+
 /** Options of {@linkcode flowProxyArgs}. */
 export interface FlowProxyArgs {
   port: number;
@@ -236,13 +332,32 @@ export interface FlowProxyArgs {
   workers: number;
   /** Flags placed before `main.ts` (e.g. `--inspect`). */
   denoFlags?: string[];
+  /** A database holding the client key ({@linkcode createClientKey}): copied to this flow-proxy's own. */
+  keyDb?: string;
 }
 
-/** `deno run … main.ts serve …` with default features; run it with `cwd: ROOT`. */
+/**
+ * `deno run … main.ts serve …` with every default feature on (INFO log line,
+ * SQLite request log, metrics, usage tap, the access check with the client
+ * key of {@linkcode createClientKey} when it is in `db`) and the models file
+ * {@linkcode BENCH_MODELS_CONFIG}; run it with `cwd: ROOT`.
+ */
 export function flowProxyArgs(options: FlowProxyArgs): string[] {
   const name = options.workers === 0 ? "main" : String(options.workers);
   const emptyEnv = `${options.dir}/empty.env`;
   Deno.writeTextFileSync(emptyEnv, "");
+  const db = `${options.dir}/flow-${name}.db`;
+  if (options.keyDb) {
+    for (const suffix of ["", "-wal", "-shm"]) {
+      try {
+        Deno.copyFileSync(options.keyDb + suffix, db + suffix);
+      } catch (err) {
+        if (suffix === "" || !(err instanceof Deno.errors.NotFound)) throw err;
+      }
+    }
+  }
+  const modelsFile = `${options.dir}/models.json`;
+  Deno.writeTextFileSync(modelsFile, JSON.stringify(BENCH_MODELS_CONFIG));
   return [
     Deno.execPath(),
     "run",
@@ -265,7 +380,9 @@ export function flowProxyArgs(options: FlowProxyArgs): string[] {
     "--secrets-file",
     options.secretsFile,
     "--db",
-    `${options.dir}/flow-${name}.db`,
+    db,
+    "--config",
+    modelsFile,
     // An empty env file, so a developer's .env cannot change what is measured.
     "--env-file",
     emptyEnv,

@@ -5,6 +5,7 @@
  * @module
  */
 import { MESSAGES_REQUEST } from "./payloads.ts";
+import { clientHeaders } from "./client_key.ts";
 
 /** One SSE response, read to its end. */
 export interface SseResult {
@@ -27,6 +28,7 @@ export async function readSse(url: string): Promise<SseResult> {
     headers: {
       "content-type": "application/json",
       "anthropic-version": "2023-06-01",
+      ...clientHeaders(),
     },
     body: MESSAGES_REQUEST,
     signal: AbortSignal.timeout(120_000),
@@ -64,7 +66,10 @@ export interface DownloadResult {
 /** GETs `url` and counts the bytes of the body. */
 export async function download(url: string): Promise<DownloadResult> {
   const started = performance.now();
-  const res = await fetch(url, { signal: AbortSignal.timeout(300_000) });
+  const res = await fetch(url, {
+    headers: clientHeaders(),
+    signal: AbortSignal.timeout(300_000),
+  });
   if (res.status !== 200 || res.body === null) {
     await res.body?.cancel();
     throw new Error(`Download from ${url} answered ${res.status}`);

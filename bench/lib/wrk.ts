@@ -5,6 +5,7 @@
  * @module
  */
 import { CHAT_REQUEST } from "./payloads.ts";
+import { clientHeaders } from "./client_key.ts";
 
 /** One wrk run's result; latencies in ms. */
 export interface WrkResult {
@@ -36,15 +37,18 @@ function luaString(text: string): string {
   return `"${text.replace(/\\/g, "\\\\").replace(/"/g, '\\"')}"`;
 }
 
-/** Writes the POST script to `path`. */
+/** Writes the POST script to `path` (with the client key, once one exists). */
 export function writeWrkScript(path: string): void {
+  const extra = Object.entries(clientHeaders()).map(([name, value]) =>
+    `wrk.headers[${luaString(name)}] = ${luaString(value)}\n`
+  ).join("");
   Deno.writeTextFileSync(
     path,
     `wrk.method = "POST"
 wrk.body = ${luaString(CHAT_REQUEST)}
 wrk.headers["Content-Type"] = "application/json"
 wrk.headers["User-Agent"] = "flow-proxy-bench"
-
+${extra}
 function done(summary, latency, requests)
   local e = summary.errors
   io.write(string.format(
