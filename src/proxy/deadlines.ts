@@ -4,6 +4,7 @@
  * TCP check when an answer is slow, so a dead host fails fast while a long
  * generation is never cut.
  */
+import { benchOff } from "../base/bench_switches.ts";
 
 /** Why a deadline aborted an upstream call. */
 export type DeadlineReason = "headers" | "idle" | "connect";
@@ -27,6 +28,19 @@ export interface Watch {
   /** Set once a deadline fired. */
   readonly expired: DeadlineReason | null;
 }
+
+/** `FLOW_PROXY_BENCH_OFF=deadline` (bench/README.md): no call is watched. */
+const DEADLINES_OFF = benchOff("deadline");
+
+/** The watch of every call when deadlines are switched off for a benchmark. */
+const UNWATCHED: Watch = {
+  headersReceived() {},
+  touch() {},
+  pause() {},
+  pull() {},
+  done() {},
+  expired: null,
+};
 
 /**
  * How long a call runs before its client's connection is watched. Watching
@@ -139,6 +153,7 @@ export class DeadlineWatcher {
     abort: (reason: DeadlineReason) => void,
     slow: (() => void) | null = null,
   ): Watch {
+    if (DEADLINES_OFF) return UNWATCHED;
     const now = this.#now();
     const entry = new Entry(this, now, abort, slow);
     this.#entries.add(entry);

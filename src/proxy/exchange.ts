@@ -21,6 +21,7 @@ import type { RequestContext } from "../translate/types.ts";
 import type { ModelPrice } from "../models/types.ts";
 import type { BudgetLease } from "../access/budget_table.ts";
 import { costNanos } from "../models/price.ts";
+import { benchOff } from "../base/bench_switches.ts";
 
 /** A record's error: null, or the kind of failure. */
 export type RecordError = RequestRecord["error"];
@@ -38,6 +39,8 @@ export interface ExchangeInit {
 }
 
 const NO_HEADERS: [string, string][] = [];
+/** `FLOW_PROXY_BENCH_OFF=log` (bench/README.md): no per-request line. */
+const LINE_OFF = benchOff("log");
 
 /** One proxied request; `finish` completes it exactly once. */
 export class Exchange {
@@ -166,6 +169,7 @@ export class Exchange {
     const log = this.context.logger;
     const record = this.record;
     const warn = status >= 500 || error !== null;
+    if (LINE_OFF && !warn) return;
     // Below the active level the line is not even built.
     if (!log.isEnabledFor(warn ? "warning" : "info")) return;
     const who = record.credential === null

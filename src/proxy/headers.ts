@@ -1,4 +1,5 @@
 /** Header rules between client, proxy and upstream. */
+import { benchOff } from "../base/bench_switches.ts";
 
 /** Hop-by-hop headers (RFC 9110 §7.6.1) plus the legacy proxy ones. */
 const HOP_BY_HOP = new Set([
@@ -24,12 +25,17 @@ const DROP_FROM_CLIENT = new Set([
   "accept-encoding",
 ]);
 
+/** `FLOW_PROXY_BENCH_OFF=id` (bench/README.md): one fixed id instead of a UUID per request. */
+const ID_OFF = benchOff("id");
+const FIXED_ID = "00000000-0000-4000-8000-000000000000";
+
 const SANE_REQUEST_ID = /^[A-Za-z0-9._:@\/+=-]{1,128}$/;
 
 /** The client's `x-request-id` when it is sane, else a fresh UUID. */
 export function requestId(headers: Headers): string {
   const id = headers.get("x-request-id");
-  return id !== null && SANE_REQUEST_ID.test(id) ? id : crypto.randomUUID();
+  if (id !== null && SANE_REQUEST_ID.test(id)) return id;
+  return ID_OFF ? FIXED_ID : crypto.randomUUID();
 }
 
 /** Names listed in a `Connection` header, lower-cased. */

@@ -11,6 +11,10 @@ import { errorAnswer } from "./error_answer.ts";
 import { respondStream } from "./response_stream.ts";
 import { isModelsListing, withAliases } from "./model_route.ts";
 import { translateWhole } from "./translation.ts";
+import { benchOff } from "../base/bench_switches.ts";
+
+/** `FLOW_PROXY_BENCH_OFF=usage` (bench/README.md): whole answers are not scanned for usage. */
+const USAGE_OFF = benchOff("usage");
 
 /** Non-SSE responses of at most this declared length are read whole (see respondWhole). */
 export const WHOLE_BODY_LIMIT = 1024 * 1024;
@@ -83,7 +87,7 @@ export async function respondWhole(
   }
   watch.done();
   record.bytesOut = bytes.byteLength;
-  tap.writeWhole(bytes);
+  if (!USAGE_OFF) tap.writeWhole(bytes);
   call.applyUsage(tap.finish());
   call.finish(res.status, passedError(res.status));
   const listing = res.status === 200 && isModelsListing(call.path) &&

@@ -42,6 +42,7 @@ import { createClickHouseSink } from "../request_log/clickhouse.ts";
 import type { RequestRecord } from "../request_log/record.ts";
 import { RecordQueue, type RecordSink } from "../request_log/record_queue.ts";
 import type { StoreClient } from "./store_client.ts";
+import { benchOff } from "../base/bench_switches.ts";
 
 /** Options of {@linkcode openRecordPipeline}. */
 export interface RecordPipelineOptions {
@@ -87,7 +88,8 @@ function openRecordQueue(
 ): RecordQueue | null {
   const log = getLog("records");
   const sinks: RecordSink[] = [];
-  if (store !== null) sinks.push(store.requestLog);
+  // FLOW_PROXY_BENCH_OFF=sqlite (bench/README.md): records reach the supervisor, not SQLite.
+  if (store !== null && !benchOff("sqlite")) sinks.push(store.requestLog);
   if (settings.clickhouseUrl) {
     if (settings.clickhousePassword) {
       registerSecrets([settings.clickhousePassword]);

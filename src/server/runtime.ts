@@ -32,6 +32,7 @@ import { renderTlsMetrics, tlsHealth } from "../observe/tls_metrics.ts";
 import type { TlsPair } from "./tls.ts";
 import type { ModelsConfig } from "../models/types.ts";
 import { joinCluster } from "./cluster_join.ts";
+import { benchOff } from "../base/bench_switches.ts";
 
 /**
  * How long a serving thread keeps answering after shutdown starts, every
@@ -268,12 +269,13 @@ export async function startRuntime(options: RuntimeOptions): Promise<Runtime> {
     ...settings,
     balancer: () => balancer,
     logger,
-    onRecord: options.onRecord,
-    access,
+    // FLOW_PROXY_BENCH_OFF (bench/README.md) takes these away for a benchmark only.
+    onRecord: benchOff("record") ? undefined : options.onRecord,
+    access: benchOff("access") ? undefined : access,
     allowAddress: ipFilter ? (address) => ipFilter.allows(address) : undefined,
     admin: (req, info) => admin(req, info),
     models,
-    observer: metricsObserver(metrics),
+    observer: benchOff("metrics") ? undefined : metricsObserver(metrics),
     metrics: () =>
       metrics.render({
         credentials: balancer.health(),

@@ -1,0 +1,65 @@
+/**
+ * FLOW_PROXY_BENCH_OFF: the benchmark's way to switch one default feature
+ * off. Read once per isolate at load, so each case runs in its own process.
+ */
+import assert from "node:assert/strict";
+import { fileURLToPath } from "node:url";
+
+const REPO = fileURLToPath(new URL("../../", import.meta.url));
+
+const PROBE = `
+import { BENCH_FEATURES, benchOff } from "./src/base/bench_switches.ts";
+import { requestId } from "./src/proxy/headers.ts";
+const off = BENCH_FEATURES.filter((f) => benchOff(f));
+const ids = [requestId(new Headers()), requestId(new Headers())];
+Deno.stdout.writeSync(new TextEncoder().encode(JSON.stringify({ off, ids })));
+`;
+
+async function probe(
+  value: string | null,
+): Promise<{ code: number; stdout: string; stderr: string }> {
+  const env: Record<string, string> = { ...Deno.env.toObject() };
+  delete env.FLOW_PROXY_BENCH_OFF;
+  if (value !== null) env.FLOW_PROXY_BENCH_OFF = value;
+  const out = await new Deno.Command(Deno.execPath(), {
+    args: ["eval", "--ext=ts", PROBE],
+    cwd: REPO,
+    env,
+    clearEnv: true,
+    stdout: "piped",
+    stderr: "piped",
+  }).output();
+  const dec = new TextDecoder();
+  return {
+    code: out.code,
+    stdout: dec.decode(out.stdout),
+    stderr: dec.decode(out.stderr),
+  };
+}
+
+Deno.test("without FLOW_PROXY_BENCH_OFF every feature is on and ids are fresh UUIDs", async () => {
+  const out = await probe(null);
+  assert.equal(out.code, 0, out.stderr);
+  const { off, ids } = JSON.parse(out.stdout);
+  assert.deepEqual(off, []);
+  assert.notEqual(ids[0], ids[1]);
+  assert.match(ids[0], /^[0-9a-f]{8}-[0-9a-f]{4}-4/);
+});
+
+Deno.test("FLOW_PROXY_BENCH_OFF switches off exactly the features it names", async () => {
+  const out = await probe("log, id");
+  assert.equal(out.code, 0, out.stderr);
+  const { off, ids } = JSON.parse(out.stdout);
+  assert.deepEqual(off, ["log", "id"]);
+  // With id generation off, every request shares one fixed id.
+  assert.equal(ids[0], ids[1]);
+});
+
+Deno.test("an unknown name in FLOW_PROXY_BENCH_OFF is refused, naming it", async () => {
+  const out = await probe("log,bogus");
+  assert.notEqual(out.code, 0);
+  assert.match(
+    out.stderr,
+    /Invalid FLOW_PROXY_BENCH_OFF "log,bogus": "bogus" is not one of log, record, sqlite/,
+  );
+});
