@@ -40,6 +40,7 @@ import {
 } from "./lib/report.ts";
 import {
   childEnv,
+  createClientKey,
   findTools,
   flowProxyArgs,
   log,
@@ -116,6 +117,8 @@ async function compare(values: {
   try {
     const upstream = await startUpstream(procs, tmp, tools.nginx);
     const secretsFile = writeSecretsFile(tmp);
+    // Every default feature on, as in bench/run.ts: the client key too.
+    const keyDb = await createClientKey(tmp);
     const env = childEnv();
     const rows: Row[] = [];
     const barePort = freePort();
@@ -153,6 +156,7 @@ async function compare(values: {
         dir,
         workers,
         denoFlags: v.denoFlags,
+        keyDb,
       });
       rows.push({
         name: v.name,

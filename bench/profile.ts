@@ -33,6 +33,7 @@ import { freePort, ProcessSet, waitForHttp } from "./lib/procs.ts";
 import { parseSeconds, write } from "./lib/report.ts";
 import {
   childEnv,
+  createClientKey,
   findTools,
   flowProxyArgs,
   log,
@@ -138,6 +139,8 @@ async function profileRun(values: {
           dir: tmp,
           workers: 0,
           denoFlags: [inspect],
+          // Every default feature on: the access check with a client key too.
+          keyDb: await createClientKey(tmp),
         }),
         ...(extra ? extra.split(/\s+/) : []),
       ];

@@ -58,7 +58,7 @@ import {
 import { download, readSse } from "./lib/stream_client.ts";
 import { clientHeaders } from "./lib/client_key.ts";
 import { runWrk, writeWrkScript, type WrkResult } from "./lib/wrk.ts";
-import { runFeatures } from "./features.ts";
+import { type FeatureOptions, runFeatures } from "./features.ts";
 import { runExtras } from "./lib/extras.ts";
 
 /** What one run measures, from the command line. */
@@ -86,6 +86,8 @@ export interface BenchOptions {
   updateDocs: boolean;
   /** `--features`: only the per-feature cost run (bench/features.ts). */
   features: boolean;
+  /** `--no-features`: the full run leaves the per-feature table out. */
+  noFeatures: boolean;
   /** Serving workers of the `--features` run. */
   workers: number;
   /** `--redis`: the extras also measure Redis shared state on against off. */
@@ -168,6 +170,7 @@ Options:
   --soak <d>            Also run a bounded soak at 50 connections on flow-proxy (e.g. 10m)
   --soak-only           Only the soak (with --soak)
   --features            Only the per-feature cost run: each default feature off in turn
+  --no-features         Leave the per-feature cost run out of the full run
   --workers <n>         Serving workers of the --features run (default 1)
   --redis               Also measure Redis shared state (starts redis-server, passes --redis-url)
   --no-install          Never apt-get install wrk or nginx
@@ -190,6 +193,7 @@ export function parseBenchArgs(args: string[]): BenchOptions | null {
       soak: { type: "string" },
       "soak-only": { type: "boolean", default: false },
       features: { type: "boolean", default: false },
+      "no-features": { type: "boolean", default: false },
       workers: { type: "string" },
       redis: { type: "boolean", default: false },
       "no-install": { type: "boolean", default: false },
@@ -232,6 +236,7 @@ export function parseBenchArgs(args: string[]): BenchOptions | null {
     resultsDir: values["results-dir"] ?? `${ROOT}bench/results`,
     updateDocs: values["update-docs"],
     features: values.features,
+    noFeatures: values["no-features"],
     workers: positive(values.workers, 1, "--workers"),
     redis: values.redis,
   };
@@ -1042,7 +1047,11 @@ function estimateSeconds(options: BenchOptions, targets: number): number {
   const extras = options.soakOnly
     ? 0
     : 3 * (options.warmupSeconds + options.repeats * 2 * options.seconds) + 240;
-  return 90 + main + extras + options.soakSeconds * 1.1;
+  const features = options.soakOnly || options.noFeatures
+    ? 0
+    : 11 * (options.warmupSeconds + options.repeats * 2 * options.seconds) +
+      120;
+  return 90 + main + extras + features + options.soakSeconds * 1.1;
 }
 
 /** Runs the whole benchmark; returns the report text. */
@@ -1132,6 +1141,11 @@ export async function runBench(options: BenchOptions): Promise<string> {
         started.dbFiles["flow-2"],
       );
     }
+    if (!options.soakOnly && !options.noFeatures) {
+      // The main targets are done: only the feature variants load the machine now.
+      await procs.stopAll();
+      extras += `\n${await runFeatures(featureOptions(options))}\n`;
+    }
     const report = renderReport(
       machine,
       options,
@@ -1161,15 +1175,20 @@ export async function runBench(options: BenchOptions): Promise<string> {
   }
 }
 
-/** `--features`: the per-feature table, printed and written to the results directory. */
-async function featureRun(options: BenchOptions): Promise<void> {
-  const report = await runFeatures({
+/** What the per-feature run takes from the command line. */
+function featureOptions(options: BenchOptions): FeatureOptions {
+  return {
     workers: options.workers,
     seconds: options.seconds,
     repeats: options.repeats,
     warmupSeconds: options.warmupSeconds,
     install: options.install,
-  });
+  };
+}
+
+/** `--features`: the per-feature table, printed and written to the results directory. */
+async function featureRun(options: BenchOptions): Promise<void> {
+  const report = await runFeatures(featureOptions(options));
   Deno.mkdirSync(options.resultsDir, { recursive: true });
   const file = `${options.resultsDir}/features-${
     new Date().toISOString().replace(/[:]/g, "-").replace(/\.\d+Z$/, "Z")

@@ -135,6 +135,28 @@ Deno.test("bench/run.ts --quick measures every target end to end", async () => {
       ),
       `No translated TTFT:\n${report}`,
     );
+    const features = tableRows(report, "### Per-feature cost");
+    for (
+      const name of [
+        "all on",
+        "log off",
+        "record off",
+        "sqlite off",
+        "metrics off",
+        "usage off",
+        "access off",
+        "id off",
+        "deadline off",
+        "all off",
+      ]
+    ) {
+      const row = features.find((r) => r[0] === name);
+      assert.ok(
+        row && Number(row[2]) > 0,
+        `No feature row "${name}":\n${report}`,
+      );
+      assert.equal(row.at(-1), "0", `"${name}" had failed requests`);
+    }
     const streaming = tableRows(report, "### Streaming");
     assert.ok(
       streaming.some((r) => r[0] === "flow-proxy, 2 workers"),
