@@ -239,9 +239,19 @@ interface VerifierEntry {
   hash: Uint8Array;
 }
 
-/** The keys of one worker, in memory: verifying a key is one SHA-256 and one map lookup. */
+/** Presented keys remembered by a verifier (more only when more keys are in use at once). */
+const MAX_KNOWN = 1024;
+
+/** The keys of one worker, in memory: verifying a key is one SHA-256 and one map lookup (a lookup alone for a key seen since the last load). */
 export class KeyVerifier {
   #byHash = new Map<string, VerifierEntry>();
+  /**
+   * Presented keys that matched a stored hash, so a client's key is hashed
+   * once per load and not on every request (a SHA-256 in JavaScript costs a
+   * few µs, a Map lookup a few ns). Only keys that are stored get in, so
+   * guesses cannot fill it; the status is checked on every request.
+   */
+  #known = new Map<string, VerifierEntry>();
   #enforced = false;
 
   /** Starts with `snapshot` (from `KeyStore.snapshot`, key_store.ts), or no key. */
@@ -256,6 +266,7 @@ export class KeyVerifier {
       next.set(hash, { record, hash: Uint8Array.fromHex(hash) });
     }
     this.#byHash = next;
+    this.#known = new Map();
     if (next.size > 0) this.#enforced = true;
   }
 
@@ -277,10 +288,15 @@ export class KeyVerifier {
   verify(presented: string, now: number): VerifyResult {
     // Looking up by the hash only tells an attacker about hashes of guesses,
     // never about a stored key; the compare is constant-time all the same.
-    const digest = sha256(presented);
-    const entry = this.#byHash.get(digest.toHex());
-    if (entry === undefined || !constantTimeEqual(digest, entry.hash)) {
-      return { ok: false, reason: "unknown_key", record: null };
+    let entry = this.#known.get(presented);
+    if (entry === undefined) {
+      const digest = sha256(presented);
+      entry = this.#byHash.get(digest.toHex());
+      if (entry === undefined || !constantTimeEqual(digest, entry.hash)) {
+        return { ok: false, reason: "unknown_key", record: null };
+      }
+      if (this.#known.size >= MAX_KNOWN) this.#known.clear();
+      this.#known.set(presented, entry);
     }
     const status = keyStatus(entry.record, now);
     if (status === "revoked") {

@@ -6,14 +6,25 @@
  */
 import { sha256 } from "../base/digest.ts";
 
+/** Tags already computed, by name: a key's limit is found on every request it makes. */
+const TAGS = new Map<string, bigint>();
+/** Names are keys, users and teams: a bound only against a caller that makes up names. */
+const MAX_TAGS = 4096;
+
 /** The 64-bit tag a slot of `key` is marked with (never 0, which marks a free slot). */
 export function slotTag(key: string): bigint {
+  // A SHA-256 costs a few µs in JavaScript; a Map lookup a few ns.
+  const known = TAGS.get(key);
+  if (known !== undefined) return known;
   const digest = sha256(key);
-  const tag = new DataView(digest.buffer, digest.byteOffset, 8).getBigInt64(
+  const raw = new DataView(digest.buffer, digest.byteOffset, 8).getBigInt64(
     0,
     true,
   );
-  return tag === 0n ? 1n : tag;
+  const tag = raw === 0n ? 1n : raw;
+  if (TAGS.size >= MAX_TAGS) TAGS.clear();
+  TAGS.set(key, tag);
+  return tag;
 }
 
 /**

@@ -54,6 +54,40 @@ Deno.test("KeyVerifier.verify() tells valid, unknown, revoked and expired apart"
   });
 });
 
+Deno.test("KeyVerifier: a key verified before follows every later load (revoked, removed)", async () => {
+  await withDb((path) => {
+    const now = T0;
+    using store = openKeyStore(path, { now: () => now });
+    const key = store.create({ name: "hot" }).key;
+    const verifier = new KeyVerifier(store.snapshot());
+    // Seen twice: the second time from what the first remembered.
+    assert.equal(verifier.verify(key, now).ok, true);
+    assert.equal(verifier.verify(key, now).ok, true);
+    store.revoke("hot");
+    verifier.load(store.snapshot());
+    const revoked = verifier.verify(key, now);
+    assert.equal(!revoked.ok && revoked.reason, "revoked_key");
+    verifier.load([]);
+    assert.deepEqual(verifier.verify(key, now), {
+      ok: false,
+      reason: "unknown_key",
+      record: null,
+    });
+  });
+});
+
+Deno.test("slotTag() gives a name the same tag every time, and different names different tags", async () => {
+  const { slotTag } = await import("../../src/access/shared_slots.ts");
+  const first = slotTag("team-a");
+  assert.equal(slotTag("team-a"), first);
+  assert.notEqual(slotTag("team-b"), first);
+  assert.notEqual(first, 0n);
+  // Past the memo's bound, the tags stay the same.
+  for (let i = 0; i < 5000; i++) slotTag(`name-${i}`);
+  assert.equal(slotTag("team-a"), first);
+  assert.equal(slotTag("name-1"), slotTag("name-1"));
+});
+
 Deno.test("parseExpiry() takes durations and dates", async (t) => {
   await t.step("durations", () => {
     assert.equal(parseExpiry("30d", T0), T0 + 30 * DAY);
