@@ -7,7 +7,7 @@
  * version in a row of `flow_proxy_schema` rather than in `PRAGMA
  * user_version`, which is one number for the whole file.
  */
-import type { DatabaseSync, StatementSync } from "node:sqlite";
+import type { DatabaseSync } from "node:sqlite";
 import type { RequestRecord } from "./record.ts";
 import type { RecordSink } from "./record_queue.ts";
 import {
@@ -17,6 +17,7 @@ import {
 } from "../base/sqlite.ts";
 import { describe } from "../base/describe.ts";
 import { byOwner } from "./usage_owners.ts";
+import { RecordInserter } from "./sqlite_insert.ts";
 
 /** Version of the `requests` schema this build writes. */
 export const REQUESTS_SCHEMA_VERSION = 4;
@@ -61,13 +62,6 @@ const MIGRATIONS: readonly string[] = [
   ALTER TABLE requests ADD COLUMN cost_currency TEXT;`,
 ];
 
-const INSERT_SQL =
-  `INSERT INTO requests (id, ts, client, credential, method, path, model,
-  status, duration_ms, ttft_ms, bytes_in, bytes_out, tokens_in, tokens_out,
-  cache_read_tokens, cache_write_tokens, error, attempts, stream,
-  upstream_model, translation, cost_nanos, cost_currency)
-  VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`;
-
 /**
  * How long a request-log write waits for another connection's lock: short,
  * because the store worker retries a locked batch itself (for up to 30 s) and
@@ -96,7 +90,7 @@ export class SqliteStore implements RecordSink {
   /** Path of the database file. */
   readonly path: string;
   #db: DatabaseSync | null;
-  #insert: StatementSync;
+  #inserter: RecordInserter;
 
   /** Prefer {@linkcode openRequestLog}. */
   constructor(path: string, options: SqliteStoreOptions = {}) {
@@ -107,7 +101,7 @@ export class SqliteStore implements RecordSink {
         busyTimeoutMs: options.busyTimeoutMs ?? REQUEST_LOG_BUSY_TIMEOUT_MS,
       });
       migrate(db, path);
-      this.#insert = db.prepare(INSERT_SQL);
+      this.#inserter = new RecordInserter(db);
     } catch (thrown) {
       db?.close();
       const err = thrown instanceof SqliteOpenError ? thrown.cause : thrown;
@@ -148,34 +142,7 @@ export class SqliteStore implements RecordSink {
     if (batch.length === 0) return;
     db.exec("BEGIN IMMEDIATE");
     try {
-      const insert = this.#insert;
-      for (const r of batch) {
-        insert.run(
-          r.id,
-          r.ts,
-          r.client ?? null,
-          r.credential ?? null,
-          r.method,
-          r.path,
-          r.model ?? null,
-          r.status,
-          r.durationMs,
-          r.ttftMs ?? null,
-          r.bytesIn,
-          r.bytesOut,
-          r.tokensIn ?? null,
-          r.tokensOut ?? null,
-          r.cacheReadTokens ?? null,
-          r.cacheWriteTokens ?? null,
-          r.error ?? null,
-          r.attempts,
-          r.stream ? 1 : 0,
-          r.upstreamModel ?? null,
-          r.translation ?? null,
-          r.costNanos ?? null,
-          r.costCurrency ?? null,
-        );
-      }
+      this.#inserter.insert(batch);
       db.exec("COMMIT");
     } catch (err) {
       rollbackAfter(db, err);

@@ -327,6 +327,45 @@ Deno.test("usageSummary groups by model and the upstream model where it differs"
   });
 });
 
+Deno.test("SqliteStore.write() stores batches longer than one INSERT statement, row by row in order", async () => {
+  await withDir(async (dir) => {
+    const store = openRequestLog(join(dir, "log.db"));
+    // 64 rows go in one statement: 150 are two full ones and a rest of 22.
+    const batch = Array.from({ length: 150 }, (_, i) =>
+      record({
+        id: `r-${i}`,
+        ts: DAY1 + i,
+        status: 200 + (i % 3),
+        tokensIn: i,
+        stream: i % 2 === 0,
+        upstreamModel: i === 149 ? "gpt-4o-2024-08-06" : null,
+        costNanos: i === 70 ? 12345 : null,
+        costCurrency: i === 70 ? "USD" : null,
+      }));
+    await store.write(batch);
+    await store.write([record({ id: "single", ts: DAY2 })]);
+    const rows = store.database.prepare(
+      "SELECT id, ts, status, tokens_in, stream, upstream_model, cost_nanos, cost_currency FROM requests ORDER BY rowid",
+    ).all().map((r) => ({ ...r }));
+    assert.equal(rows.length, 151);
+    assert.deepEqual(
+      rows.map((r) => r.id),
+      [...batch.map((r) => r.id), "single"],
+    );
+    for (const [i, row] of rows.slice(0, 150).entries()) {
+      assert.equal(row.ts, DAY1 + i);
+      assert.equal(row.status, 200 + (i % 3));
+      assert.equal(row.tokens_in, i);
+      assert.equal(row.stream, i % 2 === 0 ? 1 : 0);
+    }
+    assert.equal(rows[70].cost_nanos, 12345);
+    assert.equal(rows[70].cost_currency, "USD");
+    assert.equal(rows[149].upstream_model, "gpt-4o-2024-08-06");
+    assert.equal(rows[150].ts, DAY2);
+    await store.close();
+  });
+});
+
 Deno.test("SqliteStore.write() stores a batch entirely or not at all", async () => {
   await withDir(async (dir) => {
     const path = join(dir, "log.db");
