@@ -159,6 +159,24 @@ function writeStderr(text: string): void {
 
 let writer: LineWriter | null = null;
 
+/**
+ * What {@linkcode logLine} needs to write without LogTape: the writer, the
+ * thread label and the lowest level let through. Null until
+ * {@linkcode setupLogging} and after {@linkcode closeLogging}.
+ */
+let direct: { writer: LineWriter; thread: string; lowest: number } | null =
+  null;
+/** Loggers {@linkcode getLog} made: the only ones {@linkcode logLine} may bypass. */
+const ownLoggers = new WeakSet<Logger>();
+const LEVEL_RANK: Record<string, number> = {
+  trace: 0,
+  debug: 1,
+  info: 2,
+  warning: 3,
+  error: 4,
+  fatal: 5,
+};
+
 /** Configures logging for this thread; call once per thread (again to change). */
 export function setupLogging(options: LogOptions): void {
   writer?.close();
@@ -179,6 +197,11 @@ export function setupLogging(options: LogOptions): void {
   );
   writer = lineWriter;
   const thread = options.thread;
+  direct = {
+    writer: lineWriter,
+    thread,
+    lowest: LEVEL_RANK[LEVEL_TO_LOGTAPE[options.level]],
+  };
   const sink = (record: LogRecord) => {
     lineWriter.push(formatRecord(record, thread));
   };
@@ -206,6 +229,7 @@ export function flushLogs(): void {
 export function closeLogging(): void {
   writer?.close();
   writer = null;
+  direct = null;
   resetSync();
 }
 
@@ -219,14 +243,72 @@ function formatRecord(record: LogRecord, thread: string): string {
       ? part
       : JSON.stringify(part);
   }
-  const time = new Date(record.timestamp).toISOString();
-  return redact(`${time} ${LEVEL_LABEL[record.level]} [${thread}] ${message}`) +
-    "\n";
+  return formatLine(record.timestamp, record.level, thread, message);
+}
+
+function formatLine(
+  timestamp: number,
+  level: string,
+  thread: string,
+  message: string,
+): string {
+  return redact(
+    `${isoTime(timestamp)} ${LEVEL_LABEL[level]} [${thread}] ${message}`,
+  ) + "\n";
+}
+
+/** The second of the last {@linkcode isoTime}, and its ISO text up to the seconds. */
+let isoSecond = NaN;
+let isoPrefix = "";
+
+/**
+ * `new Date(ms).toISOString()`, built from a prefix kept per second: the
+ * ISO conversion costs about as much as the rest of a line's formatting, and
+ * a busy thread writes many lines within one second.
+ */
+export function isoTime(ms: number): string {
+  const second = Math.floor(ms / 1000);
+  if (second !== isoSecond) {
+    const iso = new Date(second * 1000).toISOString();
+    // Years past 9999 have a longer form: no prefix to keep for those.
+    if (iso.length !== 24) return new Date(ms).toISOString();
+    isoSecond = second;
+    isoPrefix = iso.slice(0, 20);
+  }
+  const millis = ms - second * 1000;
+  return `${isoPrefix}${
+    millis < 10 ? "00" : millis < 100 ? "0" : ""
+  }${millis}Z`;
+}
+
+/**
+ * Logs `message` at `level` as `logger.info`/`logger.warn` would, with the
+ * same line, redaction and level, but straight to this thread's writer for
+ * loggers of {@linkcode getLog} once {@linkcode setupLogging} ran: the
+ * request line is written once per request, and LogTape's record and
+ * dispatch cost about as much as the line itself. Any other logger (a test's)
+ * is called as usual.
+ */
+export function logLine(
+  logger: Logger,
+  level: "info" | "warning",
+  message: string,
+): void {
+  const to = direct;
+  if (to === null || !ownLoggers.has(logger)) {
+    if (level === "warning") logger.warn(message);
+    else logger.info(message);
+    return;
+  }
+  if (LEVEL_RANK[level] < to.lowest) return;
+  to.writer.push(formatLine(Date.now(), level, to.thread, message));
 }
 
 /** A logger under the flow-proxy root, e.g. `getLog("proxy")`. */
 export function getLog(name: string): Logger {
-  return getLogger([ROOT_CATEGORY, name]);
+  const logger = getLogger([ROOT_CATEGORY, name]);
+  ownLoggers.add(logger);
+  return logger;
 }
 
 /** Writes command output to stdout (CLI modules take this as their writer). */

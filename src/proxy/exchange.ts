@@ -22,6 +22,7 @@ import type { ModelPrice } from "../models/types.ts";
 import type { BudgetLease } from "../access/budget_table.ts";
 import { costNanos } from "../models/price.ts";
 import { benchOff } from "../base/bench_switches.ts";
+import { logLine } from "../base/logging.ts";
 
 /** A record's error: null, or the kind of failure. */
 export type RecordError = RequestRecord["error"];
@@ -182,8 +183,7 @@ export class Exchange {
     } ms [${this.id}]${
       record.client === null ? "" : ` client '${record.client}'`
     }`;
-    if (warn) log.warn(line);
-    else log.info(line);
+    logLine(log, warn ? "warning" : "info", line);
   }
 
   /** An error of flow-proxy's own, in the client's shape; finishes the record with its type. */

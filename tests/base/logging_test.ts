@@ -4,11 +4,14 @@ import {
   closeLogging,
   flushLogs,
   getLog,
+  isoTime,
+  logLine,
   redact,
   registerSecrets,
   setupLogging,
 } from "../../src/base/logging.ts";
 import type { LogLevel } from "../../src/base/logging.ts";
+import type { Logger } from "@logtape/logtape";
 
 const JWT =
   "eyJhbGciOiJIUzI1NiIsInR5cCI6IkpXVCJ9.eyJjbGllbnRJZCI6ImEifQ.c2lnbmF0dXJlLXBhcnQ";
@@ -180,5 +183,68 @@ Deno.test("setupLogging also appends to a log file", async () => {
     assert.equal(written.length, 1, "stderr gets the same line");
   } finally {
     Deno.removeSync(dir, { recursive: true });
+  }
+});
+
+Deno.test("logLine writes what logger.info and logger.warn write, at the configured level only", async () => {
+  const strip = (line: string) => line.replace(/^\S+ /, "");
+  const viaLogTape = await capture("INFO", () => {
+    const log = getLog("proxy");
+    log.info(`request line ${JWT}`);
+    log.warn("failed line");
+  });
+  const direct = await capture("INFO", () => {
+    const log = getLog("proxy");
+    logLine(log, "info", `request line ${JWT}`);
+    logLine(log, "warning", "failed line");
+  });
+  assert.deepEqual(direct.map(strip), viaLogTape.map(strip));
+  assert.deepEqual(direct.map(strip), [
+    "INFO    [test-thread] request line [redacted-jwt]",
+    "WARNING [test-thread] failed line",
+  ]);
+  assert.match(direct[0], /^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z INFO /);
+  const quiet = await capture("WARNING", () => {
+    const log = getLog("proxy");
+    logLine(log, "info", "not written");
+    logLine(log, "warning", "written");
+  });
+  assert.deepEqual(quiet.map(strip), ["WARNING [test-thread] written"]);
+});
+
+Deno.test("logLine hands a logger it did not make (a test's) its own call", () => {
+  const calls: string[] = [];
+  const logger = {
+    info: (m: string) => calls.push(`info ${m}`),
+    warn: (m: string) => calls.push(`warn ${m}`),
+  } as unknown as Logger;
+  logLine(logger, "info", "a");
+  logLine(logger, "warning", "b");
+  assert.deepEqual(calls, ["info a", "warn b"]);
+});
+
+Deno.test("isoTime is toISOString, across milliseconds, seconds and years", () => {
+  const times = [
+    0,
+    7,
+    42,
+    999,
+    1000,
+    Date.UTC(2026, 11, 2, 7, 59, 59, 999),
+    Date.UTC(2026, 11, 2, 8, 0, 0, 0),
+    Date.UTC(2026, 11, 2, 8, 0, 0, 5),
+    Date.UTC(2026, 11, 2, 8, 0, 0, 50),
+    Date.UTC(12000, 0, 1, 0, 0, 0, 1),
+    Date.UTC(2026, 11, 2, 8, 0, 1, 500),
+  ];
+  for (const ms of times) {
+    assert.equal(isoTime(ms), new Date(ms).toISOString(), String(ms));
+  }
+  for (
+    let ms = Date.UTC(2026, 0, 1);
+    ms < Date.UTC(2026, 0, 1) + 3000;
+    ms += 7
+  ) {
+    assert.equal(isoTime(ms), new Date(ms).toISOString());
   }
 });
