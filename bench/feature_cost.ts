@@ -18,7 +18,7 @@
  */
 import { parseArgs } from "node:util";
 import { createSharedState } from "../src/base/shared_state.ts";
-import { getLog, setupLogging } from "../src/base/logging.ts";
+import { getLog, logLine, setupLogging } from "../src/base/logging.ts";
 import { Metrics } from "../src/observe/metrics.ts";
 import { ClientMetrics } from "../src/observe/client_metrics.ts";
 import { UsageTap } from "../src/observe/usage_tap.ts";
@@ -91,7 +91,7 @@ setupLogging({
 const logger = getLog("proxy");
 features.push({
   name: "log",
-  what: "INFO line: built, LogTape record, formatted, redacted, queued",
+  what: "INFO line: built, formatted, redacted, queued for the batched write",
   run(i) {
     const line =
       `Using configuration 'primary-1' for POST /v1/chat/completions: 200 in ${
@@ -99,7 +99,8 @@ features.push({
       } ms [0b0f5c43-2b3e-4f5e-9d0c-${
         String(i).padStart(12, "0")
       }] client 'bench'`;
-    logger.info(line);
+    // As Exchange#log writes it.
+    logLine(logger, "info", line);
   },
 });
 
@@ -110,7 +111,8 @@ const clientMetrics = new ClientMetrics(state.clients);
 let batch: RequestRecord[] = [];
 features.push({
   name: "record",
-  what: "record batched, cloned across threads (×2 per batch), client metrics",
+  what:
+    "record batched, cloned for both thread hops (worker → supervisor → store), client metrics",
   run(i) {
     batch.push(record(`r-${i}`));
     if (batch.length === 64) {
