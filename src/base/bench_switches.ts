@@ -48,6 +48,11 @@ function readOff(): ReadonlySet<string> {
 
 const OFF = readOff();
 
+/** The features switched off in this isolate, in the order of {@linkcode BENCH_FEATURES}; [] without the variable. */
+export function benchOffList(): BenchFeature[] {
+  return BENCH_FEATURES.filter((f) => OFF.has(f));
+}
+
 /** Whether the benchmark switched `feature` off (false unless FLOW_PROXY_BENCH_OFF names it). */
 export function benchOff(feature: BenchFeature): boolean {
   return OFF.has(feature);

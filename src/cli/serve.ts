@@ -1,6 +1,7 @@
 /**
  * `flow-proxy serve`: settings → secrets → port check → supervisor → signals.
  */
+import { BENCH_OFF_VARIABLE, benchOffList } from "../base/bench_switches.ts";
 import { sessionPolicyFrom } from "../accounts/sessions.ts";
 import { mustRefuseToStart } from "../access/access.ts";
 import { parseCidrs } from "../base/ip_filter.ts";
@@ -70,6 +71,15 @@ export async function serveCommand(
     flushMs: LOG_FLUSH_MS,
   });
   const log = getLog("supervisor");
+  const benchOff = benchOffList();
+  if (benchOff.length > 0) {
+    // Never set outside bench/run.ts --features: say so loudly if it is.
+    log.warn(
+      `${BENCH_OFF_VARIABLE} is set: ${
+        benchOff.join(", ")
+      } switched off for a benchmark (unset it to serve with every feature)`,
+    );
+  }
 
   const credentials = await loadSecrets(settings.secretsFile, {
     onWarning: (w) => log.warn(w.message),

@@ -63,3 +63,73 @@ Deno.test("an unknown name in FLOW_PROXY_BENCH_OFF is refused, naming it", async
     /Invalid FLOW_PROXY_BENCH_OFF "log,bogus": "bogus" is not one of log, record, sqlite/,
   );
 });
+
+Deno.test("serve warns at start when FLOW_PROXY_BENCH_OFF switches features off", async () => {
+  const dir = await Deno.makeTempDir({ prefix: "bench-off-serve-" });
+  try {
+    const secrets = `${dir}/secrets.json`;
+    await Deno.writeTextFile(
+      secrets,
+      JSON.stringify([{
+        clientId: "id",
+        clientSecret: "secret-1",
+        tenant: "t",
+      }]),
+    );
+    await Deno.chmod(secrets, 0o600);
+    await Deno.writeTextFile(`${dir}/empty.env`, "");
+    const probe = Deno.listen({ hostname: "127.0.0.1", port: 0 });
+    const port = (probe.addr as Deno.NetAddr).port;
+    probe.close();
+    const env: Record<string, string> = { ...Deno.env.toObject() };
+    for (const name of Object.keys(env)) {
+      if (name.startsWith("FLOW_PROXY_")) delete env[name];
+    }
+    env.FLOW_PROXY_BENCH_OFF = "log,access";
+    const child = new Deno.Command(Deno.execPath(), {
+      args: [
+        "run",
+        "-A",
+        "main.ts",
+        "serve",
+        "--port",
+        String(port),
+        "--num-workers",
+        "1",
+        "--secrets-file",
+        secrets,
+        "--no-db",
+        "--env-file",
+        `${dir}/empty.env`,
+        "--upstream",
+        "http://127.0.0.1:9/flow-llm-proxy",
+      ],
+      cwd: REPO,
+      env,
+      clearEnv: true,
+      stdout: "null",
+      stderr: "piped",
+    }).spawn();
+    let text = "";
+    const decoder = new TextDecoder();
+    const reader = child.stderr.getReader();
+    const deadline = Date.now() + 30_000;
+    while (
+      !text.includes("FLOW_PROXY_BENCH_OFF is set") && Date.now() < deadline
+    ) {
+      const { value, done } = await reader.read();
+      if (done) break;
+      text += decoder.decode(value, { stream: true });
+    }
+    child.kill("SIGTERM");
+    // Drain what is left, so the process can exit and the stream close.
+    while (!(await reader.read()).done) { /* discard */ }
+    await child.status;
+    assert.match(
+      text,
+      /WARNING \[main\] FLOW_PROXY_BENCH_OFF is set: log, access switched off for a benchmark/,
+    );
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+});
