@@ -12,6 +12,11 @@ import {
   type RedisLink,
   type RedisLinkLogger,
 } from "./redis_link.ts";
+import {
+  type SharedHealth,
+  type SharedHealthOptions,
+  shareHealth,
+} from "./shared_health.ts";
 
 /** Options of {@linkcode openCluster}. */
 export interface ClusterOptions {
@@ -26,6 +31,8 @@ export interface ClusterOptions {
 /** A thread's share of the cluster. */
 export interface Cluster extends AsyncDisposable {
   link: RedisLink;
+  /** Starts the credential-health bridge (the supervisor's); closed with the cluster. */
+  shareHealth(options: Omit<SharedHealthOptions, "link">): SharedHealth;
   close(): Promise<void>;
 }
 
@@ -43,8 +50,19 @@ export async function openCluster(options: ClusterOptions): Promise<Cluster> {
     logger: options.logger,
     onState: options.onState,
   });
+  const pieces: { close(): Promise<void> }[] = [];
+  function piece<T extends { close(): Promise<void> }>(made: T): T {
+    pieces.push(made);
+    return made;
+  }
   async function close(): Promise<void> {
+    await Promise.all(pieces.map((p) => p.close()));
     await link.close();
   }
-  return { link, close, [Symbol.asyncDispose]: close };
+  return {
+    link,
+    shareHealth: (o) => piece(shareHealth({ ...o, link })),
+    close,
+    [Symbol.asyncDispose]: close,
+  };
 }

@@ -36,6 +36,7 @@ import {
 import type { TlsFiles, TlsPair } from "./tls.ts";
 import { describeReload, openRedirect, reloadPair } from "./tls_reload.ts";
 import type { LimitedServer } from "./connection_limits.ts";
+import { type InstanceShare, shareInstance } from "./instance_share.ts";
 
 /** Options of {@linkcode Supervisor}. */
 export interface SupervisorOptions {
@@ -82,6 +83,8 @@ export class Supervisor {
   #tls: { pair: TlsPair; files: TlsFiles } | null;
   /** The plain-HTTP listener of --http-redirect-port, once open. */
   #redirect: LimitedServer | null = null;
+  /** With --redis-url: what this instance shares with the others. */
+  #share: InstanceShare | null = null;
 
   constructor(options: SupervisorOptions) {
     this.#store = options.store ?? null;
@@ -129,6 +132,13 @@ export class Supervisor {
       );
     }
     this.#signed = await signCredentials(this.#credentials);
+    this.#share = await shareInstance({
+      settings: s,
+      state: this.state,
+      credentials: this.#credentials,
+      store: this.#store,
+      logger: this.#log,
+    });
     if (this.#tls !== null) this.#redirect = openRedirect(s, this.#log);
     if (!s.threaded) {
       this.#runtime = await startRuntime({
@@ -318,6 +328,7 @@ export class Supervisor {
       CONTROL.SECRETS_GENERATION,
       this.#generation,
     );
+    this.#share?.credentialsChanged(credentials);
     if (this.#runtime) {
       this.#runtime.reload(signed, this.#generation);
     }
@@ -438,6 +449,7 @@ export class Supervisor {
     ]);
     clearTimeout(timer);
     for (const slot of this.#workers) slot.worker.terminate();
+    await this.#share?.close();
     return inTime;
   }
 }

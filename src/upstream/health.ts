@@ -43,6 +43,14 @@ export interface HealthTableOptions {
   probeLease?: number;
 }
 
+/** One credential's health as instances exchange it (values of {@linkcode CREDENTIAL_STATE}). */
+export interface HealthSnapshot {
+  state: number;
+  failures: number;
+  /** Epoch ms until which it waits; 0 when it does not. */
+  retryAt: number;
+}
+
 /** Which credentials may be picked at one moment, and until when that holds. */
 export interface HealthView {
   /** Credentials in the rotation (ok, or cooled down). */
@@ -199,6 +207,53 @@ export class HealthTable {
   /** Frees the probe lease of credential `index` so another may probe at once. */
   releaseProbe(index: number): void {
     Atomics.store(this.#times, index * TIME_FIELDS + TIMES.PROBE_LEASE, 0n);
+    this.#bump();
+  }
+
+  /** Credential `index`'s state, failures in a row and retry time, as another instance is told them. */
+  snapshot(index: number): HealthSnapshot {
+    return {
+      state: this.state(index),
+      failures: Atomics.load(
+        this.#health,
+        index * HEALTH_FIELDS + HEALTH.FAILURES,
+      ),
+      retryAt: this.retryAt(index),
+    };
+  }
+
+  /**
+   * Puts what another instance saw in force here (the Redis bridge): the
+   * state, failures and retry time as they are; a failed credential's probe
+   * lease is left to {@linkcode holdProbe}, any other state frees it.
+   */
+  apply(index: number, health: HealthSnapshot): void {
+    const slot = index * HEALTH_FIELDS;
+    const times = index * TIME_FIELDS;
+    Atomics.store(this.#times, times + TIMES.RETRY_AT, BigInt(health.retryAt));
+    Atomics.store(this.#health, slot + HEALTH.FAILURES, health.failures);
+    if (health.state !== CREDENTIAL_STATE.FAILED) {
+      Atomics.store(this.#times, times + TIMES.PROBE_LEASE, 0n);
+    }
+    Atomics.store(this.#health, slot + HEALTH.STATE, health.state);
+    this.#bump();
+  }
+
+  /** Epoch ms until which the probe of credential `index` is held (0: free). */
+  probeLease(index: number): number {
+    return this.#lease(index);
+  }
+
+  /**
+   * Holds (or with 0, frees) the probe of credential `index` until `until`:
+   * another instance has it, so no thread here may claim it.
+   */
+  holdProbe(index: number, until: number): void {
+    Atomics.store(
+      this.#times,
+      index * TIME_FIELDS + TIMES.PROBE_LEASE,
+      BigInt(until),
+    );
     this.#bump();
   }
 
