@@ -22,6 +22,12 @@ import {
   validateKeyInput,
 } from "./client_keys.ts";
 import type { Budget } from "./budget.ts";
+import {
+  type KeyReplica,
+  mergeReplicas,
+  type MergeResult,
+  replicaRows,
+} from "./key_replica.ts";
 
 /** Characters after the `fpk_` prefix kept for display (short enough to stay non-secret). */
 const DISPLAY_CHARS = 6;
@@ -239,6 +245,17 @@ export class KeyStore {
   /** Every key with its hash, for {@linkcode KeyVerifier.load}. */
   snapshot(): StoredKey[] {
     return (this.#selectAll.all() as unknown as Row[]).map(toRecord);
+  }
+
+  /** Every row as instances exchange it (key_replica.ts). */
+  replicaRows(): KeyReplica[] {
+    return replicaRows(this.#db);
+  }
+
+  /** Merges rows from other instances (key_replica.ts). */
+  mergeReplicas(rows: readonly KeyReplica[]): MergeResult {
+    this.flush();
+    return mergeReplicas(this.#db, rows);
   }
 
   /** A cheap value that changes whenever a key is created or revoked, by any process. */

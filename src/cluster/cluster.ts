@@ -17,6 +17,7 @@ import {
   type SharedHealthOptions,
   shareHealth,
 } from "./shared_health.ts";
+import { type KeySync, type KeySyncOptions, shareKeys } from "./key_sync.ts";
 
 /** Options of {@linkcode openCluster}. */
 export interface ClusterOptions {
@@ -33,6 +34,8 @@ export interface Cluster extends AsyncDisposable {
   link: RedisLink;
   /** Starts the credential-health bridge (the supervisor's); closed with the cluster. */
   shareHealth(options: Omit<SharedHealthOptions, "link">): SharedHealth;
+  /** Starts the client-key bridge (the supervisor's); closed with the cluster. */
+  shareKeys(options: Omit<KeySyncOptions, "link">): KeySync;
   close(): Promise<void>;
 }
 
@@ -62,6 +65,7 @@ export async function openCluster(options: ClusterOptions): Promise<Cluster> {
   return {
     link,
     shareHealth: (o) => piece(shareHealth({ ...o, link })),
+    shareKeys: (o) => piece(shareKeys({ ...o, link })),
     close,
     [Symbol.asyncDispose]: close,
   };

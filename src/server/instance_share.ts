@@ -1,7 +1,7 @@
 /**
  * What one instance's supervisor shares with the other instances behind
  * the same Redis (`--redis-url`): credential health (src/cluster/
- * shared_health.ts). Loads src/cluster/ through {@linkcode joinCluster}
+ * shared_health.ts) and client keys (key_sync.ts). Loads src/cluster/ through {@linkcode joinCluster}
  * only when Redis is configured; without it {@linkcode shareInstance}
  * resolves null and nothing else runs.
  *
@@ -59,6 +59,18 @@ export async function shareInstance(
     instance,
     logger: options.logger,
   });
+  const store = options.store;
+  if (store !== null) {
+    cluster.shareKeys({
+      store: {
+        rows: () => store.request({ op: "key-rows" }),
+        merge: (rows) => store.request({ op: "merge-keys", rows }),
+        onChange: (listener) => store.onKeys(() => listener()),
+      },
+      instance,
+      logger: options.logger,
+    });
+  }
   return {
     credentialsChanged: (credentials) => health.setCredentials(credentials),
     close: () => cluster.close(),

@@ -16,6 +16,7 @@ import type { RequestRecord } from "../request_log/record.ts";
 import type { UsageSummary } from "../request_log/sqlite_store.ts";
 import type { AccountsAnswer, AccountsCall } from "../accounts/calls.ts";
 import type { SessionPolicy } from "../accounts/sessions.ts";
+import type { KeyReplica, MergeResult } from "../access/key_replica.ts";
 
 /** A request to the store worker, and what it answers. */
 export type StoreOp =
@@ -26,7 +27,10 @@ export type StoreOp =
   /** `owner`: only the requests of the keys that user owns (a member's usage). */
   | { op: "usage"; since: number; owner?: string }
   | { op: "accounts"; call: AccountsCall }
-  | { op: "write"; records: RequestRecord[] };
+  | { op: "write"; records: RequestRecord[] }
+  /** With --redis-url: the key rows other instances are sent, and theirs merged in. */
+  | { op: "key-rows" }
+  | { op: "merge-keys"; rows: KeyReplica[] };
 
 /** The answer to each {@linkcode StoreOp}. */
 export interface StoreResults {
@@ -37,6 +41,8 @@ export interface StoreResults {
   usage: UsageSummary;
   accounts: AccountsAnswer;
   write: null;
+  "key-rows": KeyReplica[];
+  "merge-keys": MergeResult;
 }
 
 /** Sends a {@linkcode StoreOp} and resolves with its answer; rejects with the store's error. */

@@ -188,6 +188,14 @@ class StoreService {
       case "write":
         await this.#writeRecords(op.records);
         return null;
+      case "key-rows":
+        return this.#keys.replicaRows();
+      case "merge-keys": {
+        const merged = this.#keys.mergeReplicas(op.rows);
+        // The serving threads get the keys before the bridge gets the answer.
+        this.#publishIfChanged();
+        return merged;
+      }
     }
   }
 
