@@ -9,7 +9,11 @@
  * @module
  */
 import type { DatabaseSync } from "node:sqlite";
-import { openDatabase, type SqliteOpenError } from "../base/sqlite.ts";
+import {
+  openDatabase,
+  rollbackAfter,
+  type SqliteOpenError,
+} from "../base/sqlite.ts";
 import { createAccountsSchema } from "./schema.ts";
 import {
   type Actor,
@@ -40,6 +44,11 @@ import {
 import { type TeamRecord, type UserRecord, UserTable } from "./users.ts";
 import { type LoginResult, Logins, type SessionAuth } from "./logins.ts";
 import { AuditedChanges } from "./changes.ts";
+import {
+  type AccountReplica,
+  accountRows,
+  mergeAccountRows,
+} from "./replica.ts";
 import {
   budgetDetail,
   type BudgetHolder,
@@ -306,6 +315,23 @@ export class Accounts {
   /** Ends the session `id`; true if it was live. */
   logout(id: string, actor: Actor): boolean {
     return this.#logins.logout(id, actor);
+  }
+
+  /** Every team, user, session and token row as instances exchange them (replica.ts). */
+  replicaRows(): [string, string][] {
+    return accountRows(this.#db);
+  }
+
+  /** Applies other instances' rows in one transaction; the fields applied (replica.ts). */
+  mergeReplicas(rows: readonly AccountReplica[]): string[] {
+    this.#db.exec("BEGIN IMMEDIATE");
+    try {
+      const applied = mergeAccountRows(this.#db, rows, this.#now());
+      this.#db.exec("COMMIT");
+      return applied;
+    } catch (err) {
+      throw rollbackAfter(this.#db, err);
+    }
   }
 
   /** Creates an API token for `user`; the returned token is the only copy. */

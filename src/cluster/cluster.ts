@@ -18,6 +18,11 @@ import {
   shareHealth,
 } from "./shared_health.ts";
 import { type KeySync, type KeySyncOptions, shareKeys } from "./key_sync.ts";
+import {
+  type AccountSync,
+  type AccountSyncOptions,
+  shareAccounts,
+} from "./account_sync.ts";
 
 /** Options of {@linkcode openCluster}. */
 export interface ClusterOptions {
@@ -36,6 +41,8 @@ export interface Cluster extends AsyncDisposable {
   shareHealth(options: Omit<SharedHealthOptions, "link">): SharedHealth;
   /** Starts the client-key bridge (the supervisor's); closed with the cluster. */
   shareKeys(options: Omit<KeySyncOptions, "link">): KeySync;
+  /** Starts the users-and-sessions bridge (the supervisor's); closed with the cluster. */
+  shareAccounts(options: Omit<AccountSyncOptions, "link">): AccountSync;
   close(): Promise<void>;
 }
 
@@ -66,6 +73,7 @@ export async function openCluster(options: ClusterOptions): Promise<Cluster> {
     link,
     shareHealth: (o) => piece(shareHealth({ ...o, link })),
     shareKeys: (o) => piece(shareKeys({ ...o, link })),
+    shareAccounts: (o) => piece(shareAccounts({ ...o, link })),
     close,
     [Symbol.asyncDispose]: close,
   };

@@ -1,7 +1,8 @@
 /**
  * What one instance's supervisor shares with the other instances behind
  * the same Redis (`--redis-url`): credential health (src/cluster/
- * shared_health.ts) and client keys (key_sync.ts). Loads src/cluster/ through {@linkcode joinCluster}
+ * shared_health.ts), client keys (key_sync.ts), and users, teams, sessions
+ * and API tokens (account_sync.ts). Loads src/cluster/ through {@linkcode joinCluster}
  * only when Redis is configured; without it {@linkcode shareInstance}
  * resolves null and nothing else runs.
  *
@@ -66,6 +67,14 @@ export async function shareInstance(
         rows: () => store.request({ op: "key-rows" }),
         merge: (rows) => store.request({ op: "merge-keys", rows }),
         onChange: (listener) => store.onKeys(() => listener()),
+      },
+      instance,
+      logger: options.logger,
+    });
+    cluster.shareAccounts({
+      store: {
+        rows: () => store.request({ op: "account-rows" }),
+        merge: (rows) => store.request({ op: "merge-accounts", rows }),
       },
       instance,
       logger: options.logger,

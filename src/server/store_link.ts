@@ -17,6 +17,7 @@ import type { UsageSummary } from "../request_log/sqlite_store.ts";
 import type { AccountsAnswer, AccountsCall } from "../accounts/calls.ts";
 import type { SessionPolicy } from "../accounts/sessions.ts";
 import type { KeyReplica, MergeResult } from "../access/key_replica.ts";
+import type { AccountReplica } from "../accounts/replica.ts";
 
 /** A request to the store worker, and what it answers. */
 export type StoreOp =
@@ -30,7 +31,9 @@ export type StoreOp =
   | { op: "write"; records: RequestRecord[] }
   /** With --redis-url: the key rows other instances are sent, and theirs merged in. */
   | { op: "key-rows" }
-  | { op: "merge-keys"; rows: KeyReplica[] };
+  | { op: "merge-keys"; rows: KeyReplica[] }
+  | { op: "account-rows" }
+  | { op: "merge-accounts"; rows: AccountReplica[] };
 
 /** The answer to each {@linkcode StoreOp}. */
 export interface StoreResults {
@@ -43,6 +46,8 @@ export interface StoreResults {
   write: null;
   "key-rows": KeyReplica[];
   "merge-keys": MergeResult;
+  "account-rows": [string, string][];
+  "merge-accounts": string[];
 }
 
 /** Sends a {@linkcode StoreOp} and resolves with its answer; rejects with the store's error. */

@@ -196,6 +196,14 @@ class StoreService {
         this.#publishIfChanged();
         return merged;
       }
+      case "account-rows":
+        return this.#accounts.replicaRows();
+      case "merge-accounts": {
+        const applied = this.#accounts.mergeReplicas(op.rows);
+        // A user's or team's budget may have come with it.
+        this.#publishIfChanged();
+        return applied;
+      }
     }
   }
 
