@@ -19,6 +19,11 @@ import {
 } from "./shared_health.ts";
 import { type KeySync, type KeySyncOptions, shareKeys } from "./key_sync.ts";
 import {
+  type OrderLock,
+  type OrderLockOptions,
+  redisLock,
+} from "./order_lock.ts";
+import {
   type AccountSync,
   type AccountSyncOptions,
   shareAccounts,
@@ -43,6 +48,8 @@ export interface Cluster extends AsyncDisposable {
   shareKeys(options: Omit<KeySyncOptions, "link">): KeySync;
   /** Starts the users-and-sessions bridge (the supervisor's); closed with the cluster. */
   shareAccounts(options: Omit<AccountSyncOptions, "link">): AccountSync;
+  /** A lock across the instances (the ACME order's). */
+  lock(options: Omit<OrderLockOptions, "link">): OrderLock;
   close(): Promise<void>;
 }
 
@@ -74,6 +81,7 @@ export async function openCluster(options: ClusterOptions): Promise<Cluster> {
     shareHealth: (o) => piece(shareHealth({ ...o, link })),
     shareKeys: (o) => piece(shareKeys({ ...o, link })),
     shareAccounts: (o) => piece(shareAccounts({ ...o, link })),
+    lock: (o) => redisLock({ ...o, link }),
     close,
     [Symbol.asyncDispose]: close,
   };

@@ -12,6 +12,8 @@ import type { Logger } from "@logtape/logtape";
 import type { Settings } from "../../config/settings.ts";
 import { describe } from "../../base/describe.ts";
 import type { LimitedServer } from "../connection_limits.ts";
+import { type Cluster, joinCluster } from "../cluster_join.ts";
+import type { OrderLock } from "../../cluster/order_lock.ts";
 import { loadTlsPair, type TlsFiles, type TlsPair } from "../tls.ts";
 import { startRedirect } from "../tls_redirect.ts";
 import type { AcmeSettings } from "./options.ts";
@@ -42,7 +44,13 @@ export interface AcmeOptions {
     & AcmeSettings
     & Pick<
       Settings,
-      "host" | "clientHeaderTimeout" | "keepAliveTimeout" | "maxConnections"
+      | "host"
+      | "clientHeaderTimeout"
+      | "keepAliveTimeout"
+      | "maxConnections"
+      | "redisUrl"
+      | "redisPrefix"
+      | "redisTimeout"
     >;
   /** The state directory (`acmeStateDirOf`). */
   stateDir: string;
@@ -76,15 +84,23 @@ export async function startAcme(options: AcmeOptions): Promise<AcmeHandle> {
   const files = acmeStateFiles(options.stateDir);
   await ensureStateDir(files);
   const challenges = new Map<string, string>();
+  // With --redis-url the instances behind one name order one at a time.
+  const cluster: Cluster | null = await joinCluster({
+    settings,
+    logger,
+    name: `flow-proxy-${Deno.pid}-acme`,
+  });
+  const lock = cluster?.lock({ logger }) ?? null;
   const server = openChallengeListener(settings, challenges, logger);
   const order = (reason: string) =>
-    obtain({ ...options, files, challenges, reason });
+    obtain({ ...options, files, challenges, reason, lock });
   let pair: TlsPair;
   try {
     pair = await storedPair(files, settings.acmeDomains, logger) ??
       await firstOrder(order, logger);
   } catch (err) {
     await server.shutdown();
+    await cluster?.close();
     throw err;
   }
   let timer: ReturnType<typeof setTimeout> | undefined;
@@ -134,6 +150,7 @@ export async function startAcme(options: AcmeOptions): Promise<AcmeHandle> {
       closed = true;
       clearTimeout(timer);
       await server.shutdown();
+      await cluster?.close();
     },
   };
   return handle;
@@ -230,6 +247,8 @@ interface ObtainOptions extends AcmeOptions {
   files: AcmeStateFiles;
   challenges: Map<string, string>;
   reason: string;
+  /** The lock across instances (Redis), taken before the file lock; null without one. */
+  lock: OrderLock | null;
 }
 
 /**
@@ -237,6 +256,13 @@ interface ObtainOptions extends AcmeOptions {
  * meanwhile, else a new order, stored and checked.
  */
 function obtain(options: ObtainOptions): Promise<TlsPair> {
+  const name = `acme:${[...options.settings.acmeDomains].sort().join(",")}`;
+  return options.lock === null
+    ? obtainLocked(options)
+    : options.lock.hold(name, () => obtainLocked(options));
+}
+
+function obtainLocked(options: ObtainOptions): Promise<TlsPair> {
   const { files, settings, logger } = options;
   const domains = settings.acmeDomains;
   return withStateLock(files, async () => {
