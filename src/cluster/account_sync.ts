@@ -29,8 +29,15 @@ export const TICK_MS = 250;
 /** How often the whole hash is read even when no message came, ms. */
 export const RESYNC_MS = 5_000;
 
-/** Numbers a row, stores it and announces it; returns its number. */
+/**
+ * Numbers a row, stores it and announces it; returns its number. With
+ * ARGV[5] "nx" (a row Redis lacks as far as this instance knows: seeding)
+ * it writes only when Redis has no row for the field, else returns 0.
+ */
 const PUSH_SCRIPT = `
+if ARGV[5] == "nx" and redis.call("HEXISTS", KEYS[1], ARGV[1]) == 1 then
+  return 0
+end
 local seq = redis.call("INCR", KEYS[2])
 local entry = '{"seq":' .. seq .. ',"by":' .. cjson.encode(ARGV[3]) ..
   ',"field":' .. cjson.encode(ARGV[1]) .. ',"row":' .. ARGV[2] .. '}'
@@ -82,6 +89,8 @@ class AccountBridge implements AccountSync {
   /** Changed here while Redis was down. */
   #dirty = new Set<string>();
   #incoming: Entry[] = [];
+  /** Name of the data set in Redis this instance's numbers belong to. */
+  #epoch: string | null = null;
   #wasUp = false;
   #lastSync = 0;
   #timer: ReturnType<typeof setInterval>;
@@ -138,7 +147,23 @@ class AccountBridge implements AccountSync {
     }
     const time = Date.now();
     if (!this.#wasUp || time - this.#lastSync >= RESYNC_MS) {
-      const all = await this.#client.hgetall("{accounts}");
+      // The first instance names the data set; a new name (or a counter
+      // below what this instance has seen) means Redis lost its data (a
+      // restart without persistence): start over and seed it again.
+      await this.#client.set("{accounts}:epoch", crypto.randomUUID(), "NX");
+      const [all, counter, epoch] = await Promise.all([
+        this.#client.hgetall("{accounts}"),
+        this.#client.get("{accounts}:seq"),
+        this.#client.get("{accounts}:epoch"),
+      ]);
+      const highest = Math.max(
+        0,
+        ...[...this.#known.values()].map((k) => k.seq),
+      );
+      if (epoch !== this.#epoch || Number(counter ?? 0) < highest) {
+        this.#known.clear();
+        this.#epoch = epoch;
+      }
       for (const text of Object.values(all)) {
         const entry = parse(text);
         if (entry !== null) this.#incoming.push(entry);
@@ -196,18 +221,25 @@ class AccountBridge implements AccountSync {
       if (!wanted.has(field)) wanted.set(field, local.get(field) ?? "null");
     }
     for (const [field, text] of wanted) {
-      const seq = await this.#client.eval(
-        PUSH_SCRIPT,
-        2,
-        "{accounts}",
-        "{accounts}:seq",
-        field,
-        text,
-        this.#o.instance,
-        this.#channel,
-      ) as number;
-      this.#known.set(field, { seq: Number(seq), text });
+      // A row Redis has (in some version) is overwritten; one it lacks is seeded.
+      const seeding = !this.#known.has(field) && !this.#dirty.has(field);
+      const seq = Number(
+        await this.#client.eval(
+          PUSH_SCRIPT,
+          2,
+          "{accounts}",
+          "{accounts}:seq",
+          field,
+          text,
+          this.#o.instance,
+          this.#channel,
+          seeding ? "nx" : "",
+        ),
+      );
       this.#dirty.delete(field);
+      // 0: another instance seeded it first; its row comes with the next sync.
+      if (seq > 0) this.#known.set(field, { seq, text });
+      else this.#lastSync = 0;
     }
   }
 
