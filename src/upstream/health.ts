@@ -293,7 +293,10 @@ export class HealthTable {
     if (state === CREDENTIAL_STATE.FAILED) {
       return {
         name,
-        state: this.#lease(index) > now ? "probing" : "failed",
+        // A lease held during the backoff (another instance's, to come) is no probe yet.
+        state: this.#lease(index) > now && retryAt <= now
+          ? "probing"
+          : "failed",
         failures,
         retryInSeconds: wait,
       };

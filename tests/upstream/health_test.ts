@@ -97,3 +97,33 @@ Deno.test("HealthTable validates its backoff", () => {
     RangeError,
   );
 });
+
+Deno.test("HealthTable.apply() and holdProbe(): another instance's view in force here, its probe held back", () => {
+  const health = table();
+  const before = health.generation();
+  health.apply(1, {
+    state: CREDENTIAL_STATE.FAILED,
+    failures: 2,
+    retryAt: NOW + 2000,
+  });
+  assert.ok(health.generation() > before);
+  assert.deepEqual(health.snapshot(1), {
+    state: CREDENTIAL_STATE.FAILED,
+    failures: 2,
+    retryAt: NOW + 2000,
+  });
+  // Held beyond the backoff: not due, not claimable, shown as failed.
+  health.holdProbe(1, NOW + 5000);
+  assert.equal(health.describe(1, "b", NOW).state, "failed");
+  assert.deepEqual(health.view(2, NOW + 3000).due, []);
+  assert.equal(health.claimProbe(1, NOW + 3000), false);
+  assert.equal(health.describe(1, "b", NOW + 3000).state, "probing");
+  // Freed: due at once.
+  health.holdProbe(1, 0);
+  assert.deepEqual(health.view(2, NOW + 3000).due, [1]);
+  assert.equal(health.claimProbe(1, NOW + 3000), true);
+  // An ok from elsewhere frees the lease too.
+  health.apply(1, { state: CREDENTIAL_STATE.OK, failures: 0, retryAt: 0 });
+  assert.equal(health.probeLease(1), 0);
+  assert.deepEqual(health.view(2, NOW).usable, [0, 1]);
+});
