@@ -28,6 +28,8 @@ import type { RedisLink } from "./redis_link.ts";
 export const TICK_MS = 250;
 /** How often the whole hash is read even when no message came, ms. */
 export const RESYNC_MS = 5_000;
+/** Ticks a row that cannot be applied yet is tried again before the next full sync has to. */
+const WAIT_TRIES = 20;
 
 /**
  * Numbers a row, stores it and announces it; returns its number. With
@@ -89,6 +91,8 @@ class AccountBridge implements AccountSync {
   /** Changed here while Redis was down. */
   #dirty = new Set<string>();
   #incoming: Entry[] = [];
+  /** Rows not applicable yet (their user has not arrived), tried again each tick. */
+  #waiting = new Map<string, { entry: Entry; tries: number }>();
   /** Name of the data set in Redis this instance's numbers belong to. */
   #epoch: string | null = null;
   #wasUp = false;
@@ -98,6 +102,10 @@ class AccountBridge implements AccountSync {
   #busy = false;
   #closed = false;
   #failing = false;
+  #subscribed: Promise<void>;
+  #onSubscriberReady = () => {
+    this.#wasUp = false;
+  };
   #onMessage = (channel: string, text: string) => {
     if (channel !== this.#channel) return;
     const entry = parse(text);
@@ -112,9 +120,15 @@ class AccountBridge implements AccountSync {
     this.#channel = `${options.link.prefix}accounts`;
     this.#sub = options.link.subscriber();
     this.#sub.on("message", this.#onMessage);
-    this.#sub.subscribe(this.#channel).catch(() => {
-      // ioredis subscribes again on each reconnect; the link reports outages.
-    });
+    // What is published before the subscription (or while the subscriber
+    // reconnects) is never received: read everything once it is in place.
+    this.#sub.on("ready", this.#onSubscriberReady);
+    this.#subscribed = this.#sub.subscribe(this.#channel).then(
+      this.#onSubscriberReady,
+      () => {
+        // ioredis subscribes again on each reconnect; the link reports outages.
+      },
+    );
     this.#timer = setInterval(() => this.#schedule(), TICK_MS);
   }
 
@@ -122,6 +136,7 @@ class AccountBridge implements AccountSync {
     this.#closed = true;
     clearInterval(this.#timer);
     this.#sub.off("message", this.#onMessage);
+    this.#sub.off("ready", this.#onSubscriberReady);
     await this.#running;
   }
 
@@ -182,7 +197,9 @@ class AccountBridge implements AccountSync {
   /** Applies what is newer than what this instance has, except its own unsent changes. */
   async #apply(): Promise<void> {
     const newest = new Map<string, Entry>();
-    for (const entry of this.#incoming.splice(0)) {
+    // Rows that waited for what they need (a session for its user) come first.
+    const waiting = [...this.#waiting.values()].map((w) => w.entry);
+    for (const entry of [...waiting, ...this.#incoming.splice(0)]) {
       if (this.#dirty.has(entry.field)) continue;
       if ((this.#known.get(entry.field)?.seq ?? 0) >= entry.seq) continue;
       const seen = newest.get(entry.field);
@@ -202,6 +219,15 @@ class AccountBridge implements AccountSync {
     for (const field of applied) {
       const text = this.#local.get(field) ?? "null";
       this.#known.set(field, { seq: newest.get(field)!.seq, text });
+      this.#waiting.delete(field);
+    }
+    const done = new Set(applied);
+    for (const entry of newest.values()) {
+      if (done.has(entry.field)) continue;
+      const tries = (this.#waiting.get(entry.field)?.tries ?? 0) + 1;
+      // Still not applicable after a while (a name clash): the next full sync retries.
+      if (tries > WAIT_TRIES) this.#waiting.delete(entry.field);
+      else this.#waiting.set(entry.field, { entry, tries });
     }
   }
 

@@ -76,6 +76,10 @@ class KeyBridge implements KeySync {
   #busy = false;
   #closed = false;
   #failing = false;
+  #subscribed: Promise<void>;
+  #onSubscriberReady = () => {
+    this.#wasUp = false;
+  };
   #onMessage = (channel: string, text: string) => {
     if (channel !== this.#channel) return;
     const message = parse(text);
@@ -91,9 +95,15 @@ class KeyBridge implements KeySync {
     this.#channel = `${options.link.prefix}keys`;
     this.#sub = options.link.subscriber();
     this.#sub.on("message", this.#onMessage);
-    this.#sub.subscribe(this.#channel).catch(() => {
-      // ioredis subscribes again on each reconnect; the link reports outages.
-    });
+    // What is published before the subscription (or while the subscriber
+    // reconnects) is never received: read everything once it is in place.
+    this.#sub.on("ready", this.#onSubscriberReady);
+    this.#subscribed = this.#sub.subscribe(this.#channel).then(
+      this.#onSubscriberReady,
+      () => {
+        // ioredis subscribes again on each reconnect; the link reports outages.
+      },
+    );
     options.store.onChange(() => {
       this.#pushWanted = true;
       this.#schedule();
@@ -102,6 +112,7 @@ class KeyBridge implements KeySync {
   }
 
   async settled(): Promise<void> {
+    await this.#subscribed;
     await this.#running;
     this.#schedule();
     await this.#running;
@@ -111,6 +122,7 @@ class KeyBridge implements KeySync {
     this.#closed = true;
     clearInterval(this.#timer);
     this.#sub.off("message", this.#onMessage);
+    this.#sub.off("ready", this.#onSubscriberReady);
     await this.#running;
   }
 

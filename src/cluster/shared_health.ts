@@ -130,6 +130,10 @@ class HealthBridge implements SharedHealth {
   #channel: string;
   #failing = false;
   #sub: Redis;
+  #subscribed: Promise<void>;
+  #onSubscriberReady = () => {
+    this.#wasUp = false;
+  };
   #onMessage = (channel: string, text: string) => {
     if (channel === this.#channel) this.#received(text);
   };
@@ -143,9 +147,15 @@ class HealthBridge implements SharedHealth {
     this.#channel = `${options.link.prefix}health`;
     this.#sub = options.link.subscriber();
     this.#sub.on("message", this.#onMessage);
-    this.#sub.subscribe(this.#channel).catch(() => {
-      // ioredis subscribes again on each reconnect; the link reports outages.
-    });
+    // What is published before the subscription (or while the subscriber
+    // reconnects) is never received: read everything once it is in place.
+    this.#sub.on("ready", this.#onSubscriberReady);
+    this.#subscribed = this.#sub.subscribe(this.#channel).then(
+      this.#onSubscriberReady,
+      () => {
+        // ioredis subscribes again on each reconnect; the link reports outages.
+      },
+    );
     this.#timer = setInterval(() => this.#schedule(), TICK_MS);
   }
 
@@ -164,6 +174,7 @@ class HealthBridge implements SharedHealth {
   }
 
   async settled(): Promise<void> {
+    await this.#subscribed;
     await this.#running;
     this.#schedule();
     await this.#running;
@@ -173,6 +184,7 @@ class HealthBridge implements SharedHealth {
     this.#closed = true;
     clearInterval(this.#timer);
     this.#sub.off("message", this.#onMessage);
+    this.#sub.off("ready", this.#onSubscriberReady);
     await this.#running;
   }
 

@@ -23,11 +23,18 @@ class MemoryTables {
   }
   merge(rows: AccountReplica[]): Promise<string[]> {
     this.merges.push(rows);
+    const applied: string[] = [];
     for (const r of rows) {
+      // As the real tables: a session needs its user.
+      if (
+        r.field.startsWith("session:") && r.row !== null &&
+        !this.rows.has(`user:${r.row.user}`)
+      ) continue;
       if (r.row === null) this.rows.delete(r.field);
       else this.rows.set(r.field, JSON.stringify(r.row));
+      applied.push(r.field);
     }
-    return Promise.resolve(rows.map((r) => r.field));
+    return Promise.resolve(applied);
   }
 }
 
@@ -157,5 +164,34 @@ Deno.test("account sync: a row changed while Redis was down is pushed after it i
     }
   } finally {
     await redis.stop();
+  }
+});
+
+Deno.test("account sync: a session that arrives before its user waits for it, and is applied as soon as the user is", async () => {
+  await using redis = await startRedis();
+  const a = await instance(redis, "a");
+  try {
+    // Another instance's two writes, the session's message first.
+    const entry = (seq: number, field: string, row: unknown) =>
+      JSON.stringify({ seq, by: "other", field, row });
+    await redis.cli(
+      "PUBLISH",
+      "fp-acc:accounts",
+      entry(2, "session:abc", { user: "carol" }),
+    );
+    await new Promise((r) => setTimeout(r, 400));
+    assert.equal(a.tables.rows.has("session:abc"), false);
+    await redis.cli(
+      "PUBLISH",
+      "fp-acc:accounts",
+      entry(1, "user:carol", { name: "carol" }),
+    );
+    await until(
+      "the session after its user",
+      () => a.tables.rows.has("session:abc"),
+      1_000,
+    );
+  } finally {
+    await a.close();
   }
 });
