@@ -41,11 +41,24 @@ if ARGV[5] == "nx" and redis.call("HEXISTS", KEYS[1], ARGV[1]) == 1 then
   return 0
 end
 local seq = redis.call("INCR", KEYS[2])
-local entry = '{"seq":' .. seq .. ',"by":' .. cjson.encode(ARGV[3]) ..
-  ',"field":' .. cjson.encode(ARGV[1]) .. ',"row":' .. ARGV[2] .. '}'
+local now = redis.call("TIME")
+local at = now[1] * 1000 + math.floor(now[2] / 1000)
+local entry = '{"seq":' .. seq .. ',"at":' .. string.format("%d", at) ..
+  ',"by":' .. cjson.encode(ARGV[3]) .. ',"field":' .. cjson.encode(ARGV[1]) ..
+  ',"row":' .. ARGV[2] .. '}'
 redis.call("HSET", KEYS[1], ARGV[1], entry)
 redis.call("PUBLISH", ARGV[4], entry)
 return seq`;
+
+/** Deletes a field while it still holds the entry given (a tombstone past its time). */
+const PRUNE_SCRIPT =
+  `if redis.call("HGET", KEYS[1], ARGV[1]) == ARGV[2] then return redis.call("HDEL", KEYS[1], ARGV[1]) end return 0`;
+
+/**
+ * A deletion stays in Redis this long, ms: an instance away for longer may
+ * bring back a row deleted meanwhile — long past any session's lifetime.
+ */
+export const TOMBSTONE_MS = 7 * 24 * 3_600_000;
 
 /** Where the bridge reports trouble. */
 export interface AccountSyncLogger {
@@ -69,6 +82,8 @@ export interface AccountSync {
 
 interface Entry {
   seq: number;
+  /** When Redis numbered it, epoch ms (absent in entries of older versions). */
+  at?: number;
   by: string;
   field: string;
   row: Record<string, unknown> | null;
@@ -179,9 +194,16 @@ class AccountBridge implements AccountSync {
         this.#known.clear();
         this.#epoch = epoch;
       }
-      for (const text of Object.values(all)) {
+      for (const [field, text] of Object.entries(all)) {
         const entry = parse(text);
-        if (entry !== null) this.#incoming.push(entry);
+        if (entry === null) continue;
+        this.#incoming.push(entry);
+        if (
+          entry.row === null && entry.at !== undefined &&
+          time - entry.at > TOMBSTONE_MS
+        ) {
+          await this.#client.eval(PRUNE_SCRIPT, 1, "{accounts}", field, text);
+        }
       }
       this.#wasUp = true;
       this.#lastSync = time;

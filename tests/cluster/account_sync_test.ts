@@ -195,3 +195,60 @@ Deno.test("account sync: a session that arrives before its user waits for it, an
     await a.close();
   }
 });
+
+Deno.test("account sync: a deletion older than a week is pruned from Redis, a recent one kept", async () => {
+  await using redis = await startRedis();
+  const old = JSON.stringify({
+    seq: 1,
+    at: Date.now() - 8 * 24 * 3_600_000,
+    by: "other",
+    field: "session:old",
+    row: null,
+  });
+  const recent = JSON.stringify({
+    seq: 2,
+    at: Date.now() - 3_600_000,
+    by: "other",
+    field: "session:recent",
+    row: null,
+  });
+  await redis.cli(
+    "HSET",
+    "fp-acc:{accounts}",
+    "session:old",
+    old,
+    "session:recent",
+    recent,
+  );
+  const a = await instance(redis, "a");
+  try {
+    for (let i = 0; i < 50; i++) {
+      if (
+        (await redis.cli("HEXISTS", "fp-acc:{accounts}", "session:old")) === "0"
+      ) break;
+      await new Promise((r) => setTimeout(r, 50));
+    }
+    assert.equal(
+      await redis.cli("HEXISTS", "fp-acc:{accounts}", "session:old"),
+      "0",
+    );
+    assert.equal(
+      await redis.cli("HEXISTS", "fp-acc:{accounts}", "session:recent"),
+      "1",
+    );
+    // A write numbers its entry with Redis's clock.
+    a.tables.rows.set("user:dave", JSON.stringify({ name: "dave" }));
+    for (let i = 0; i < 50; i++) {
+      if (
+        (await redis.cli("HEXISTS", "fp-acc:{accounts}", "user:dave")) === "1"
+      ) break;
+      await new Promise((r) => setTimeout(r, 50));
+    }
+    const entry = JSON.parse(
+      await redis.cli("HGET", "fp-acc:{accounts}", "user:dave"),
+    );
+    assert.ok(Math.abs(entry.at - Date.now()) < 5_000);
+  } finally {
+    await a.close();
+  }
+});
