@@ -28,6 +28,7 @@ import {
   type AccountSyncOptions,
   shareAccounts,
 } from "./account_sync.ts";
+import { type AcmeStore, acmeStore } from "./acme_store.ts";
 
 /** Options of {@linkcode openCluster}. */
 export interface ClusterOptions {
@@ -50,6 +51,8 @@ export interface Cluster extends AsyncDisposable {
   shareAccounts(options: Omit<AccountSyncOptions, "link">): AccountSync;
   /** A lock across the instances (the ACME order's). */
   lock(options: Omit<OrderLockOptions, "link">): OrderLock;
+  /** ACME challenges and certificates shared by the instances behind one name. */
+  acmeStore(): AcmeStore;
   close(): Promise<void>;
 }
 
@@ -82,6 +85,7 @@ export async function openCluster(options: ClusterOptions): Promise<Cluster> {
     shareKeys: (o) => piece(shareKeys({ ...o, link })),
     shareAccounts: (o) => piece(shareAccounts({ ...o, link })),
     lock: (o) => redisLock({ ...o, link }),
+    acmeStore: () => acmeStore(link),
     close,
     [Symbol.asyncDispose]: close,
   };

@@ -20,7 +20,16 @@ export interface RedirectOptions {
   keepAliveTimeout: number;
   maxConnections: number;
   /** ACME HTTP-01: token → key authorization, answered under {@linkcode ACME_CHALLENGE_PATH}. */
-  challenges?: ReadonlyMap<string, string>;
+  challenges?: ChallengeAnswers;
+}
+
+/**
+ * Where the challenge listener finds a token's key authorization: this
+ * instance's pending orders (a `Map` will do), or with Redis also another
+ * instance's (src/server/acme/challenges.ts).
+ */
+export interface ChallengeAnswers {
+  get(token: string): string | undefined | Promise<string | undefined>;
 }
 
 /** Where a CA fetches an HTTP-01 challenge: this path, then the token. */
@@ -49,15 +58,19 @@ export function redirectResponse(req: Request, httpsPort: number): Response {
  */
 export function challengeResponse(
   req: Request,
-  challenges: ReadonlyMap<string, string>,
-): Response | null {
+  challenges: ChallengeAnswers,
+): Promise<Response> | null {
   const path = new URL(req.url).pathname;
   if (!path.startsWith(ACME_CHALLENGE_PATH)) return null;
-  const answer = challenges.get(path.slice(ACME_CHALLENGE_PATH.length));
-  if (answer === undefined) return new Response(null, { status: 404 });
-  return new Response(answer, {
-    headers: { "content-type": "application/octet-stream" },
-  });
+  return Promise.resolve(
+    challenges.get(path.slice(ACME_CHALLENGE_PATH.length)),
+  ).then((answer) =>
+    answer === undefined
+      ? new Response(null, { status: 404 })
+      : new Response(answer, {
+        headers: { "content-type": "application/octet-stream" },
+      })
+  );
 }
 
 /** Opens the redirect listener; throws when the port cannot be opened. */

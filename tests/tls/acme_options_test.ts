@@ -105,13 +105,13 @@ Deno.test("acmeStateDirOf() is --acme-state-dir, else acme/ next to the database
 
 Deno.test("challengeResponse() answers a pending token, 404s others, and leaves other paths", async () => {
   const challenges = new Map([["tok-1", "tok-1.thumb"]]);
-  const hit = challengeResponse(
+  const hit = await challengeResponse(
     new Request("http://proxy.example.com/.well-known/acme-challenge/tok-1"),
     challenges,
   );
   assert.equal(hit?.status, 200);
   assert.equal(await hit?.text(), "tok-1.thumb");
-  const miss = challengeResponse(
+  const miss = await challengeResponse(
     new Request("http://proxy.example.com/.well-known/acme-challenge/other"),
     challenges,
   );

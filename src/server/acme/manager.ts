@@ -14,6 +14,9 @@ import { describe } from "../../base/describe.ts";
 import type { LimitedServer } from "../connection_limits.ts";
 import { type Cluster, joinCluster } from "../cluster_join.ts";
 import type { OrderLock } from "../../cluster/order_lock.ts";
+import type { AcmeStore } from "../../cluster/acme_store.ts";
+import { type ChallengeBook, challengeBook } from "./challenges.ts";
+import type { ChallengeAnswers } from "../tls_redirect.ts";
 import { loadTlsPair, type TlsFiles, type TlsPair } from "../tls.ts";
 import { startRedirect } from "../tls_redirect.ts";
 import type { AcmeSettings } from "./options.ts";
@@ -83,17 +86,19 @@ export async function startAcme(options: AcmeOptions): Promise<AcmeHandle> {
   const { settings, logger } = options;
   const files = acmeStateFiles(options.stateDir);
   await ensureStateDir(files);
-  const challenges = new Map<string, string>();
-  // With --redis-url the instances behind one name order one at a time.
+  // With --redis-url the instances behind one name order one at a time,
+  // answer each other's challenges and share the certificate.
   const cluster: Cluster | null = await joinCluster({
     settings,
     logger,
     name: `flow-proxy-${Deno.pid}-acme`,
   });
   const lock = cluster?.lock({ logger }) ?? null;
+  const store = cluster?.acmeStore() ?? null;
+  const challenges = challengeBook(store, logger);
   const server = openChallengeListener(settings, challenges, logger);
   const order = (reason: string) =>
-    obtain({ ...options, files, challenges, reason, lock });
+    obtain({ ...options, files, challenges, reason, lock, store });
   let pair: TlsPair;
   try {
     pair = await storedPair(files, settings.acmeDomains, logger) ??
@@ -158,7 +163,7 @@ export async function startAcme(options: AcmeOptions): Promise<AcmeHandle> {
 
 function openChallengeListener(
   settings: AcmeOptions["settings"],
-  challenges: Map<string, string>,
+  challenges: ChallengeAnswers,
   logger: Logger,
 ): LimitedServer {
   const port = settings.acmeHttpPort;
@@ -245,10 +250,12 @@ async function storedPair(
 
 interface ObtainOptions extends AcmeOptions {
   files: AcmeStateFiles;
-  challenges: Map<string, string>;
+  challenges: ChallengeBook;
   reason: string;
   /** The lock across instances (Redis), taken before the file lock; null without one. */
   lock: OrderLock | null;
+  /** The certificates the instances share (Redis); null without one. */
+  store: AcmeStore | null;
 }
 
 /**
@@ -278,6 +285,8 @@ function obtainLocked(options: ObtainOptions): Promise<TlsPair> {
       );
       return stored;
     }
+    const shared = await sharedPair(options);
+    if (shared !== null) return shared;
     logger.info(
       `Ordering a certificate for ${
         domains.join(", ")
@@ -291,6 +300,17 @@ function obtainLocked(options: ObtainOptions): Promise<TlsPair> {
       throw err;
     }
     options.metrics.countAcmeOrder("issued");
+    await options.store?.storeCertificate(
+      domains,
+      { cert: pair.cert, key: pair.key },
+      pair.summary.notAfter * 1000,
+    ).catch((err) =>
+      logger.warn(
+        `Cannot share the new ACME certificate through Redis (${
+          describe(err)
+        }): the other instances order their own`,
+      )
+    );
     logger.info(
       `ACME certificate issued: ${
         pair.summary.names.join(", ")
@@ -300,6 +320,51 @@ function obtainLocked(options: ObtainOptions): Promise<TlsPair> {
     );
     return pair;
   });
+}
+
+/**
+ * The pair another instance shared through Redis when it is sound, names
+ * every domain and is not due for renewal: written to this instance's
+ * state directory and returned. Else null (ordering goes on).
+ */
+async function sharedPair(options: ObtainOptions): Promise<TlsPair | null> {
+  const { store, files, settings, logger } = options;
+  if (store === null) return null;
+  const domains = settings.acmeDomains;
+  const pem = await store.certificate(domains).catch((err) => {
+    logger.warn(
+      `Cannot read the shared ACME certificate from Redis (${
+        describe(err)
+      }): ordering one here`,
+    );
+    return null;
+  });
+  if (pem === null) return null;
+  const where = "the ACME certificate shared in Redis";
+  let summary;
+  try {
+    const { checkPair } = await import("../tls_x509.ts");
+    summary = checkPair(pem.cert, pem.key, { certFile: where, keyFile: where });
+  } catch (err) {
+    logger.warn(`Not using ${where}: ${describe(err)}`);
+    return null;
+  }
+  if (
+    !coversDomains(summary, domains) || Date.now() >= renewalTime(summary)
+  ) {
+    return null;
+  }
+  await writePrivate(files.keyFile, pem.key);
+  await writePrivate(files.certFile, pem.cert);
+  const pair = await loadTlsPair(files, { allowExpired: false });
+  logger.info(
+    `Using the ACME certificate another instance shared through Redis: ${
+      pair.summary.names.join(", ")
+    }, serial ${pair.summary.serial}, expires ${
+      new Date(pair.summary.notAfter * 1000).toISOString()
+    }`,
+  );
+  return pair;
 }
 
 async function orderAndStore(options: ObtainOptions): Promise<TlsPair> {

@@ -7,6 +7,7 @@
  */
 import acme from "acme-client";
 import { Agent } from "node:https";
+import type { ChallengeBook } from "./challenges.ts";
 
 /**
  * Bound on each request to the ACME server: without it a server gone
@@ -26,7 +27,7 @@ export interface OrderOptions {
   /** PEM CA trusted for the ACME server's HTTPS, or null for the system's. */
   caPem: string | null;
   /** Token → key authorization, served by the challenge listener. */
-  challenges: Map<string, string>;
+  challenges: ChallengeBook;
 }
 
 /** What an order gives: the chain, its new key, and the account used. */
@@ -79,14 +80,10 @@ export async function orderCertificate(
     challengePriority: ["http-01"],
     // The CA checks; a check from here fails behind NAT or a port mapping.
     skipChallengeVerification: true,
-    challengeCreateFn: (_authz, challenge, keyAuthorization) => {
-      options.challenges.set(challenge.token, keyAuthorization);
-      return Promise.resolve();
-    },
-    challengeRemoveFn: (_authz, challenge) => {
-      options.challenges.delete(challenge.token);
-      return Promise.resolve();
-    },
+    challengeCreateFn: (_authz, challenge, keyAuthorization) =>
+      options.challenges.set(challenge.token, keyAuthorization),
+    challengeRemoveFn: (_authz, challenge) =>
+      options.challenges.delete(challenge.token),
   });
   return { cert, key, accountKey, accountUrl: client.getAccountUrl() };
 }
