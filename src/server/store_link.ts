@@ -14,6 +14,14 @@ import type { LogLevel } from "../base/logging.ts";
 import type { Budget } from "../access/budget.ts";
 import type { RequestRecord } from "../request_log/record.ts";
 import type { UsageSummary } from "../request_log/sqlite_store.ts";
+import type {
+  Cursor,
+  RequestDetail,
+  RequestPage,
+  RequestSelection,
+  SeriesBy,
+  UsageSeries,
+} from "../request_log/request_queries.ts";
 import type { AccountsAnswer, AccountsCall } from "../accounts/calls.ts";
 import type { SessionPolicy } from "../accounts/sessions.ts";
 import type { KeyReplica, MergeResult } from "../access/key_replica.ts";
@@ -28,6 +36,21 @@ export type StoreOp =
   /** `owner`: only the requests of the keys that user owns (a member's usage). */
   | { op: "usage"; since: number; owner?: string }
   | { op: "accounts"; call: AccountsCall }
+  /** The dashboard: a page of the request log, one request, usage by day. */
+  | {
+    op: "requests";
+    selection: RequestSelection;
+    cursor: Cursor | null;
+    limit: number;
+  }
+  | { op: "request"; id: string; owner: string | null }
+  | {
+    op: "usage-series";
+    fromDay: string;
+    toDay: string;
+    by: SeriesBy;
+    owner: string | null;
+  }
   | { op: "write"; records: RequestRecord[] }
   /** With --redis-url: the key rows other instances are sent, and theirs merged in. */
   | { op: "key-rows" }
@@ -43,6 +66,9 @@ export interface StoreResults {
   budget: boolean;
   usage: UsageSummary;
   accounts: AccountsAnswer;
+  requests: RequestPage;
+  request: RequestDetail | null;
+  "usage-series": UsageSeries;
   write: null;
   "key-rows": KeyReplica[];
   "merge-keys": MergeResult;
