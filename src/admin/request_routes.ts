@@ -8,7 +8,11 @@
  *
  * @module
  */
-import { parseInstant, parseSince } from "../base/time_grammar.ts";
+import {
+  parseDuration,
+  parseInstant,
+  parseSince,
+} from "../base/time_grammar.ts";
 import {
   type Cursor,
   formatCursor,
@@ -324,7 +328,11 @@ export async function serveUsageSeries(
       `Invalid "since" value "${rawSince}": use a duration such as 30d, an ISO date, or epoch milliseconds`,
     );
   }
-  const fromDay = utcDay(Math.min(since, r.now));
+  // `30d` is thirty days, today the last; a date is the first day itself.
+  const back = parseDuration(rawSince);
+  const fromDay = back === null ? utcDay(Math.min(since, r.now)) : utcDay(
+    r.now - (Math.max(1, Math.ceil(back / 86_400_000)) - 1) * 86_400_000,
+  );
   const toDay = utcDay(r.now);
   const days = (Date.parse(toDay) - Date.parse(fromDay)) / 86_400_000 + 1;
   if (days > MAX_SERIES_DAYS) {
