@@ -260,6 +260,8 @@ export async function startRuntime(options: RuntimeOptions): Promise<Runtime> {
       revoke: (name) => store.request({ op: "revoke", name }),
       setBudget: (name, budget) =>
         store.request({ op: "budget", name, budget }),
+      update: (name, changes) =>
+        store.request({ op: "update-key", name, changes }),
     },
     usage: store
       ? (since, owner) => store.request({ op: "usage", since, owner })

@@ -7,6 +7,7 @@
  */
 import type {
   CreateKeyInput,
+  KeyChanges,
   KeyRecord,
   StoredKey,
 } from "../access/client_keys.ts";
@@ -33,6 +34,7 @@ export type StoreOp =
   | { op: "create"; input: CreateKeyInput }
   | { op: "revoke"; name: string }
   | { op: "budget"; name: string; budget: Budget | null }
+  | { op: "update-key"; name: string; changes: KeyChanges }
   /** `owner`: only the requests of the keys that user owns (a member's usage). */
   | { op: "usage"; since: number; owner?: string }
   | { op: "accounts"; call: AccountsCall }
@@ -64,6 +66,7 @@ export interface StoreResults {
   create: { key: string; record: KeyRecord };
   revoke: boolean;
   budget: boolean;
+  "update-key": KeyRecord | null;
   usage: UsageSummary;
   accounts: AccountsAnswer;
   requests: RequestPage;

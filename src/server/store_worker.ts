@@ -171,6 +171,11 @@ class StoreService {
         await this.#publishIfChanged();
         return changed;
       }
+      case "update-key": {
+        const updated = this.#keys.update(op.name, op.changes);
+        await this.#publishIfChanged();
+        return updated;
+      }
       case "usage":
         return await this.#reads.usage(
           op.since,
