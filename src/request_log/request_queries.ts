@@ -181,7 +181,8 @@ function where(
     params.push(filter.upstreamModel);
   }
   const status = filter.status;
-  // `status >= 400` spelled as the partial index's own term, so SQLite uses it.
+  // `status >= 400` and `error IS NOT NULL` spelled as in the partial index
+  // of failed requests (schema 5), so that SQLite reads that index.
   if (status === "4xx") terms.push("status >= 400 AND status < 500");
   else if (status === "5xx") terms.push("status >= 400 AND status >= 500");
   else if (status === "error") terms.push("error IS NOT NULL");
@@ -200,8 +201,8 @@ function where(
   }
   if (filter.rewrite === "none") terms.push("rewrite IS NULL");
   else if (filter.rewrite !== undefined) {
-    // A kind among the comma-joined kinds of the row.
-    terms.push("instr(',' || rewrite || ',', ?) > 0");
+    // A kind among the comma-joined kinds of the row (`IS NOT NULL`: the index).
+    terms.push("rewrite IS NOT NULL AND instr(',' || rewrite || ',', ?) > 0");
     params.push(`,${filter.rewrite},`);
   }
   if (filter.id !== undefined) {
