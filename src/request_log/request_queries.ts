@@ -376,16 +376,21 @@ export function usageSeries(
     params.push(JSON.stringify(options.clients));
   }
   const column = options.by === "model" ? "model" : "client";
+  // Grouped in the order of the rollup's key (or of its model index), so
+  // SQLite sums as it reads, with no sort.
   const rows = db.prepare(
-    `SELECT day, ${column} AS name, currency, sum(requests) AS requests,
+    `SELECT day, ${column} AS name, sum(requests) AS requests,
       sum(tokens) AS tokens, sum(cost_nanos) AS nanos, sum(priced) AS priced,
-      sum(unpriced) AS unpriced
+      sum(unpriced) AS unpriced,
+      min(CASE WHEN priced > 0 AND currency != '' THEN currency END) AS low,
+      max(CASE WHEN priced > 0 AND currency != '' THEN currency END) AS high
     FROM requests_daily WHERE day >= ? AND day <= ? ${clientTerm}
-    GROUP BY day, ${column}, currency`,
+    GROUP BY day, ${column}`,
   ).all(...params) as {
     day: string;
     name: string;
-    currency: string;
+    low: string | null;
+    high: string | null;
     requests: number;
     tokens: number;
     nanos: number;
@@ -434,9 +439,8 @@ export function usageSeries(
     totals.nanos += Number(row.nanos);
     totals.priced += Number(row.priced);
     totals.unpriced += Number(row.unpriced);
-    if (row.currency !== "" && Number(row.priced) > 0) {
-      currencies.add(row.currency);
-    }
+    if (row.low !== null) currencies.add(row.low);
+    if (row.high !== null) currencies.add(row.high);
   }
   const spend = (nanos: number, priced: number, unpriced: number) =>
     priced === 0 && unpriced > 0 ? null : nanos / 1e9;

@@ -73,6 +73,10 @@ const MIGRATIONS: readonly string[] = [
     WHERE upstream_model IS NOT NULL;
   CREATE INDEX IF NOT EXISTS requests_failed_ts ON requests (ts)
     WHERE status >= 400 OR error IS NOT NULL;
+  CREATE INDEX IF NOT EXISTS requests_status_ts ON requests (status, ts)
+    WHERE status >= 400;
+  CREATE INDEX IF NOT EXISTS requests_error_ts ON requests (error, ts)
+    WHERE error IS NOT NULL;
   CREATE INDEX IF NOT EXISTS requests_translation_ts ON requests (translation, ts)
     WHERE translation IS NOT NULL;
   CREATE INDEX IF NOT EXISTS requests_rewrite_ts ON requests (ts)
@@ -89,6 +93,8 @@ const MIGRATIONS: readonly string[] = [
     unpriced INTEGER NOT NULL,
     PRIMARY KEY (day, client, model, currency)
   ) WITHOUT ROWID;
+  CREATE INDEX IF NOT EXISTS requests_daily_model ON requests_daily
+    (day, model, currency, requests, tokens, cost_nanos, priced, unpriced);
   INSERT INTO requests_daily
     SELECT strftime('%Y-%m-%d', ts / 1000, 'unixepoch'), coalesce(client, ''),
       coalesce(model, ''), coalesce(cost_currency, ''), count(*),
