@@ -21,6 +21,12 @@ import type {
   UsageTotals,
 } from "./sqlite_store.ts";
 import { describe } from "../base/describe.ts";
+import {
+  seriesFromRows,
+  type SeriesRow,
+  type UsageSeries,
+  type UsageSeriesOptions,
+} from "./request_queries.ts";
 
 /** How every error of these reads begins, for callers that answer 503 on it. */
 export const CLICKHOUSE_READ_ERROR = "Cannot read the request log from";
@@ -72,6 +78,12 @@ export interface ClickHouseQueries {
     clients: readonly string[],
     since: number,
   ): Promise<{ tokens: number; nanos: number }>;
+  /** The dashboard's usage by day, as `usageSeries` of request_queries.ts gives it from SQLite. */
+  usageSeries(
+    options: UsageSeriesOptions & {
+      ownersOf: (keys: readonly string[]) => Map<string, KeyOwner>;
+    },
+  ): Promise<UsageSeries>;
 }
 
 const IDENTIFIER = /^[A-Za-z_][A-Za-z0-9_]*$/;
@@ -234,9 +246,38 @@ export function createClickHouseQueries(
     };
   }
 
+  async function usageSeries(
+    o: UsageSeriesOptions & {
+      ownersOf: (keys: readonly string[]) => Map<string, KeyOwner>;
+    },
+  ): Promise<UsageSeries> {
+    const from = Date.parse(`${o.fromDay}T00:00:00Z`);
+    const to = Date.parse(`${o.toDay}T00:00:00Z`) + 86_400_000;
+    const conditions = [sinceSql(from), `ts < toDateTime(${to / 1000})`];
+    if (o.clients !== undefined) conditions.push(clientsSql(o.clients));
+    const column = o.by === "model" ? "model" : "client";
+    const found = await rows(
+      `SELECT formatDateTime(ts, '%F') AS day, ifNull(${column}, '') AS name,
+        count() AS requests,
+        sum(ifNull(tokens_in, 0) + ifNull(tokens_out, 0)) AS tokens,
+        sum(ifNull(cost_nanos, 0)) AS nanos,
+        countIf(isNotNull(cost_nanos)) AS priced,
+        countIf(isNull(cost_nanos) AND (isNotNull(tokens_in) OR isNotNull(tokens_out))) AS unpriced,
+        min(if(isNotNull(cost_nanos), cost_currency, NULL)) AS low,
+        max(if(isNotNull(cost_nanos), cost_currency, NULL)) AS high
+      FROM ${table} WHERE ${conditions.join(" AND ")} GROUP BY day, name`,
+    );
+    return seriesFromRows(
+      (found ?? []) as unknown as SeriesRow[],
+      o,
+      (keys) => o.ownersOf(keys),
+    );
+  }
+
   return {
     where,
     usageSummary,
+    usageSeries,
     usedSince: (client, since) =>
       used(`${clientsSql([client])} AND ${sinceSql(since)}`),
     usedSinceByClients: (clients, since) =>

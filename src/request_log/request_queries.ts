@@ -367,8 +367,6 @@ export function usageSeries(
   db: DatabaseSync,
   options: UsageSeriesOptions,
 ): UsageSeries {
-  const days = dayRange(options.fromDay, options.toDay);
-  const index = new Map(days.map((d, i) => [d, i]));
   const params: SQLInputValue[] = [options.fromDay, options.toDay];
   let clientTerm = "";
   if (options.clients !== undefined) {
@@ -386,21 +384,41 @@ export function usageSeries(
       max(CASE WHEN priced > 0 AND currency != '' THEN currency END) AS high
     FROM requests_daily WHERE day >= ? AND day <= ? ${clientTerm}
     GROUP BY day, ${column}`,
-  ).all(...params) as {
-    day: string;
-    name: string;
-    low: string | null;
-    high: string | null;
-    requests: number;
-    tokens: number;
-    nanos: number;
-    priced: number;
-    unpriced: number;
-  }[];
+  ).all(...params) as unknown as SeriesRow[];
+  return seriesFromRows(rows, options, (keys) => keyOwners(db, keys));
+}
+
+/** One group of one day, as the series query (SQLite or ClickHouse) gives it. */
+export interface SeriesRow {
+  day: string;
+  /** Key or model; "" for none. */
+  name: string;
+  requests: number | string;
+  tokens: number | string;
+  nanos: number | string;
+  priced: number | string;
+  unpriced: number | string;
+  /** The least and greatest currency of priced requests; null when none was priced. */
+  low: string | null;
+  high: string | null;
+}
+
+/**
+ * The series of `rows` (day × key or model), grouped by `options.by`:
+ * keys become their owner or the owner's team through `ownersOf`.
+ */
+export function seriesFromRows(
+  rows: readonly SeriesRow[],
+  options: Pick<UsageSeriesOptions, "fromDay" | "toDay" | "by">,
+  ownersOf: (
+    keys: string[],
+  ) => Map<string, { user: string | null; team: string | null }>,
+): UsageSeries {
+  const days = dayRange(options.fromDay, options.toDay);
+  const index = new Map(days.map((d, i) => [d, i]));
   let rename: (name: string) => string = (name) => name || UNNAMED;
   if (options.by === "user" || options.by === "team") {
-    const owners = keyOwners(
-      db,
+    const owners = ownersOf(
       [...new Set(rows.map((r) => r.name).filter((n) => n !== ""))],
     );
     const field = options.by;

@@ -4,9 +4,10 @@
  * with `--clickhouse-url` — from ClickHouse, which every instance writes, so
  * that each instance shows and enforces company-wide numbers.
  *
- * The dashboard's reads (a page of requests, one request, usage by day)
- * come from the local file even with ClickHouse: their ClickHouse versions
- * are not written yet (docs/dashboard-api.md says so).
+ * The dashboard's usage by day comes from ClickHouse too when it is
+ * configured; its pages of requests and a request by id come from the local
+ * file even then (their ClickHouse versions are not written yet;
+ * docs/dashboard-api.md says so).
  *
  * When ClickHouse cannot be read, `usage` fails with its error (the admin API
  * answers 503: numbers of one instance would look like the company's), while
@@ -99,9 +100,15 @@ export class LogReads {
     return getRequest(this.#options.requests().database, id, clients);
   }
 
-  /** Tokens and spend by day (the daily rollup). */
-  series(options: UsageSeriesOptions): UsageSeries {
-    return usageSeries(this.#options.requests().database, options);
+  /** Tokens and spend by day: from ClickHouse when configured (every instance's), else the daily rollup. */
+  async series(options: UsageSeriesOptions): Promise<UsageSeries> {
+    const requests = this.#options.requests();
+    const clickhouse = this.#options.clickhouse;
+    if (clickhouse === null) return usageSeries(requests.database, options);
+    return await clickhouse.usageSeries({
+      ...options,
+      ownersOf: (keys) => keyOwners(requests.database, keys),
+    });
   }
 
   /**

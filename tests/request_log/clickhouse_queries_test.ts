@@ -14,6 +14,7 @@ import {
   quoteString,
 } from "../../src/request_log/clickhouse_queries.ts";
 import { keyOwners } from "../../src/request_log/usage_owners.ts";
+import { usageSeries } from "../../src/request_log/request_queries.ts";
 import { openKeyStore } from "../../src/access/key_store.ts";
 import { openAccounts } from "../../src/accounts/accounts.ts";
 import {
@@ -191,6 +192,30 @@ Deno.test("ClickHouseQueries give the SQLite answers for the same records", asyn
           }
         });
       }
+      await t.step("the dashboard's usage series", async () => {
+        for (const by of ["model", "key", "user", "team"] as const) {
+          for (
+            const clients of [undefined, ["alice-laptop", "bob's \\key"]]
+          ) {
+            const options = {
+              fromDay: "2026-11-19",
+              toDay: "2026-11-22",
+              by,
+              clients,
+            };
+            const expected = usageSeries(store.database, options);
+            const actual = await clickhouse.usageSeries({
+              ...options,
+              ownersOf: (keys) => keyOwners(store.database, keys),
+            });
+            assert.deepEqual(actual, expected, `${by} ${clients}`);
+            if (clients === undefined) {
+              assert.equal(actual.totals.requests, 11);
+              assert.equal(actual.currency, "mixed");
+            }
+          }
+        }
+      });
       await t.step("usedSince and usedSinceByClients", async () => {
         for (const since of [DAY1, DAY2, DAY2 + 25]) {
           for (const client of ["alice-laptop", "bob's \\key", "nobody"]) {
