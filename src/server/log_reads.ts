@@ -4,6 +4,10 @@
  * with `--clickhouse-url` — from ClickHouse, which every instance writes, so
  * that each instance shows and enforces company-wide numbers.
  *
+ * The dashboard's reads (pages of requests, a request by id, usage by
+ * day) come from ClickHouse too when it is configured, so that every
+ * instance shows every instance's requests.
+ *
  * When ClickHouse cannot be read, `usage` fails with its error (the admin API
  * answers 503: numbers of one instance would look like the company's), while
  * budgets are seeded from this instance's own log with a WARNING: a budget
@@ -24,6 +28,18 @@ import {
 } from "../request_log/sqlite_store.ts";
 import type { ClickHouseQueries } from "../request_log/clickhouse_queries.ts";
 import { keyOwners } from "../request_log/usage_owners.ts";
+import {
+  type Cursor,
+  getRequest,
+  listRequests,
+  type RequestDetail,
+  type RequestPage,
+  type RequestSelection,
+  resolveSelection,
+  type UsageSeries,
+  usageSeries,
+  type UsageSeriesOptions,
+} from "../request_log/request_queries.ts";
 import { addSharedBudgets } from "./shared_budgets.ts";
 import { describe } from "../base/describe.ts";
 
@@ -61,6 +77,48 @@ export class LogReads {
       since,
       owners: true,
       clients,
+      ownersOf: (keys) => keyOwners(requests.database, keys),
+    });
+  }
+
+  /** A page of the request log (ClickHouse's when configured); `ownedBy` names the keys a user owns. */
+  async requests(
+    selection: RequestSelection,
+    page: { cursor: Cursor | null; limit: number },
+    ownedBy: (user: string) => string[],
+  ): Promise<RequestPage> {
+    const requests = this.#options.requests();
+    const filter = resolveSelection(selection, ownedBy);
+    const clickhouse = this.#options.clickhouse;
+    if (clickhouse === null) {
+      return listRequests(requests.database, filter, page);
+    }
+    return await clickhouse.listRequests(
+      filter,
+      page,
+      (keys) => keyOwners(requests.database, keys),
+    );
+  }
+
+  /** Request `id` (from ClickHouse when configured), of `clients` only when given. */
+  async request(id: string, clients?: string[]): Promise<RequestDetail | null> {
+    const requests = this.#options.requests();
+    const clickhouse = this.#options.clickhouse;
+    if (clickhouse === null) return getRequest(requests.database, id, clients);
+    return await clickhouse.getRequest(
+      id,
+      clients,
+      (keys) => keyOwners(requests.database, keys),
+    );
+  }
+
+  /** Tokens and spend by day: from ClickHouse when configured (every instance's), else the daily rollup. */
+  async series(options: UsageSeriesOptions): Promise<UsageSeries> {
+    const requests = this.#options.requests();
+    const clickhouse = this.#options.clickhouse;
+    if (clickhouse === null) return usageSeries(requests.database, options);
+    return await clickhouse.usageSeries({
+      ...options,
       ownersOf: (keys) => keyOwners(requests.database, keys),
     });
   }
