@@ -32,6 +32,7 @@ import {
 } from "../src/request_log/request_queries.ts";
 import { csvLine, REQUEST_COLUMNS } from "../src/admin/request_routes.ts";
 import type { RequestRecord } from "../src/request_log/record.ts";
+import { timeOrderedId } from "../src/proxy/headers.ts";
 import { openKeyStore } from "../src/access/key_store.ts";
 import { openAccounts } from "../src/accounts/accounts.ts";
 import { ownedKeys } from "../src/server/shared_budgets.ts";
@@ -96,7 +97,8 @@ function makeRecord(i: number, rand: () => number, ts: number): RequestRecord {
   const tokens = status === 200;
   const priced = tokens && rand() < 0.8;
   return {
-    id: `req-${i.toString(36)}-${Math.floor(rand() * 1e9).toString(36)}`,
+    // As the proxy makes them (UUID v7); a client's own ids are random.
+    id: timeOrderedId(ts),
     ts,
     client: rand() < 0.02 ? null : `key-${Math.floor(rand() ** 1.5 * KEYS)}`,
     credential: `cred-${i % 4}`,

@@ -11,6 +11,7 @@ import { parseArgs } from "node:util";
 import { openRequestLog } from "../src/request_log/sqlite_store.ts";
 import type { RequestRecord } from "../src/request_log/record.ts";
 import { fixed, median, write } from "./lib/report.ts";
+import { timeOrderedId } from "../src/proxy/headers.ts";
 
 const { values } = parseArgs({
   options: {
@@ -25,7 +26,7 @@ const size = Number(values.size);
 
 function record(i: number): RequestRecord {
   return {
-    id: crypto.randomUUID(),
+    id: timeOrderedId(Date.now()),
     ts: Date.now(),
     client: "bench",
     credential: `primary-${i % 2 + 1}`,
@@ -59,7 +60,9 @@ try {
   for (let r = 0; r < rounds + 3; r++) {
     const started = performance.now();
     for (let b = 0; b < batches; b++) {
-      await store.write(batch.map((x) => ({ ...x, id: crypto.randomUUID() })));
+      await store.write(
+        batch.map((x) => ({ ...x, id: timeOrderedId(Date.now()) })),
+      );
     }
     const us = (performance.now() - started) * 1000 / (batches * size);
     if (r >= 3) perRecord.push(us);

@@ -31,11 +31,24 @@ const FIXED_ID = "00000000-0000-4000-8000-000000000000";
 
 const SANE_REQUEST_ID = /^[A-Za-z0-9._:@\/+=-]{1,128}$/;
 
-/** The client's `x-request-id` when it is sane, else a fresh UUID. */
+/** The client's `x-request-id` when it is sane, else a fresh {@linkcode timeOrderedId}. */
 export function requestId(headers: Headers): string {
   const id = headers.get("x-request-id");
   if (id !== null && SANE_REQUEST_ID.test(id)) return id;
-  return ID_OFF ? FIXED_ID : crypto.randomUUID();
+  return ID_OFF ? FIXED_ID : timeOrderedId(Date.now());
+}
+
+/**
+ * A UUID version 7 (RFC 9562): the epoch milliseconds in the first 48 bits,
+ * then 74 random bits of `crypto.randomUUID()`. Ids made later sort after,
+ * so the request log's index on `id` grows at its end instead of at random
+ * pages (4× cheaper to insert into; docs/benchmarks.md).
+ */
+export function timeOrderedId(ms: number): string {
+  const time = ms.toString(16).padStart(12, "0");
+  const random = crypto.randomUUID();
+  // random: xxxxxxxx-xxxx-4xxx-Vxxx-xxxxxxxxxxxx; keep from the third group's second digit.
+  return `${time.slice(0, 8)}-${time.slice(8, 12)}-7${random.slice(15)}`;
 }
 
 /** Names listed in a `Connection` header, lower-cased. */

@@ -19,7 +19,7 @@ const INFO = {
   completed: Promise.resolve(),
 } as unknown as Deno.ServeHandlerInfo;
 const UUID =
-  /^[0-9a-f]{8}-[0-9a-f]{4}-4[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$/;
+  /^[0-9a-f]{8}-[0-9a-f]{4}-7[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$/;
 const encoder = new TextEncoder();
 const decoder = new TextDecoder();
 

@@ -2,12 +2,13 @@ import assert from "node:assert/strict";
 import {
   copyResponseHeaders,
   requestId,
+  timeOrderedId,
   upstreamRequestHeaders,
 } from "../../src/proxy/headers.ts";
 
 const BEARER = "Bearer header.payload.signature";
 const UUID =
-  /^[0-9a-f]{8}-[0-9a-f]{4}-4[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$/;
+  /^[0-9a-f]{8}-[0-9a-f]{4}-7[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$/;
 
 Deno.test("upstreamRequestHeaders drops hop-by-hop headers, host and client credentials", async (t) => {
   const client = new Headers({
@@ -227,4 +228,17 @@ Deno.test("copyResponseHeaders: the proxy's extra headers replace the upstream's
   });
   assert.equal(out.get("x-ratelimit-remaining"), "4");
   assert.equal(out.get("content-type"), "application/json");
+});
+
+Deno.test("timeOrderedId() is a UUID v7 carrying the time, and ids made later sort after", () => {
+  const at = Date.UTC(2026, 11, 2, 12, 0, 0, 123);
+  const id = timeOrderedId(at);
+  assert.match(id, UUID);
+  assert.equal(parseInt(id.slice(0, 8) + id.slice(9, 13), 16), at);
+  const ids = Array.from({ length: 50 }, (_, i) => timeOrderedId(at + i));
+  assert.deepEqual([...ids].sort(), ids);
+  assert.equal(
+    new Set(Array.from({ length: 1000 }, () => timeOrderedId(at))).size,
+    1000,
+  );
 });
