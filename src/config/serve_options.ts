@@ -110,6 +110,8 @@ export interface Settings {
   redisPrefix: string;
   /** Longest wait for one Redis answer before local state decides, ms. */
   redisTimeout: number;
+  /** Limits while Redis is away: counted per instance ("open") or refused with 503 ("closed"). */
+  redisLimitsFail: "open" | "closed";
 }
 
 /** How an option's text is read (see `values.ts`). */
@@ -125,7 +127,8 @@ export type Kind =
   | "bool"
   | "list"
   | "identifier"
-  | "redis";
+  | "redis"
+  | "failmode";
 
 /** Longest duration a timer can hold: `setTimeout` fires at once beyond 2^31-1 ms. */
 export const MAX_DURATION_MS = 2 ** 31 - 1;
@@ -650,6 +653,15 @@ export const SERVE_OPTIONS: readonly ServeOption[] = [
     kind: "duration",
     help: "With Redis: longest wait for one answer before local state decides",
     default: 200,
+  },
+  {
+    key: "redisLimitsFail",
+    flag: "redis-limits-fail",
+    env: "FLOW_PROXY_REDIS_LIMITS_FAIL",
+    kind: "failmode",
+    help:
+      "With Redis: while it is unreachable, count rate limits and budgets per instance (open) or refuse limited keys with 503 limits_unavailable (closed)",
+    default: "open",
   },
 ];
 
