@@ -70,8 +70,8 @@ const DROP = `local function drop(id, period)
   if held then
     local p, t, n = string.match(held, '^(%d+) (%d+) (%d+)$')
     if tonumber(p) == period then
-      redis.call('HINCRBY', KEYS[1], 'rt', -tonumber(t))
-      redis.call('HINCRBY', KEYS[1], 'rn', -tonumber(n))
+      redis.call('HINCRBY', KEYS[1], 'rt', 0 - tonumber(t))
+      redis.call('HINCRBY', KEYS[1], 'rn', 0 - tonumber(n))
     end
     redis.call('HDEL', KEYS[3], id)
   end
