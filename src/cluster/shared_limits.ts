@@ -65,8 +65,8 @@ export interface ThreadLimits extends SharedLimits {
   /**
    * Tells Redis what the request log says `slot` used in the period
    * starting at `period`, unless Redis counts that period already (so a
-   * count every instance built is never replaced or added to). Kept and
-   * sent again each time Redis comes back, before the buffered charges.
+   * count every instance built is never replaced or added to). Dropped
+   * while Redis is away.
    */
   seed(
     slot: string,
@@ -100,10 +100,6 @@ export function shareLimits(options: SharedLimitsOptions): ThreadLimits {
     string,
     { until: number; rpm: number; burst: number }
   >();
-  const seeds = new Map<
-    string,
-    { period: number; tokens: number; nanos: number }
-  >();
   let timer: ReturnType<typeof setInterval> | undefined;
   let closed = false;
 
@@ -126,11 +122,9 @@ export function shareLimits(options: SharedLimitsOptions): ThreadLimits {
   }
 
   function onReady(): void {
-    for (const [slot, s] of seeds) {
-      client.fpSeed(budgetKeys(slot)[0], s.period, s.tokens, s.nanos).catch(
-        ignore,
-      );
-    }
+    // Seeds are not sent again here: the request log they come from already
+    // holds the buffered requests, so seeding and then flushing would count
+    // those twice. A Redis that lost its data counts from the flush on.
     void flush();
   }
   link.client.on("ready", onReady);
@@ -361,9 +355,6 @@ export function shareLimits(options: SharedLimitsOptions): ThreadLimits {
     admit,
     settle,
     seed(slot, period, use) {
-      const known = seeds.get(slot);
-      if (known !== undefined && known.period > period) return;
-      seeds.set(slot, { period, ...use });
       if (!link.up) return;
       client.fpSeed(budgetKeys(slot)[0], period, use.tokens, use.nanos).catch(
         ignore,
