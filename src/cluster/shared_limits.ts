@@ -8,7 +8,9 @@
  *
  * - Fast path: a key refused by its rate limit is refused here, without
  *   Redis, until the moment Redis said it may retry: GCRA only moves that
- *   moment later, so the local answer is the one Redis would give.
+ *   moment later, so the local answer is the one Redis would give. A budget
+ *   found spent (not just held) is refused here for up to 10 s of its
+ *   period: spend only grows until the period ends.
  * - Concurrency: each admitted request holds a lease in Redis with an
  *   expiry, renewed by this thread every `leaseMs / 3` while it runs; the
  *   leases of an instance that died (SIGKILL) expire by themselves.
@@ -45,8 +47,10 @@ import { describe } from "../base/describe.ts";
 export const LEASE_MS = 15_000;
 /** How long a charge's idempotency key is remembered: longer than any outage a buffer outlives. */
 export const CHARGE_KEEP_MS = 2 * 24 * 3600 * 1000;
-/** Keys remembered as over their rate limit (a bound against made-up names). */
+/** Keys remembered as over their rate limit or budget (a bound against made-up names). */
 const MAX_DENIED = 4096;
+/** Longest a budget found spent is refused here without asking Redis again, ms. */
+const SPENT_RECHECK_MS = 10_000;
 
 /** Options of {@linkcode shareLimits}. */
 export interface SharedLimitsOptions {
@@ -99,6 +103,11 @@ export function shareLimits(options: SharedLimitsOptions): ThreadLimits {
   const denied = new Map<
     string,
     { until: number; rpm: number; burst: number }
+  >();
+  /** Budgets found spent (not merely held by requests in flight), by counter. */
+  const spent = new Map<
+    string,
+    { period: number; until: number; limits: string; refusal: BudgetRefusal }
   >();
   let timer: ReturnType<typeof setInterval> | undefined;
   let closed = false;
@@ -219,6 +228,39 @@ export function shareLimits(options: SharedLimitsOptions): ThreadLimits {
     };
   }
 
+  /** The first claim whose budget is known spent this period, or -1. */
+  function knownSpent(claims: readonly BudgetClaim[], t: number): number {
+    if (spent.size === 0) return -1;
+    for (let i = 0; i < claims.length; i++) {
+      const known = spent.get(claims[i].slot);
+      if (known === undefined) continue;
+      if (
+        known.period === claims[i].period && t < known.until &&
+        known.limits === limitsOf(claims[i])
+      ) return i;
+      spent.delete(claims[i].slot);
+    }
+    return -1;
+  }
+
+  function rememberSpent(
+    claim: BudgetClaim,
+    refusal: BudgetRefusal,
+    t: number,
+  ): void {
+    // Spent only grows within a period: until it ends (or the budget
+    // changes) Redis would refuse too. Held by requests in flight is not
+    // remembered: one may end any moment.
+    if (refusal.reserved || refusal.measure === "parallel") return;
+    if (spent.size >= MAX_DENIED) spent.clear();
+    spent.set(claim.slot, {
+      period: claim.period,
+      until: Math.min(claim.end, t + SPENT_RECHECK_MS),
+      limits: limitsOf(claim),
+      refusal,
+    });
+  }
+
   async function admit(
     admission: SharedAdmission,
     t: number,
@@ -227,6 +269,16 @@ export function shareLimits(options: SharedLimitsOptions): ThreadLimits {
     if (rule !== null) {
       const known = stillDenied(admission.key, rule, t);
       if (known !== null) return { rate: known, leases: [] };
+    }
+    const over = knownSpent(claims, t);
+    if (over >= 0) {
+      return {
+        rate: null,
+        refused: {
+          index: over,
+          refusal: spent.get(claims[over].slot)!.refusal,
+        },
+      };
     }
     // Issued in one tick: ioredis pipelines them into one write.
     const rateCall = rule === null ? null : client.fpRate(
@@ -278,6 +330,13 @@ export function shareLimits(options: SharedLimitsOptions): ThreadLimits {
       // The fallback decides; what Redis did take is given back (or expires).
       for (const lease of leases) release(lease);
       return null;
+    }
+    if (refused !== null) {
+      const { index, refusal } = refused as {
+        index: number;
+        refusal: BudgetRefusal;
+      };
+      rememberSpent(claims[index], refusal, t);
     }
     if ((rate !== null && !rate.allowed) || refused !== null) {
       for (const lease of leases) release(lease);
@@ -371,6 +430,12 @@ export function shareLimits(options: SharedLimitsOptions): ThreadLimits {
       await flush();
     },
   };
+}
+
+/** A claim's limits as one comparable value: a changed budget is asked again. */
+function limitsOf(claim: BudgetClaim): string {
+  const b = claim.budget;
+  return `${b.tokens}/${b.spendNanos}/${b.maxParallel}`;
 }
 
 function crossing(
