@@ -406,12 +406,18 @@ export async function startRuntime(options: RuntimeOptions): Promise<Runtime> {
     addr = await listening.promise;
   }
   let closed = false;
-  function close(): void {
-    if (closed) return;
+  let clusterClosed: Promise<void> = Promise.resolve();
+  function close(): Promise<void> {
+    if (closed) return clusterClosed;
     closed = true;
     handler.close();
     sendTouches();
-    void cluster?.close();
+    // Charges still buffered for Redis are sent before the link closes.
+    clusterClosed =
+      cluster?.close().catch((err) =>
+        logger.warn(`Cannot close the Redis link cleanly: ${describe(err)}`)
+      ) ?? Promise.resolve();
+    return clusterClosed;
   }
   Atomics.add(state.control, CONTROL.WORKERS_READY, 1);
 
@@ -461,7 +467,7 @@ export async function startRuntime(options: RuntimeOptions): Promise<Runtime> {
       );
       await new Promise((resolve) => setTimeout(resolve, drainMs));
       await server.shutdown();
-      close();
+      await close();
     },
     finished: server.finished.then(close),
   };
