@@ -70,8 +70,8 @@ const DROP = `local function drop(id, period)
   if held then
     local p, t, n = string.match(held, '^(%d+) (%d+) (%d+)$')
     if tonumber(p) == period then
-      redis.call('HINCRBY', KEYS[1], 'rt', 0 - tonumber(t))
-      redis.call('HINCRBY', KEYS[1], 'rn', 0 - tonumber(n))
+      if t ~= '0' then redis.call('HINCRBY', KEYS[1], 'rt', 0 - tonumber(t)) end
+      if n ~= '0' then redis.call('HINCRBY', KEYS[1], 'rn', 0 - tonumber(n)) end
     end
     redis.call('HDEL', KEYS[3], id)
   end
@@ -82,9 +82,11 @@ local function period_of()
 end
 local function start(at)
   redis.call('HSET', KEYS[1], 'period', string.format('%.0f', at), 'tokens', 0, 'nanos', 0, 'rt', 0, 'rn', 0, 'flags', 0)
+  redis.call('PEXPIRE', KEYS[1], ${COUNTERS_KEEP_MS})
 end
-local function keep()
-  for i = 1, 4 do redis.call('PEXPIRE', KEYS[i], ${COUNTERS_KEEP_MS}) end
+-- Each script renews the TTL of the keys it adds to (a lease, a charge).
+local function keep(first, last)
+  for i = first, last do redis.call('PEXPIRE', KEYS[i], ${COUNTERS_KEEP_MS}) end
 end`;
 
 const RATE = `local clock = redis.call('TIME')
@@ -112,29 +114,30 @@ if parallel >= 0 and in_flight >= parallel then
   return {0, 'parallel', in_flight, parallel, 0}
 end
 local current = period == at
-local function over(measure, used_field, held_field, limit)
-  if limit < 0 then return nil end
-  local used, held = 0, 0
-  if current then
-    used = tonumber(redis.call('HGET', KEYS[1], used_field) or '0')
-    held = tonumber(redis.call('HGET', KEYS[1], held_field) or '0')
+local token_limit, spend_limit = tonumber(ARGV[6]), tonumber(ARGV[7])
+local refused = nil
+if current and (token_limit >= 0 or spend_limit >= 0) then
+  local c = redis.call('HMGET', KEYS[1], 'tokens', 'rt', 'nanos', 'rn')
+  local function over(measure, used, held, limit)
+    if limit < 0 then return nil end
+    used, held = tonumber(used or '0'), tonumber(held or '0')
+    if used + held >= limit then
+      local reserved = 0
+      if used < limit then reserved = 1 end
+      return {0, measure, used, limit, reserved}
+    end
+    return nil
   end
-  if used + held >= limit then
-    local reserved = 0
-    if used < limit then reserved = 1 end
-    return {0, measure, used, limit, reserved}
-  end
-  return nil
+  refused = over('tokens', c[1], c[2], token_limit) or over('spend', c[3], c[4], spend_limit)
 end
-local refused = over('tokens', 'tokens', 'rt', tonumber(ARGV[6])) or over('spend', 'nanos', 'rn', tonumber(ARGV[7]))
 if refused then return refused end
 local tokens, nanos = tonumber(ARGV[3]), tonumber(ARGV[4])
 if not current then tokens, nanos = 0, 0 end
 redis.call('ZADD', KEYS[2], now + tonumber(ARGV[8]), ARGV[2])
 redis.call('HSET', KEYS[3], ARGV[2], string.format('%.0f %.0f %.0f', at, tokens, nanos))
-redis.call('HINCRBY', KEYS[1], 'rt', tokens)
-redis.call('HINCRBY', KEYS[1], 'rn', nanos)
-keep()
+if tokens ~= 0 then redis.call('HINCRBY', KEYS[1], 'rt', tokens) end
+if nanos ~= 0 then redis.call('HINCRBY', KEYS[1], 'rn', nanos) end
+keep(2, 3)
 return {1}`;
 
 const SETTLE = `${NOW_MS}
@@ -145,12 +148,13 @@ local period = period_of()
 drop(ARGV[1], period)
 local at = tonumber(ARGV[2])
 if period < at then start(at); period = at end
-keep()
+keep(4, 4)
 if period ~= at then return {0} end
 local tokens = redis.call('HINCRBY', KEYS[1], 'tokens', tonumber(ARGV[3]))
-local nanos = tonumber(redis.call('HGET', KEYS[1], 'nanos') or '0')
-if tonumber(ARGV[4]) >= 0 then nanos = redis.call('HINCRBY', KEYS[1], 'nanos', tonumber(ARGV[4])) end
-local flags = tonumber(redis.call('HGET', KEYS[1], 'flags') or '0')
+local c = redis.call('HMGET', KEYS[1], 'nanos', 'flags')
+local nanos = tonumber(c[1] or '0')
+if tonumber(ARGV[4]) > 0 then nanos = redis.call('HINCRBY', KEYS[1], 'nanos', tonumber(ARGV[4])) end
+local flags = tonumber(c[2] or '0')
 local crossed = 0
 local function cross(used, limit, bit80, bit100)
   if limit < 0 then return end
