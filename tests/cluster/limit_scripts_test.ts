@@ -210,12 +210,12 @@ Deno.test("limit scripts against a real redis-server", async (t) => {
         [1, 30, 15, 2],
       );
       assert.equal(await redis.cli("HGET", "fp-scripts:bg:{b}", "rt"), "0");
-    // Nothing is kept for ever: every key of the budget has a TTL.
-    for (const key of ["bg", "bl", "bv", "bd"]) {
-      const ttl = Number(await redis.cli("PTTL", `fp-scripts:${key}:{b}`));
-      assert.ok(ttl > 0 || ttl === -2, `${key} PTTL ${ttl}`);
-    }
-    assert.ok(Number(await redis.cli("PTTL", "fp-scripts:bg:{b}")) > 0);
+      // Nothing is kept for ever: every key of the budget has a TTL.
+      for (const key of ["bg", "bl", "bv", "bd"]) {
+        const ttl = Number(await redis.cli("PTTL", `fp-scripts:${key}:{b}`));
+        assert.ok(ttl > 0 || ttl === -2, `${key} PTTL ${ttl}`);
+      }
+      assert.ok(Number(await redis.cli("PTTL", "fp-scripts:bg:{b}")) > 0);
       assert.deepEqual(await admit(client, "b", "r5", { tokens: 25 }), [
         0,
         "tokens",

@@ -10,6 +10,7 @@
  */
 import assert from "node:assert/strict";
 import { eventually, PREFIX, startInstances } from "./three_instances.ts";
+import { openAiEvents } from "../support/mock_upstream.ts";
 import { LEASE_MS } from "../../src/cluster/shared_limits.ts";
 
 const ADMIN = "admin-token-for-shared-limits-8c2e";
@@ -36,7 +37,7 @@ async function createKey(
 async function send(
   url: string,
   key: string,
-  slow?: "hang" | number,
+  slow?: "stream" | number,
 ): Promise<{ status: number; body: string }> {
   const headers: Record<string, string> = {
     "content-type": "application/json",
@@ -63,7 +64,15 @@ Deno.test("shared limits over three real instances", async (t) => {
     behave(req) {
       const slow = req.headers.get(SLOW_HEADER);
       if (slow === null) return undefined;
-      if (slow === "hang") return { kind: "hang" };
+      // A stream that sends its first event, then nothing more.
+      if (slow === "stream") {
+        return {
+          kind: "sse",
+          events: openAiEvents("gpt-4o"),
+          stopAfter: 1,
+          then: "stall",
+        };
+      }
       return {
         kind: "respond",
         respond: async () => {
@@ -297,12 +306,28 @@ Deno.test("shared limits over three real instances", async (t) => {
     await t.step(
       "an instance killed with SIGKILL mid-stream: the others serve, its leases expire",
       async () => {
-        // Two requests of a key limited to 2 in flight, held open on C.
-        // They fail when C dies: caught at once, so no rejection goes unhandled.
-        const held = [
-          send(c.url, keys.lease, "hang"),
-          send(c.url, keys.lease, "hang"),
-        ].map((p) => p.catch((err: unknown) => err));
+        // Two streams held open on C, each with its first event received;
+        // they fail when C dies (caught, so no rejection goes unhandled).
+        const held = await Promise.all([1, 2].map(async () => {
+          const res = await fetch(`${c.url}/v1/chat/completions`, {
+            method: "POST",
+            headers: {
+              "content-type": "application/json",
+              authorization: `Bearer ${keys.lease}`,
+              [SLOW_HEADER]: "stream",
+            },
+            body: JSON.stringify({
+              model: "gpt-4o",
+              messages: [],
+              stream: true,
+            }),
+          });
+          assert.equal(res.status, 200);
+          const reader = res.body!.getReader();
+          const first = await reader.read();
+          assert.match(new TextDecoder().decode(first.value), /data:/);
+          return { rest: reader.read().catch((err: unknown) => err) };
+        }));
         await eventually(
           10_000,
           "both are in flight in Redis",
@@ -311,7 +336,7 @@ Deno.test("shared limits over three real instances", async (t) => {
         );
         assert.equal((await send(a.url, keys.lease)).status, 429);
         await c.stop("SIGKILL");
-        await Promise.allSettled(held);
+        await Promise.all(held.map((h) => h.rest));
         assert.equal((await send(a.url, keys.free)).status, 200);
         assert.equal((await send(b.url, keys.free)).status, 200);
         const killed = Date.now();
