@@ -116,6 +116,8 @@ Deno.test("shared limits over three real instances", async (t) => {
         name: "lease",
         budget: { period: "day", max_parallel: 2 },
       }),
+      after: await createKey(a.url, { name: "after", rpm: 1, burst: 4 }),
+      fallback: await createKey(a.url, { name: "fallback", rpm: 1, burst: 2 }),
       free: await createKey(a.url, { name: "free" }),
     };
     await eventually(10_000, "every key works on B and C", async () => {
@@ -264,6 +266,15 @@ Deno.test("shared limits over three real instances", async (t) => {
             200,
           );
         }
+        // The documented fallback: each instance grants the full limit on
+        // its own counters (a burst of 2 each, 6 for the three).
+        for (const proxy of proxies) {
+          const statuses = [];
+          for (let i = 0; i < 4; i++) {
+            statuses.push((await send(proxy.url, keys.fallback)).status);
+          }
+          assert.deepEqual(statuses, [200, 200, 429, 429]);
+        }
         await cluster.redis.restart();
         await eventually(
           20_000,
@@ -292,6 +303,14 @@ Deno.test("shared limits over three real instances", async (t) => {
         );
         assert.equal(counted % 10, 0);
         assert.ok(counted >= 30 * 10 && counted <= served * 10, `${counted}`);
+        // Shared again: a burst of 4 holds for the three instances together.
+        const again = await Promise.all(
+          Array.from(
+            { length: 12 },
+            (_, i) => send(proxies[i % 3].url, keys.after),
+          ),
+        );
+        assert.equal(again.filter((r) => r.status === 200).length, 4);
         // Nothing more arrives later (nothing is flushed twice).
         await new Promise((r) => setTimeout(r, 1_500));
         assert.equal(
