@@ -3,8 +3,7 @@
  * they hold exactly across every instance (`--redis-url`). The access check
  * (src/access/access.ts) calls {@linkcode SharedLimits.admit} once per
  * limited request: the GCRA script for the rate limit and one admit script
- * per budget go out in one pipeline (ioredis sends the commands of one tick
- * together), so a request costs one round trip.
+ * per budget go out in one pipeline, so a request costs one round trip.
  *
  * - Fast path: a key refused by its rate limit is refused here, without
  *   Redis, until the moment Redis said it may retry: GCRA only moves that
@@ -38,6 +37,7 @@ import {
   budgetKeys,
   defineLimitScripts,
   type LimitClient,
+  type LimitCommands,
   rateKey,
 } from "./limit_scripts.ts";
 import { type Charge, SpendBuffer } from "./spend_buffer.ts";
@@ -155,9 +155,9 @@ export function shareLimits(options: SharedLimitsOptions): ThreadLimits {
     client.fpRelease(...budgetKeys(lease.key), lease.id).catch(ignore);
   }
 
-  function admitClaim(claim: BudgetClaim, id: string) {
+  function admitArgs(claim: BudgetClaim, id: string): (string | number)[] {
     const { budget, estimate } = claim;
-    return client.fpAdmit(
+    return [
       ...budgetKeys(claim.slot),
       claim.period,
       id,
@@ -167,7 +167,7 @@ export function shareLimits(options: SharedLimitsOptions): ThreadLimits {
       budget.tokens ?? -1,
       budget.spendNanos ?? -1,
       leaseMs,
-    );
+    ];
   }
 
   function rateOutcome(
@@ -280,18 +280,23 @@ export function shareLimits(options: SharedLimitsOptions): ThreadLimits {
         },
       };
     }
-    // Issued in one tick: ioredis pipelines them into one write.
-    const rateCall = rule === null ? null : client.fpRate(
-      rateKey(admission.key),
-      intervalOf(rule),
-      intervalOf(rule) * rule.burst,
-    );
     const ids = claims.map(() => `${thread}-${(next++).toString(36)}`);
-    const budgetCalls = claims.map((claim, i) => admitClaim(claim, ids[i]));
-    const [rateReply, ...budgetReplies] = await Promise.allSettled([
-      rateCall,
-      ...budgetCalls,
-    ]);
+    const calls: Call[] = claims.map((
+      claim,
+      i,
+    ) => ["fpAdmit", admitArgs(claim, ids[i])]);
+    if (rule !== null) {
+      calls.unshift(["fpRate", [
+        rateKey(admission.key),
+        intervalOf(rule),
+        intervalOf(rule) * rule.burst,
+      ]]);
+    }
+    const replies = await pipelined(client, calls);
+    const rateReply: PromiseSettledResult<unknown> = rule === null
+      ? { status: "fulfilled", value: null }
+      : replies[0];
+    const budgetReplies = rule === null ? replies : replies.slice(1);
     const leases: BudgetLease[] = [];
     let refused: { index: number; refusal: BudgetRefusal } | null = null;
     let failed = rateReply.status === "rejected";
@@ -430,6 +435,29 @@ export function shareLimits(options: SharedLimitsOptions): ThreadLimits {
       await flush();
     },
   };
+}
+
+/** One script call: its name and arguments. */
+type Call = [keyof LimitCommands, (string | number)[]];
+
+/**
+ * Sends `calls` without waiting between them: one round trip (Redis
+ * answers them in order on the one connection), and each script on its own
+ * hash tag's slot, so it would also hold on a Redis Cluster. The link does
+ * not auto-pipeline: for one command at a time, as most requests send, its
+ * per-tick queue costs about twice the CPU (measured in Deno: 69–90 µs
+ * against 33–46 µs a call).
+ */
+function pipelined(
+  client: LimitClient,
+  calls: Call[],
+): Promise<PromiseSettledResult<unknown>[]> {
+  return Promise.allSettled(calls.map(([name, args]) => {
+    const run = client[name] as (
+      ...a: (string | number)[]
+    ) => Promise<unknown>;
+    return run.apply(client, args);
+  }));
 }
 
 /** A claim's limits as one comparable value: a changed budget is asked again. */
