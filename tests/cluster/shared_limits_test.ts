@@ -224,6 +224,29 @@ Deno.test("limits in Redis hold exactly across instances, fall back while Redis 
     );
 
     await t.step(
+      "seeding from the request log never adds to what Redis counts",
+      async () => {
+        // An instance (re)starting reads the same 3000 tokens from its log.
+        const period = Number(
+          await redis.cli("HGET", `${PREFIX}bg:{tokens}`, "period"),
+        );
+        b.limits.seed("tokens", period, { tokens: 3000, nanos: 0 });
+        // A counter Redis does not have yet is seeded.
+        b.limits.seed("fresh", period, { tokens: 42, nanos: 7 });
+        await eventually(
+          10_000,
+          "the fresh counter is seeded",
+          async () =>
+            (await redis.cli("HGET", `${PREFIX}bg:{fresh}`, "tokens")) === "42",
+        );
+        assert.equal(
+          await redis.cli("HGET", `${PREFIX}bg:{tokens}`, "tokens"),
+          "3000",
+        );
+      },
+    );
+
+    await t.step(
       "Redis killed: requests go on with per-instance limits, one WARNING per instance, spend buffered",
       async () => {
         // A request in flight while Redis goes away, settled after.
