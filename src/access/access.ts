@@ -10,7 +10,10 @@ import type {
   AccessDenial,
   AccessRefusal,
   AccessResult,
+  AnyAccessControl,
   ClientInfo,
+  SharedLimits,
+  SharedVerdict,
 } from "./contract.ts";
 import {
   type KeyRecord,
@@ -18,13 +21,19 @@ import {
   modelAllowed,
 } from "./client_keys.ts";
 import { type IpFilter, isLoopbackHost } from "../base/ip_filter.ts";
-import { effectiveRule, type RateLimiter } from "./rate_limit.ts";
+import {
+  effectiveRule,
+  type LimitRule,
+  type RateLimiter,
+  type TakeResult,
+} from "./rate_limit.ts";
 import type {
   BudgetCrossing,
   BudgetLease,
   BudgetTable,
 } from "./budget_table.ts";
-import { takeBudgets } from "./budget_check.ts";
+import { budgetClaims, takeBudgets } from "./budget_check.ts";
+import { budgetRefusal } from "./budget_refusal.ts";
 import type { RequestSize } from "./contract.ts";
 
 export type {
@@ -33,6 +42,7 @@ export type {
   AccessGranted,
   AccessRefusal,
   AccessResult,
+  AnyAccessControl,
   ClientInfo,
 } from "./contract.ts";
 
@@ -74,6 +84,16 @@ export interface AccessOptions {
   onCrossing?: (crossing: BudgetCrossing) => void;
 }
 
+/** Options of {@linkcode createAccessControl} with `--redis-url`. */
+export interface SharedAccessOptions extends AccessOptions {
+  /**
+   * The limits every instance shares. Keys with a rate limit or budget are
+   * then checked there (the check returns a promise), and `limiter` and
+   * `budgets` are the fallback while Redis cannot answer.
+   */
+  shared: SharedLimits | null;
+}
+
 /** The peer's IP address; "" for a Unix socket (never in an IP range). */
 function peerAddress(addr: Deno.Addr): string {
   return "hostname" in addr ? addr.hostname : "";
@@ -83,13 +103,29 @@ const NO_HEADERS: [string, string][] = [];
 const WWW_AUTHENTICATE: [string, string][] = [
   ["www-authenticate", 'Bearer realm="flow-proxy"'],
 ];
+const RETRY_SOON: [string, string][] = [["retry-after", "1"]];
+
+/** The `x-ratelimit-*` headers of a rate-limit outcome. */
+function rateHeaders(taken: TakeResult): [string, string][] {
+  return [
+    ["x-ratelimit-limit", String(taken.limit)],
+    ["x-ratelimit-remaining", String(taken.remaining)],
+    ["x-ratelimit-reset", String(taken.resetSeconds)],
+  ];
+}
 
 /**
  * Builds the access check. Keys are enforced as soon as the verifier knows
  * one key (revoked ones count: revoking the last key must not open the
  * proxy) or `requireKey` is set; until then requests pass anonymously.
  */
-export function createAccessControl(options: AccessOptions): AccessControl {
+export function createAccessControl(
+  options: SharedAccessOptions,
+): AnyAccessControl;
+export function createAccessControl(options: AccessOptions): AccessControl;
+export function createAccessControl(
+  options: AccessOptions & { shared?: SharedLimits | null },
+): AnyAccessControl {
   const now = options.now ?? Date.now;
   const defaults = { rpm: options.defaultRpm, burst: options.defaultBurst };
 
@@ -245,13 +281,137 @@ export function createAccessControl(options: AccessOptions): AccessControl {
     );
   }
 
+  /** A request let through: its last-used time noted, its lease handed on. */
+  function grant(
+    record: KeyRecord,
+    headers: [string, string][],
+    lease: BudgetLease | undefined,
+    t: number,
+  ): AccessResult {
+    try {
+      options.onUse?.(record.name, t);
+    } catch (err) {
+      // Bookkeeping of a store must never fail or hold up the request it counts.
+      try {
+        options.onUseError?.(err);
+      } catch {
+        // Nothing left to tell.
+      }
+    }
+    return lease === undefined
+      ? { ok: true, client: record.name, headers }
+      : { ok: true, client: record.name, headers, lease };
+  }
+
+  function rateRefusal(
+    record: KeyRecord,
+    rule: LimitRule,
+    taken: TakeResult,
+    headers: [string, string][],
+  ): AccessDenial {
+    return refuse(
+      "rate_limited",
+      "rate_limited",
+      `Rate limit of ${rule.rpm} requests per minute exceeded; retry in ${taken.retryAfterSeconds} s`,
+      record.name,
+      [...headers, ["retry-after", String(taken.retryAfterSeconds)]],
+    );
+  }
+
+  /** The rate limit and budgets of this instance (shared by its workers). */
+  function localLimits(
+    record: KeyRecord,
+    rule: LimitRule | null,
+    size: RequestSize | undefined,
+    t: number,
+  ): AccessResult {
+    let headers = NO_HEADERS;
+    if (rule !== null && options.limiter) {
+      const taken = options.limiter.take(record.name, rule, t);
+      headers = rateHeaders(taken);
+      if (!taken.allowed) return rateRefusal(record, rule, taken, headers);
+    }
+    const budget = takeBudget(record, size, t, headers);
+    if ("ok" in budget) return budget;
+    return grant(record, headers, budget.lease, t);
+  }
+
+  /** While the shared limits cannot answer: refuse (fail closed) or count on this instance. */
+  function withoutShared(
+    shared: SharedLimits,
+    record: KeyRecord,
+    rule: LimitRule | null,
+    size: RequestSize | undefined,
+    t: number,
+  ): AccessResult {
+    if (!shared.failClosed) return localLimits(record, rule, size, t);
+    return refuse(
+      "limits_unavailable",
+      "limits_unavailable",
+      "This API key's rate limit or budget cannot be checked right now: the store the instances share is unreachable; retry shortly",
+      record.name,
+      RETRY_SOON,
+    );
+  }
+
+  /** The rate limit and budgets every instance shares: one Redis round trip. */
+  async function sharedLimits(
+    shared: SharedLimits,
+    record: KeyRecord,
+    rule: LimitRule | null,
+    size: RequestSize | undefined,
+    t: number,
+  ): Promise<AccessResult> {
+    const budgeted = options.budgets &&
+      (record.budget || record.shared !== undefined);
+    const claims = budgeted ? budgetClaims(record, size, t, zone) : [];
+    const verdict: SharedVerdict | null = await shared.admit(
+      { key: record.name, rule, claims },
+      t,
+    );
+    if (verdict === null) return withoutShared(shared, record, rule, size, t);
+    let headers = NO_HEADERS;
+    if (verdict.rate !== null && rule !== null) {
+      headers = rateHeaders(verdict.rate);
+      if (!verdict.rate.allowed) {
+        return rateRefusal(record, rule, verdict.rate, headers);
+      }
+    }
+    if ("refused" in verdict) {
+      const claim = claims[verdict.refused.index];
+      const taken = budgetRefusal(
+        verdict.refused.refusal,
+        claim.end,
+        t,
+        claim.holder,
+      );
+      return refuse(
+        "budget_exceeded",
+        "budget_exceeded",
+        taken.message,
+        record.name,
+        [
+          ...headers,
+          ["retry-after", String(taken.retryAfter)],
+        ],
+      );
+    }
+    const [first, ...also] = verdict.leases;
+    const lease = first === undefined
+      ? undefined
+      : also.length === 0
+      ? first
+      : { ...first, also };
+    return grant(record, headers, lease, t);
+  }
+
   const checkAccess = function checkAccess(
     req,
     info,
     model,
     requested = null,
     size?: RequestSize,
-  ): AccessResult {
+  ): AccessResult | Promise<AccessResult> {
     const t = now();
     let record: KeyRecord | null;
     if (earlier.has(req)) {
@@ -267,49 +427,33 @@ export function createAccessControl(options: AccessOptions): AccessControl {
     const modelRefusal = checkModel(req, record, model, requested);
     if (modelRefusal) return modelRefusal;
 
-    let headers = NO_HEADERS;
-    const rule = options.limiter ? effectiveRule(record, defaults) : null;
-    if (rule !== null) {
-      const taken = options.limiter!.take(record.name, rule, t);
-      headers = [
-        ["x-ratelimit-limit", String(taken.limit)],
-        ["x-ratelimit-remaining", String(taken.remaining)],
-        ["x-ratelimit-reset", String(taken.resetSeconds)],
-      ];
-      if (!taken.allowed) {
-        return refuse(
-          "rate_limited",
-          "rate_limited",
-          `Rate limit of ${rule.rpm} requests per minute exceeded; retry in ${taken.retryAfterSeconds} s`,
-          record.name,
-          [...headers, ["retry-after", String(taken.retryAfterSeconds)]],
-        );
-      }
+    const shared = options.shared;
+    const rule = options.limiter || shared
+      ? effectiveRule(record, defaults)
+      : null;
+    if (
+      shared &&
+      (rule !== null ||
+        (options.budgets && (record.budget || record.shared !== undefined)))
+    ) {
+      if (!shared.up) return withoutShared(shared, record, rule, size, t);
+      return sharedLimits(shared, record, rule, size, t);
     }
-    const budget = takeBudget(record, size, t, headers);
-    if ("ok" in budget) return budget;
-    try {
-      options.onUse?.(record.name, t);
-    } catch (err) {
-      // Bookkeeping of a store must never fail or hold up the request it counts.
-      try {
-        options.onUseError?.(err);
-      } catch {
-        // Nothing left to tell.
-      }
-    }
-    return budget.lease === undefined
-      ? { ok: true, client: record.name, headers }
-      : { ok: true, client: record.name, headers, lease: budget.lease };
-  } as AccessControl;
+    return localLimits(record, rule, size, t);
+  } as AnyAccessControl;
 
   checkAccess.settle = function settle(lease, use): void {
     const budgets = options.budgets;
-    if (!budgets) return;
+    const shared = options.shared;
     for (const one of [lease, ...(lease.also ?? [])]) {
-      for (const crossing of budgets.settle(one, use)) {
-        options.onCrossing?.(crossing);
+      // A lease of the fallback is settled here too: this instance's own
+      // counters keep limiting while Redis is away.
+      if (one.id === undefined && budgets) {
+        const crossings = budgets.settle(one, use);
+        if (!shared) { for (const c of crossings) options.onCrossing?.(c); }
       }
+      // With Redis, thresholds are told once for every instance, by it.
+      shared?.settle(one, use);
     }
   };
 

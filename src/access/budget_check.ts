@@ -15,7 +15,7 @@ import {
 import { budgetRefusal } from "./budget_refusal.ts";
 import type { BudgetLease, BudgetTable } from "./budget_table.ts";
 import type { KeyRecord } from "./client_keys.ts";
-import type { RequestSize } from "./contract.ts";
+import type { BudgetClaim, RequestSize } from "./contract.ts";
 
 /**
  * Admits a request of `record` (a key with a budget or shared budgets) at
@@ -58,4 +58,35 @@ export function takeBudgets(
   }
   const [first, ...also] = leases;
   return { lease: also.length === 0 ? first : { ...first, also } };
+}
+
+/** The budgets a request of `record` needs room in at time `t`, with what it is expected to use. */
+export function budgetClaims(
+  record: KeyRecord,
+  size: RequestSize | undefined,
+  t: number,
+  zone: string,
+): BudgetClaim[] {
+  const estimate = estimateUse(
+    size?.bodyBytes ?? 0,
+    size?.inputNanosPerToken ?? null,
+    size?.outputNanosPerToken ?? null,
+  );
+  const claims: BudgetClaim[] = [];
+  const claim = (slot: string, budget: Budget, holder?: SharedBudget) => {
+    const bounds = periodBounds(t, budget.period, zone);
+    claims.push({
+      slot,
+      budget,
+      period: bounds.start,
+      end: bounds.end,
+      holder,
+      estimate,
+    });
+  };
+  if (record.budget) claim(record.name, record.budget);
+  for (const shared of record.shared ?? []) {
+    claim(shared.slot, shared.budget, shared);
+  }
+  return claims;
 }

@@ -67,6 +67,8 @@ export interface BudgetLease {
   readonly estimate: BudgetEstimate;
   /** Leases taken with this one on the owner's and the team's budgets, settled with it. */
   readonly also?: readonly BudgetLease[];
+  /** Set on a lease held in Redis (src/cluster/shared_limits.ts): its id there; absent: held in this table. */
+  readonly id?: string;
 }
 
 /** A refusal: what is exhausted and until when. */

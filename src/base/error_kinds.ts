@@ -29,6 +29,7 @@ export const ACCESS_REFUSALS = [
   "model_conflict",
   "rate_limited",
   "budget_exceeded",
+  "limits_unavailable",
 ] as const;
 
 /** One of {@linkcode ACCESS_REFUSALS}. */

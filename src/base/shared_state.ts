@@ -33,6 +33,8 @@ export const CONTROL = {
   HEALTH_GENERATION: 1,
   /** The secrets generation in use; verdicts about older credentials are ignored. */
   SECRETS_GENERATION: 2,
+  /** With `--redis-url`: 0 not known yet, 1 reachable, 2 unreachable (src/server/redis_state.ts). */
+  REDIS_STATE: 3,
 } as const;
 const CONTROL_SLOTS = 16;
 

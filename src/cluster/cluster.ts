@@ -24,6 +24,11 @@ import {
   redisLock,
 } from "./order_lock.ts";
 import {
+  type SharedLimitsOptions,
+  shareLimits,
+  type ThreadLimits,
+} from "./shared_limits.ts";
+import {
   type AccountSync,
   type AccountSyncOptions,
   shareAccounts,
@@ -53,6 +58,11 @@ export interface Cluster extends AsyncDisposable {
   lock(options: Omit<OrderLockOptions, "link">): OrderLock;
   /** ACME challenges and certificates shared by the instances behind one name. */
   acmeStore(): AcmeStore;
+  /**
+   * The client-key limits kept in Redis (a serving thread's; made on the
+   * first call, later calls return the same); closed with the cluster.
+   */
+  limits(options: Omit<SharedLimitsOptions, "link">): ThreadLimits;
   close(): Promise<void>;
 }
 
@@ -75,7 +85,10 @@ export async function openCluster(options: ClusterOptions): Promise<Cluster> {
     pieces.push(made);
     return made;
   }
+  let limits: ThreadLimits | null = null;
   async function close(): Promise<void> {
+    // Buffered charges are sent while the link is still open.
+    await limits?.close();
     await Promise.all(pieces.map((p) => p.close()));
     await link.close();
   }
@@ -86,6 +99,7 @@ export async function openCluster(options: ClusterOptions): Promise<Cluster> {
     shareAccounts: (o) => piece(shareAccounts({ ...o, link })),
     lock: (o) => redisLock({ ...o, link }),
     acmeStore: () => acmeStore(link),
+    limits: (o) => limits ??= shareLimits({ ...o, link }),
     close,
     [Symbol.asyncDispose]: close,
   };

@@ -85,7 +85,9 @@ function clientOptions(options: RedisLinkOptions, name: string) {
       : undefined,
     lazyConnect: true,
     enableOfflineQueue: false,
-    enableAutoPipelining: true,
+    // Auto-pipelining costs each command about twice the CPU (a queue per
+    // tick); callers that send several at once pipeline them explicitly.
+    enableAutoPipelining: false,
     maxRetriesPerRequest: 0,
     commandTimeout: options.timeoutMs,
     connectTimeout: Math.max(1_000, options.timeoutMs * 5),

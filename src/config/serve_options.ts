@@ -115,6 +115,8 @@ export interface Settings {
    * (the admin API's `GET about`); absent keys are defaults.
    */
   optionSources?: Readonly<Partial<Record<keyof Settings, OptionSource>>>;
+  /** Limits while Redis is away: counted per instance ("open") or refused with 503 ("closed"). */
+  redisLimitsFail: "open" | "closed";
 }
 
 /** Where an option's value came from: a flag, the environment, or the `.env` file. */
@@ -133,7 +135,8 @@ export type Kind =
   | "bool"
   | "list"
   | "identifier"
-  | "redis";
+  | "redis"
+  | "failmode";
 
 /** Longest duration a timer can hold: `setTimeout` fires at once beyond 2^31-1 ms. */
 export const MAX_DURATION_MS = 2 ** 31 - 1;
@@ -661,6 +664,15 @@ export const SERVE_OPTIONS: readonly ServeOption[] = [
     kind: "duration",
     help: "With Redis: longest wait for one answer before local state decides",
     default: 200,
+  },
+  {
+    key: "redisLimitsFail",
+    flag: "redis-limits-fail",
+    env: "FLOW_PROXY_REDIS_LIMITS_FAIL",
+    kind: "failmode",
+    help:
+      "With Redis: while it is unreachable, count rate limits and budgets per instance (open) or refuse limited keys with 503 limits_unavailable (closed)",
+    default: "open",
   },
 ];
 

@@ -82,6 +82,13 @@ export function convertOption(
       return parseRedisUrl(value, source);
     case "level":
       return parseLogLevel(value, source);
+    case "failmode":
+      if (value !== "open" && value !== "closed") {
+        throw new ArgumentError(
+          `${source} must be open or closed, got "${value}"`,
+        );
+      }
+      return value;
     case "timezone":
       try {
         new Intl.DateTimeFormat("en-US", { timeZone: value });

@@ -7,7 +7,7 @@ import type { Logger } from "@logtape/logtape";
 import type { Settings } from "../config/settings.ts";
 import type { RequestRecord } from "../request_log/record.ts";
 import type { Balancer } from "../upstream/balancer.ts";
-import type { AccessControl } from "../access/contract.ts";
+import type { AnyAccessControl } from "../access/contract.ts";
 import type { DeadlineWatcher } from "./deadlines.ts";
 import type { ModelsState } from "../models/models_state.ts";
 
@@ -52,7 +52,7 @@ export interface HandlerContext {
   deadlines: DeadlineWatcher;
   observer: HandlerObserver | undefined;
   onRecord: ((record: RequestRecord) => void) | undefined;
-  access: AccessControl | undefined;
+  access: AnyAccessControl | undefined;
   /** The models configuration: mapping and rewrites. */
   models: ModelsState;
 }

@@ -56,11 +56,13 @@ export async function forwardRequest(
     }
     if (access) {
       const price = call.price;
-      const decision = access(req, info, upstreamModel, requested, {
+      let decision = access(req, info, upstreamModel, requested, {
         bodyBytes: body.sent(),
         inputNanosPerToken: price === null ? null : price.input * 1000,
         outputNanosPerToken: price === null ? null : price.output * 1000,
       });
+      // A promise only with --redis-url, for a key with limits.
+      if (decision instanceof Promise) decision = await decision;
       call.record.client = decision.client;
       if (!decision.ok) {
         await body.discard();

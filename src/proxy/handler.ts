@@ -6,7 +6,7 @@
 import type { Logger } from "@logtape/logtape";
 import type { Balancer } from "../upstream/balancer.ts";
 import type { RequestRecord } from "../request_log/record.ts";
-import type { AccessControl } from "../access/contract.ts";
+import type { AnyAccessControl } from "../access/contract.ts";
 import type { ProxyErrorType } from "../base/api_errors.ts";
 import { type ApiFamily, apiFamily } from "../base/api_family.ts";
 import { requestId } from "./headers.ts";
@@ -40,7 +40,7 @@ export interface HandlerOptions extends HandlerSettings, ReservedOptions {
   /** Receives one record per finished request. */
   onRecord?: (record: RequestRecord) => void;
   /** Decides whether a client may use the proxy; absent = everyone may. */
-  access?: AccessControl;
+  access?: AnyAccessControl;
   /** Designed for mocking: the upstream `fetch`. */
   fetch?: typeof fetch;
   /** TCP reachability check used when an answer is slower than the connect timeout. */

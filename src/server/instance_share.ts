@@ -14,6 +14,7 @@ import type { SharedState } from "../base/shared_state.ts";
 import type { StoreClient } from "./store_client.ts";
 import type { SharedHealth } from "../cluster/shared_health.ts";
 import { joinCluster } from "./cluster_join.ts";
+import { instanceRedisLogger, redisStateListener } from "./redis_state.ts";
 
 /** Options of {@linkcode shareInstance}. */
 export interface InstanceShareOptions {
@@ -40,7 +41,11 @@ export async function shareInstance(
   const { settings } = options;
   const cluster = await joinCluster({
     settings,
-    logger: options.logger,
+    // One WARNING per instance, whichever of its links sees Redis go first.
+    logger: instanceRedisLogger(options.state.control, options.logger, {
+      limitsFail: settings.redisLimitsFail,
+    }),
+    onState: redisStateListener(options.state.control),
     name: `flow-proxy-${Deno.pid}-supervisor`,
   });
   if (cluster === null) return null;

@@ -32,6 +32,13 @@ import { renderTlsMetrics, tlsHealth } from "../observe/tls_metrics.ts";
 import type { TlsPair } from "./tls.ts";
 import type { ModelsConfig } from "../models/types.ts";
 import { joinCluster } from "./cluster_join.ts";
+import type { SharedLimits } from "../access/contract.ts";
+import type { BudgetCrossing } from "../access/budget_table.ts";
+import {
+  instanceRedisLogger,
+  redisStateListener,
+  renderRedisMetrics,
+} from "./redis_state.ts";
 import { benchOff } from "../base/bench_switches.ts";
 import { dashboardSources } from "./dashboard_sources.ts";
 
@@ -124,7 +131,10 @@ function makeBalancer(
  * (and each user and team with a budget) used this period; a no-op for a key already counted this period (by this
  * or another thread), so live counts are never overwritten.
  */
-function seedBudgets(budgets: BudgetTable, keys: readonly StoredKey[]): void {
+function seedBudgets(
+  budgets: Pick<BudgetTable, "seed">,
+  keys: readonly StoredKey[],
+): void {
   for (const key of keys) {
     if (key.budgetUsed) {
       budgets.seed(key.name, key.budgetUsed.period, key.budgetUsed);
@@ -180,9 +190,13 @@ export async function startRuntime(options: RuntimeOptions): Promise<Runtime> {
   const workersReady = () => Atomics.load(state.control, CONTROL.WORKERS_READY);
   let tls = options.tls ?? null;
   // With --redis-url: this thread's link to the state other instances share.
+  // Its WARNING and INFO are the instance's, once (src/server/redis_state.ts).
   const cluster = await joinCluster({
     settings,
-    logger,
+    logger: instanceRedisLogger(state.control, logger, {
+      limitsFail: settings.redisLimitsFail,
+    }),
+    onState: redisStateListener(state.control),
     name: `flow-proxy-${Deno.pid}-${options.threadName ?? "main"}`,
   });
 
@@ -199,6 +213,25 @@ export async function startRuntime(options: RuntimeOptions): Promise<Runtime> {
       ),
   });
   seedBudgets(budgets, store?.keys ?? []);
+  function tellCrossing(c: BudgetCrossing): void {
+    metrics.countBudgetCrossing(c.measure, c.percent);
+    const used = c.measure === "tokens"
+      ? `${c.used} of ${c.limit} tokens`
+      : `${(c.used / 1e9).toFixed(6)} of ${(c.limit / 1e9).toFixed(6)} spend`;
+    logger.warn(
+      `${
+        budgetHolder(c.key)
+      } has used ${c.percent} % of its budget this period (${used})`,
+    );
+  }
+  // With --redis-url the limits are every instance's; this thread's own
+  // counters are the fallback while Redis is away.
+  const sharedLimits = cluster?.limits({
+    failClosed: settings.redisLimitsFail === "closed",
+    onCrossing: tellCrossing,
+    logger,
+  }) ?? null;
+  if (sharedLimits) seedBudgets(sharedLimits, store?.keys ?? []);
   const touches = new Map<string, number>();
   let touchTimer: ReturnType<typeof setTimeout> | undefined;
   function sendTouches(): void {
@@ -230,17 +263,8 @@ export async function startRuntime(options: RuntimeOptions): Promise<Runtime> {
       ),
     budgets,
     budgetTimeZone: settings.budgetTimeZone,
-    onCrossing: (c) => {
-      metrics.countBudgetCrossing(c.measure, c.percent);
-      const used = c.measure === "tokens"
-        ? `${c.used} of ${c.limit} tokens`
-        : `${(c.used / 1e9).toFixed(6)} of ${(c.limit / 1e9).toFixed(6)} spend`;
-      logger.warn(
-        `${
-          budgetHolder(c.key)
-        } has used ${c.percent} % of its budget this period (${used})`,
-      );
-    },
+    onCrossing: tellCrossing,
+    shared: sharedLimits as SharedLimits | null,
   });
   const dashboard = dashboardSources({
     settings,
@@ -298,7 +322,8 @@ export async function startRuntime(options: RuntimeOptions): Promise<Runtime> {
         workersReady: workersReady(),
         workersExpected: options.workersExpected,
         version: VERSION,
-      }) + clientMetrics.render() + renderTlsMetrics(tls?.summary ?? null),
+      }) + clientMetrics.render() + renderTlsMetrics(tls?.summary ?? null) +
+      (settings.redisUrl === null ? "" : renderRedisMetrics(state.control)),
     health() {
       const ready = workersReady();
       const credentials = balancer.health();
@@ -397,13 +422,19 @@ export async function startRuntime(options: RuntimeOptions): Promise<Runtime> {
     addr = await listening.promise;
   }
   let closed = false;
-  function close(): void {
-    if (closed) return;
+  let clusterClosed: Promise<void> = Promise.resolve();
+  function close(): Promise<void> {
+    if (closed) return clusterClosed;
     closed = true;
     handler.close();
     dashboard.overview?.stop();
     sendTouches();
-    void cluster?.close();
+    // Charges still buffered for Redis are sent before the link closes.
+    clusterClosed =
+      cluster?.close().catch((err) =>
+        logger.warn(`Cannot close the Redis link cleanly: ${describe(err)}`)
+      ) ?? Promise.resolve();
+    return clusterClosed;
   }
   Atomics.add(state.control, CONTROL.WORKERS_READY, 1);
 
@@ -422,6 +453,7 @@ export async function startRuntime(options: RuntimeOptions): Promise<Runtime> {
       keysNow = keys;
       verifier.load(keys);
       seedBudgets(budgets, keys);
+      if (sharedLimits) seedBudgets(sharedLimits, keys);
     },
     replaceTls(pair) {
       if (!limited) {
@@ -453,7 +485,7 @@ export async function startRuntime(options: RuntimeOptions): Promise<Runtime> {
       );
       await new Promise((resolve) => setTimeout(resolve, drainMs));
       await server.shutdown();
-      close();
+      await close();
     },
     finished: server.finished.then(close),
   };

@@ -66,6 +66,11 @@ const VALUES: Record<string, [string, string][]> = {
   ],
   "no-threaded": [["maybe", BOOL], ["2", BOOL], ["-1", BOOL]],
   "log-level": [["verbose", LEVEL], ["0", LEVEL], ["-1", LEVEL]],
+  "redis-limits-fail": [
+    ["half", "must be open or closed"],
+    ["", "must be open or closed"],
+    ["-1", "must be open or closed"],
+  ],
   "log-file": [["", EMPTY]],
   "retry-body-limit": [
     ["-5", SIZE_0],

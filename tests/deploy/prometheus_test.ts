@@ -7,6 +7,8 @@ import assert from "node:assert/strict";
 import { fileURLToPath } from "node:url";
 import { Metrics, METRICS_BYTE_LENGTH } from "../../src/observe/metrics.ts";
 import { renderTlsMetrics } from "../../src/observe/tls_metrics.ts";
+import { renderRedisMetrics } from "../../src/server/redis_state.ts";
+import { createSharedState } from "../../src/base/shared_state.ts";
 import { makeRecord } from "../observe/metrics_records.ts";
 import { parsePrometheusText } from "../observe/prometheus_parse.ts";
 
@@ -130,7 +132,7 @@ function busyExposition(): string {
     notAfter: 1_800_000_000,
     serial: "01",
     sha256: "00".repeat(32),
-  });
+  }) + renderRedisMetrics(createSharedState().control);
 }
 
 /** Metric names a PromQL text refers to, histogram suffixes removed. */

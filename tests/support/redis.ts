@@ -22,6 +22,8 @@ export interface RedisServer extends AsyncDisposable {
   kill(): Promise<void>;
   /** Starts it again on the same port (after {@linkcode kill}). */
   restart(): Promise<void>;
+  /** Process id of the running server (for CPU figures); 0 while killed. */
+  readonly pid: number;
   /** Runs one command with redis-cli and returns its output. */
   cli(...args: string[]): Promise<string>;
   stop(): Promise<void>;
@@ -112,6 +114,9 @@ export async function startRedis(
       return `redis://${auth}127.0.0.1:${port}${
         db === undefined ? "" : `/${db}`
       }`;
+    },
+    get pid() {
+      return child?.pid ?? 0;
     },
     kill,
     restart: start,

@@ -88,9 +88,14 @@ export async function startAcme(options: AcmeOptions): Promise<AcmeHandle> {
   await ensureStateDir(files);
   // With --redis-url the instances behind one name order one at a time,
   // answer each other's challenges and share the certificate.
+  // Redis going away is the instance's one WARNING, told by the supervisor's
+  // and the workers' links (src/server/redis_state.ts): this one only notes it.
   const cluster: Cluster | null = await joinCluster({
     settings,
-    logger,
+    logger: {
+      warn: (message) => logger.debug(message),
+      info: (message) => logger.debug(message),
+    },
     name: `flow-proxy-${Deno.pid}-acme`,
   });
   const lock = cluster?.lock({ logger }) ?? null;
