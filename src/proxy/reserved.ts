@@ -1,9 +1,10 @@
 /**
- * Paths flow-proxy answers itself in reverse mode: `/healthz`, `/metrics`
- * and the admin API under {@linkcode RESERVED_PREFIX}; --allow-ip guards the
- * last two.
+ * Paths flow-proxy answers itself in reverse mode: `/healthz`, `/metrics`,
+ * the web dashboard and the admin API under {@linkcode RESERVED_PREFIX};
+ * --allow-ip guards all but the first.
  */
-import { RESERVED_PREFIX } from "../base/reserved_paths.ts";
+import { isUiPath, RESERVED_PREFIX } from "../base/reserved_paths.ts";
+import { serveUi } from "../dashboard/ui_route.ts";
 import type { ApiFamily } from "../base/api_errors.ts";
 import { errorAnswer } from "./error_answer.ts";
 import { peerAddress } from "./exchange.ts";
@@ -75,6 +76,8 @@ export function serveReserved(
     });
   }
   if (!reserved) return null;
+  // The dashboard is static and needs no admin API: without one, its pages say so.
+  if (isUiPath(path)) return withId(serveUi(req, path), id);
   if (!options.admin) {
     return errorAnswer(id, {
       family: r.family,
@@ -91,6 +94,15 @@ async function admin(
 ): Promise<Response> {
   const res = await serve(r.req, r.info);
   res.headers.set("x-request-id", r.id);
+  return res;
+}
+
+async function withId(
+  answer: Promise<Response>,
+  id: string,
+): Promise<Response> {
+  const res = await answer;
+  res.headers.set("x-request-id", id);
   return res;
 }
 
