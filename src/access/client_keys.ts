@@ -77,6 +77,12 @@ export interface CreateKeyInput {
   owner?: string | null;
 }
 
+/** What `KeyStore.update` changes: the fields given (null resets one), the others kept. */
+export type KeyChanges = Pick<
+  CreateKeyInput,
+  "rpm" | "burst" | "models" | "expiresAt"
+>;
+
 /** The status of a key at time `now`. */
 export function keyStatus(record: KeyRecord, now: number): KeyStatus {
   if (record.revokedAt !== null) return "revoked";

@@ -5,8 +5,9 @@
  * carries the key's SHA-256, never the key.
  *
  * Merging is order-free, so instances converge whatever order rows arrive
- * in: a revocation is never undone (the earliest time wins), a budget
- * change wins by its revision, and the other fields are fixed at creation.
+ * in: a revocation is never undone (the earliest time wins), a change of
+ * budget, limits, models or expiry (`PATCH keys/<name>`) wins by its
+ * revision, and the other fields are fixed at creation.
  * Last-used times stay per instance.
  *
  * @module
@@ -29,7 +30,7 @@ export interface KeyReplica {
   /** The budget, as stored (JSON text), or null. */
   budget: string | null;
   owner: string | null;
-  /** Bumped by each budget change. */
+  /** Bumped by each change of budget, limits, models or expiry. */
   revision: number;
 }
 
@@ -90,6 +91,10 @@ export function mergeReplicas(
      ON CONFLICT (hash) DO UPDATE SET
        revoked_at = coalesce(min(revoked_at, excluded.revoked_at), revoked_at, excluded.revoked_at),
        budget = CASE WHEN excluded.revision > revision THEN excluded.budget ELSE budget END,
+       rpm = CASE WHEN excluded.revision > revision THEN excluded.rpm ELSE rpm END,
+       burst = CASE WHEN excluded.revision > revision THEN excluded.burst ELSE burst END,
+       models = CASE WHEN excluded.revision > revision THEN excluded.models ELSE models END,
+       expires_at = CASE WHEN excluded.revision > revision THEN excluded.expires_at ELSE expires_at END,
        revision = max(revision, excluded.revision)
      WHERE (revoked_at IS NULL AND excluded.revoked_at IS NOT NULL)
        OR excluded.revoked_at < revoked_at OR excluded.revision > revision`,

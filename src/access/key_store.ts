@@ -16,6 +16,7 @@ import {
   generateKey,
   hashKey,
   KEY_PREFIX,
+  type KeyChanges,
   type KeyRecord,
   type KeyVerifier,
   type StoredKey,
@@ -173,6 +174,42 @@ export class KeyStore {
       "UPDATE client_keys SET budget = ?, revision = revision + 1 WHERE name = ? AND revoked_at IS NULL",
     ).run(budget === null ? null : JSON.stringify(budget), name);
     return Number(result.changes) > 0;
+  }
+
+  /**
+   * Changes the limits and model rules of the active key called `name`
+   * (a field absent is kept, null resets it: the default RPM or burst, any
+   * model, no expiry); its record after, or null when there is none. Throws
+   * naming a bad field. Bumps the revision, so other instances take it.
+   */
+  update(name: string, changes: KeyChanges): KeyRecord | null {
+    validateKeyInput({ name, ...changes });
+    const sets: string[] = [];
+    const values: (string | number | null)[] = [];
+    const column = {
+      rpm: "rpm",
+      burst: "burst",
+      models: "models",
+      expiresAt: "expires_at",
+    } as const;
+    for (const field of ["rpm", "burst", "models", "expiresAt"] as const) {
+      const value = changes[field];
+      if (value === undefined) continue;
+      sets.push(`${column[field]} = ?`);
+      values.push(
+        field === "models" && value !== null
+          ? JSON.stringify(value)
+          : value as number | null,
+      );
+    }
+    const result = this.#db.prepare(
+      `UPDATE client_keys SET ${[...sets, "revision = revision + 1"].join(", ")}
+       WHERE name = ? AND revoked_at IS NULL`,
+    ).run(...values, name);
+    if (Number(result.changes) === 0) return null;
+    return this.list().findLast((k) =>
+      k.name === name && k.revokedAt === null
+    ) ?? null;
   }
 
   /** Revokes every active key owned by user `owner` (any case); the names of those revoked. */

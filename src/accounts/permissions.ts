@@ -28,6 +28,7 @@ export const ACTIONS = [
   "teams.read",
   "teams.write",
   "audit.read",
+  "credentials.probe",
 ] as const;
 
 /** One of {@linkcode ACTIONS}. */
@@ -37,8 +38,10 @@ export type Action = typeof ACTIONS[number];
 export type Scope = "all" | "own";
 
 /**
- * The permission matrix. `status.read` is the dashboard's view of workers
- * and credential health; `requests.read` the request log (no route yet);
+ * The permission matrix. `status.read` is the dashboard's view of workers,
+ * credential health, live traffic and the configuration; `requests.read`
+ * the request log; `credentials.probe` asks for a failed credential to be
+ * tried again now;
  * `budgets.write` a client key's budget (a user's or team's needs
  * `users.write` / `teams.write`); `tokens.*` per-user API tokens. Changing a cell here changes every check.
  */
@@ -59,6 +62,7 @@ export const PERMISSIONS: Readonly<
     "teams.read": "all",
     "teams.write": "all",
     "audit.read": "all",
+    "credentials.probe": "all",
   },
   operator: {
     "status.read": "all",
@@ -70,6 +74,7 @@ export const PERMISSIONS: Readonly<
     "tokens.read": "own",
     "tokens.write": "own",
     "teams.read": "all",
+    "credentials.probe": "all",
   },
   member: {
     "usage.read": "own",

@@ -8,8 +8,12 @@
  * DELETE /_flow-proxy/admin/keys/<name>     revoke
  * GET    /_flow-proxy/admin/usage?since=24h usage summary from the request log (a member's: its keys only)
  * ```
- * plus the budget routes of budget_routes.ts (`PUT keys|users|teams/<name>/budget`)
- * and the accounts routes of account_routes.ts and login_route.ts. The admin
+ * plus the budget routes of budget_routes.ts (`PUT keys|users|teams/<name>/budget`),
+ * the accounts routes of account_routes.ts and login_route.ts, and the
+ * dashboard's routes of dashboard_routes.ts (`GET about`, `credentials`,
+ * `overview`, `requests`, `requests/<id>`, `requests.csv`, `usage/series`,
+ * `budgets`; `POST credentials/<name>/probe`; `PATCH keys/<name>`), whose
+ * shapes docs/dashboard-api.md gives. The admin
  * token (`Authorization: Bearer <token>`), a user's API token or a user's
  * session opens it, never a client key; each route is checked against the
  * permission matrix (src/accounts/permissions.ts). Without a configured token
@@ -35,6 +39,11 @@ import { isAccountRoute, serveAccountRoute } from "./account_routes.ts";
 import { authorize, deny } from "./authorize.ts";
 import { serveLogin } from "./login_route.ts";
 import { type AdminKeys, serveKeyRoute } from "./key_routes.ts";
+import {
+  type DashboardSources,
+  isDashboardRoute,
+  serveDashboardRoute,
+} from "./dashboard_routes.ts";
 
 /** Default window of `GET usage` without `since`. */
 const DEFAULT_USAGE_WINDOW_MS = 24 * 3_600_000;
@@ -47,7 +56,7 @@ export interface AdminStatus {
   credentials: readonly object[];
 }
 
-export type { AdminKeys };
+export type { AdminKeys, DashboardSources };
 
 /** Options of {@linkcode createAdminApi}. */
 export interface AdminApiOptions {
@@ -77,6 +86,8 @@ export interface AdminApiOptions {
   onLoginFailure?: (reason: "invalid" | "locked") => void;
   /** Called after a key was created or revoked (e.g. `KeyWatch.check`, so this worker sees it at once). */
   onKeysChanged?: () => void;
+  /** What the dashboard's routes read (dashboard_routes.ts); absent sources answer 404. */
+  dashboard?: DashboardSources;
   /** When the server started, epoch ms; default: when this API was created. */
   startedAt?: number;
   /** Clock, epoch ms; injectable for tests. */
@@ -196,6 +207,25 @@ export function createAdminApi(
         url,
         scope === "own" ? caller.principal.name : undefined,
       );
+    }
+    if (isDashboardRoute(rest)) {
+      return await serveDashboardRoute({
+        req,
+        url,
+        rest,
+        ...caller,
+        accounts: audit,
+        sources: options.dashboard ?? {},
+        workers: async () => {
+          const status = await options.status();
+          return {
+            ready: status.workersReady,
+            expected: status.workersExpected,
+          };
+        },
+        startedAt,
+        now: now(),
+      });
     }
     if (BUDGET_ROUTE.test(rest)) {
       return await serveBudgetRoute({

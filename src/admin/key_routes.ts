@@ -2,7 +2,8 @@
  * The client-key routes of the admin API: `GET keys`, `POST keys` `{name,
  * rpm?, burst?, models?, expires?, owner?, budget?}` (the key in the answer,
  * once; a budget needs `budgets.write`, see budget_routes.ts),
- * `DELETE keys/<name>`. A role whose `keys.*` cell is `own` (member) sees,
+ * `PATCH keys/<name>` `{rpm?, burst?, models?, expires?}` (limits and model
+ * rules; null resets a field) and `DELETE keys/<name>`. A role whose `keys.*` cell is `own` (member) sees,
  * creates and revokes only keys it owns; another's key answers exactly like
  * one that does not exist. Every change is audited.
  *
@@ -10,6 +11,7 @@
  */
 import {
   type CreateKeyInput,
+  type KeyChanges,
   type KeyRecord,
   keyRecordJson,
   keyStatus,
@@ -44,6 +46,11 @@ export interface AdminKeys {
   revoke(name: string): boolean | Promise<boolean>;
   /** Sets (null: removes) the budget of the active key `name`; false when there is none. */
   setBudget(name: string, budget: Budget | null): boolean | Promise<boolean>;
+  /** Changes the active key `name`'s limits and models; its record after, or null when there is none. */
+  update(
+    name: string,
+    changes: KeyChanges,
+  ): KeyRecord | null | Promise<KeyRecord | null>;
 }
 
 /** What a key route is given. */
@@ -77,10 +84,18 @@ export async function serveKeyRoute(r: KeyRoute): Promise<Response> {
   if (name === null) {
     return fail("bad_request", "Malformed key name in the path");
   }
-  if (r.req.method !== "DELETE") return methodNotAllowed("DELETE");
+  if (r.req.method !== "DELETE" && r.req.method !== "PATCH") {
+    return methodNotAllowed("PATCH, DELETE");
+  }
   const active = (await r.keys.list()).find((k) =>
     k.name === name && keyStatus(k, r.now) !== "revoked"
   );
+  if (r.req.method === "PATCH") {
+    if (active === undefined || !mine(active)) {
+      return fail("not_found", `No active key named "${name}"`);
+    }
+    return await updateKey(r, active);
+  }
   if (active === undefined || !mine(active) || !(await r.keys.revoke(name))) {
     return fail("not_found", `No active key named "${name}"`);
   }
@@ -146,6 +161,80 @@ async function createKey(
       await auditBudget(r, "key.set_budget", record.name, input.budget);
     }
     return json(201, { key, ...keyRecordJson(record, r.now) });
+  } catch (err) {
+    return fail("bad_request", (err as Error).message);
+  }
+}
+
+/** `PATCH keys/<name>`: the fields given change, null resets one. */
+async function updateKey(r: KeyRoute, key: KeyRecord): Promise<Response> {
+  const body = await readJsonObject(r.req);
+  if (typeof body === "string") return fail("bad_request", body);
+  const bad = unknownField(body, ["rpm", "burst", "models", "expires"]);
+  if (bad !== null) return fail("bad_request", bad);
+  if (Object.keys(body).length === 0) {
+    return fail(
+      "bad_request",
+      "Nothing to change: send rpm, burst, models or expires",
+    );
+  }
+  const changes: KeyChanges = {};
+  try {
+    for (const field of ["rpm", "burst"] as const) {
+      const value = body[field];
+      if (value === undefined) continue;
+      if (value !== null && typeof value !== "number") {
+        throw new TypeError(`"${field}" must be a whole number or null`);
+      }
+      changes[field] = value;
+    }
+    if (body.models !== undefined) {
+      if (typeof body.models === "string") {
+        changes.models = body.models.split(",").map((m) => m.trim())
+          .filter((m) => m !== "");
+      } else if (body.models === null || Array.isArray(body.models)) {
+        changes.models = body.models as string[] | null;
+      } else {
+        throw new TypeError(
+          `"models" must be a list of model names, a comma-separated string, or null`,
+        );
+      }
+    }
+    if (body.expires !== undefined) {
+      if (body.expires !== null && typeof body.expires !== "string") {
+        throw new TypeError(
+          `"expires" must be a duration such as "30d", a date such as "2026-12-31", or null`,
+        );
+      }
+      changes.expiresAt = body.expires === null
+        ? null
+        : parseExpiry(body.expires, r.now);
+    }
+    const updated = await r.keys.update(key.name, changes);
+    if (updated === null) {
+      return fail("not_found", `No active key named "${key.name}"`);
+    }
+    r.onKeysChanged?.();
+    await r.accounts({
+      call: "audit.append",
+      entry: {
+        actor: actorOf(r.principal, r.address),
+        action: "key.update",
+        target: key.name,
+        outcome: "ok",
+        detail: Object.fromEntries(
+          Object.keys(body).map((f) => {
+            const v = body[f];
+            // A list of models is recorded as its comma-joined text.
+            return [
+              f,
+              Array.isArray(v) ? v.join(",") : v as string | number | null,
+            ];
+          }),
+        ),
+      },
+    });
+    return json(200, keyRecordJson(updated, r.now));
   } catch (err) {
     return fail("bad_request", (err as Error).message);
   }

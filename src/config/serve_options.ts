@@ -110,7 +110,15 @@ export interface Settings {
   redisPrefix: string;
   /** Longest wait for one Redis answer before local state decides, ms. */
   redisTimeout: number;
+  /**
+   * Where each option that is not at its default was set, by settings key
+   * (the admin API's `GET about`); absent keys are defaults.
+   */
+  optionSources?: Readonly<Partial<Record<keyof Settings, OptionSource>>>;
 }
+
+/** Where an option's value came from: a flag, the environment, or the `.env` file. */
+export type OptionSource = "flag" | "env" | "file";
 
 /** How an option's text is read (see `values.ts`). */
 export type Kind =
@@ -167,8 +175,11 @@ export interface OptionSpec<K extends keyof Settings = keyof Settings> {
 
 /** An option row whose default has the type of its key. */
 export type ServeOption = {
-  [K in keyof Settings]: OptionSpec<K>;
-}[keyof Settings];
+  [K in OptionKey]: OptionSpec<K>;
+}[OptionKey];
+
+/** The settings an option row may set (every one but where they came from). */
+type OptionKey = Exclude<keyof Settings, "optionSources">;
 
 /** The options of `serve`, in help order. */
 export const SERVE_OPTIONS: readonly ServeOption[] = [

@@ -20,6 +20,7 @@ import { readSmallTextFileSync } from "./safe_read.ts";
 import {
   type DefaultContext,
   EXTRA_OPTIONS,
+  type OptionSource,
   SERVE_OPTIONS,
   type Settings,
 } from "./serve_options.ts";
@@ -60,10 +61,12 @@ export function resolveSettings(
 
   const values: Record<string, unknown> = {};
   const sources = new Map<keyof Settings, string>();
+  const optionSources: Partial<Record<keyof Settings, OptionSource>> = {};
   for (const spec of SERVE_OPTIONS) {
     const flagValue = parsed.values[spec.flag];
     if (flagValue !== undefined) {
       sources.set(spec.key, `--${spec.flag}`);
+      optionSources[spec.key] = "flag";
       values[spec.key] = convertOption(spec, flagValue, `--${spec.flag}`);
     } else if (
       spec.env && env[spec.env] !== undefined && env[spec.env] !== ""
@@ -73,10 +76,14 @@ export function resolveSettings(
         ? `${spec.env} (from ${envFile})`
         : spec.env;
       sources.set(spec.key, source);
+      optionSources[spec.key] = fileVars.has(spec.env) ? "file" : "env";
       values[spec.key] = convertOption(spec, env[spec.env]!, source);
     }
   }
-  if (parsed.values["no-db"]) values.dbPath = null;
+  if (parsed.values["no-db"]) {
+    values.dbPath = null;
+    optionSources.dbPath = "flag";
+  }
 
   let adminToken = values.adminToken as string | undefined;
   const tokenFile = (parsed.values["admin-token-file"] as string | undefined) ??
@@ -94,11 +101,17 @@ export function resolveSettings(
     }
   }
   if (adminToken !== undefined) values.adminToken = adminToken;
+  if (adminToken !== undefined && optionSources.adminToken === undefined) {
+    optionSources.adminToken = parsed.values["admin-token-file"] !== undefined
+      ? "flag"
+      : "env";
+  }
 
   const settings: Settings = {
     ...defaults({ env, cwd, cpus: options.cpus }),
     ...values,
     envFile,
+    optionSources,
   } as Settings;
   if (!sources.has("modelsFile")) {
     settings.modelsFile = defaultModelsFile(settings.secretsFile, cwd);

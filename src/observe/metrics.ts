@@ -65,6 +65,7 @@ import {
   UPSTREAM_ERRORS,
 } from "./metrics_layout.ts";
 import { renderMetrics, type RenderOptions } from "./metrics_render.ts";
+import { type MetricsSnapshot, readSnapshot } from "./metrics_snapshot.ts";
 
 export {
   type LogStore,
@@ -273,6 +274,11 @@ export class Metrics {
     ) {
       Atomics.store(big, base + STORE.DEPTH, BigInt(event.queueDepth));
     }
+  }
+
+  /** The totals now, for the dashboard's overview (see metrics_snapshot.ts). */
+  snapshot(): MetricsSnapshot {
+    return readSnapshot(this.#big, this.#int);
   }
 
   /** The whole exposition, Prometheus text format 0.0.4. */

@@ -13,6 +13,7 @@ import type { Exchange } from "./exchange.ts";
 import type { BodyPlan } from "./request_body.ts";
 import { sendOnce } from "./request_body.ts";
 import { respond } from "./respond.ts";
+import type { AttemptEntry } from "../request_log/record.ts";
 
 /** Sends `call` upstream, failing over between credentials; answers the client. */
 export function runAttempts(call: Exchange): Promise<Response> {
@@ -29,6 +30,9 @@ class Attempts {
   #tried: number[] = [];
   #attempt = 0;
   #lastError: { type: ProxyErrorType; message: string } | null = null;
+  /** The attempts so far, made at the first failover only (a request that needs one attempt allocates none). */
+  #log: AttemptEntry[] | null = null;
+  #started = 0;
 
   constructor(call: Exchange) {
     this.#call = call;
@@ -50,8 +54,10 @@ class Attempts {
       call.credentialIndex = pick.index;
       call.record.credential = pick.name;
       call.record.attempts = attempt;
+      this.#started = performance.now();
       const bearer = balancer.bearer(pick.index);
       if (bearer === null) {
+        this.#note(pick, 0, "no_token");
         balancer.failed(pick, "its token cannot be made");
         this.#lastError = {
           type: "no_credentials_available",
@@ -86,15 +92,29 @@ class Attempts {
         });
       } catch (err) {
         const failed = this.#fetchFailed(pick, err);
-        if (failed === null) continue;
+        if (failed === null) {
+          this.#note(pick, 0, "upstream_unreachable");
+          continue;
+        }
+        this.#finish(pick, 0, "upstream_unreachable");
         return failed;
       }
       call.watch.headersReceived();
       if (this.#failsOver(pick, res.status, res.headers)) {
+        this.#note(
+          pick,
+          res.status,
+          res.status === 429
+            ? "rate_limited"
+            : res.status >= 500
+            ? "upstream_5xx"
+            : "auth_refused",
+        );
         call.watch.done();
         await res.body?.cancel().catch(ignore);
         continue;
       }
+      this.#finish(pick, res.status, null);
       if (attempt > 1 && res.status < 400) {
         call.context.logger.info(
           `Failover successful - using config '${pick.name}' [${call.id}]`,
@@ -103,7 +123,30 @@ class Attempts {
       call.redactor = redactorFor(balancer);
       return await respond(call, res);
     }
+    if (this.#log !== null) this.#call.record.attemptLog = this.#log;
     return this.#exhausted();
+  }
+
+  /** Notes an attempt that failed over, for the request log's `attempt_log`. */
+  #note(pick: CredentialPick, status: number, error: string): void {
+    (this.#log ??= []).push({
+      credential: pick.name,
+      status,
+      error,
+      durationMs: performance.now() - this.#started,
+    });
+  }
+
+  /** The last attempt: with earlier ones noted, the whole list goes on the record. */
+  #finish(pick: CredentialPick, status: number, error: string | null): void {
+    if (this.#log === null) return;
+    this.#log.push({
+      credential: pick.name,
+      status,
+      error,
+      durationMs: performance.now() - this.#started,
+    });
+    this.#call.record.attemptLog = this.#log;
   }
 
   /** Whether another attempt may send the whole body to another credential. */

@@ -65,7 +65,9 @@ export function applyModels(call: Exchange, body: BodyPlan): string | null {
     call.betaHeader = rewrite.betaHeader;
     call.record.upstreamModel = flow;
     if (mapped) observer?.mapped?.(rule);
-    observer?.rewrote?.(rewrite.rewrites.map((r) => r.kind));
+    const kinds = rewrite.rewrites.map((r) => r.kind);
+    observer?.rewrote?.(kinds);
+    if (kinds.length > 0) call.record.rewrite = [...new Set(kinds)].join(",");
     if (logger.isEnabledFor("debug")) {
       logger.debug(
         `${mapped ? mappedLine(requested, flow, rule) + "; " : ""}${

@@ -71,7 +71,9 @@ export const CLICKHOUSE_COLUMNS = `id String,
   upstream_model Nullable(String),
   translation Nullable(String),
   cost_nanos Nullable(Int64),
-  cost_currency Nullable(String)`;
+  cost_currency Nullable(String),
+  rewrite Nullable(String),
+  attempt_log Nullable(String)`;
 
 /** Columns added after the first release, with their types: added to an older table on first contact. */
 export const ADDED_COLUMNS: readonly [string, string][] = [
@@ -79,6 +81,8 @@ export const ADDED_COLUMNS: readonly [string, string][] = [
   ["translation", "Nullable(String)"],
   ["cost_nanos", "Nullable(Int64)"],
   ["cost_currency", "Nullable(String)"],
+  ["rewrite", "Nullable(String)"],
+  ["attempt_log", "Nullable(String)"],
 ];
 
 /** The statement that creates the request table when it is missing. */
@@ -115,6 +119,8 @@ export function toClickHouseRow(r: RequestRecord): Record<string, unknown> {
     translation: r.translation ?? null,
     cost_nanos: r.costNanos ?? null,
     cost_currency: r.costCurrency ?? null,
+    rewrite: r.rewrite ?? null,
+    attempt_log: r.attemptLog ? JSON.stringify(r.attemptLog) : null,
   };
 }
 

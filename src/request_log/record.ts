@@ -57,4 +57,19 @@ export interface RequestRecord {
   attempts: number;
   /** True when the response was streamed as SSE. */
   stream: boolean;
+  /** What a rewrite changed in the request body (its kinds, comma-joined); null or absent when nothing was. */
+  rewrite?: string | null;
+  /** Each upstream attempt, when there were several (failover); null or absent otherwise. */
+  attemptLog?: AttemptEntry[] | null;
+}
+
+/** One upstream attempt of a request that failed over. */
+export interface AttemptEntry {
+  /** The credential tried. */
+  credential: string | null;
+  /** What it answered (0: no answer). */
+  status: number;
+  /** Why the attempt failed, or null for the one that answered. */
+  error: string | null;
+  durationMs: number;
 }

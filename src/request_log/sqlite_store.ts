@@ -20,7 +20,7 @@ import { byOwner } from "./usage_owners.ts";
 import { RecordInserter } from "./sqlite_insert.ts";
 
 /** Version of the `requests` schema this build writes. */
-export const REQUESTS_SCHEMA_VERSION = 4;
+export const REQUESTS_SCHEMA_VERSION = 5;
 
 /** Per-component schema versions of the shared database file. */
 const SCHEMA_TABLE = "flow_proxy_schema";
@@ -60,6 +60,58 @@ const MIGRATIONS: readonly string[] = [
   // 4: what the request cost (billionths of cost_currency), null when unknown.
   `ALTER TABLE requests ADD COLUMN cost_nanos INTEGER;
   ALTER TABLE requests ADD COLUMN cost_currency TEXT;`,
+  // 5: the dashboard (request_queries.ts): what a rewrite changed, each
+  // attempt of a failover, the indexes its filters need, and the daily
+  // rollup its usage charts read (kept by sqlite_insert.ts, and by a
+  // trigger when rows are deleted, e.g. by a retention job).
+  `ALTER TABLE requests ADD COLUMN rewrite TEXT;
+  ALTER TABLE requests ADD COLUMN attempt_log TEXT;
+  CREATE INDEX IF NOT EXISTS requests_id ON requests (id);
+  CREATE INDEX IF NOT EXISTS requests_client_ts ON requests (client, ts);
+  CREATE INDEX IF NOT EXISTS requests_model_ts ON requests (model, ts);
+  CREATE INDEX IF NOT EXISTS requests_upstream_ts ON requests (upstream_model, ts)
+    WHERE upstream_model IS NOT NULL;
+  CREATE INDEX IF NOT EXISTS requests_failed_ts ON requests (ts)
+    WHERE status >= 400 OR error IS NOT NULL;
+  CREATE INDEX IF NOT EXISTS requests_status_ts ON requests (status, ts)
+    WHERE status >= 400;
+  CREATE INDEX IF NOT EXISTS requests_error_ts ON requests (error, ts)
+    WHERE error IS NOT NULL;
+  CREATE INDEX IF NOT EXISTS requests_translation_ts ON requests (translation, ts)
+    WHERE translation IS NOT NULL;
+  CREATE INDEX IF NOT EXISTS requests_rewrite_ts ON requests (ts)
+    WHERE rewrite IS NOT NULL;
+  CREATE TABLE IF NOT EXISTS requests_daily (
+    day TEXT NOT NULL,
+    client TEXT NOT NULL,
+    model TEXT NOT NULL,
+    currency TEXT NOT NULL,
+    requests INTEGER NOT NULL,
+    tokens INTEGER NOT NULL,
+    cost_nanos INTEGER NOT NULL,
+    priced INTEGER NOT NULL,
+    unpriced INTEGER NOT NULL,
+    PRIMARY KEY (day, client, model, currency)
+  ) WITHOUT ROWID;
+  CREATE INDEX IF NOT EXISTS requests_daily_model ON requests_daily
+    (day, model, currency, requests, tokens, cost_nanos, priced, unpriced);
+  INSERT INTO requests_daily
+    SELECT strftime('%Y-%m-%d', ts / 1000, 'unixepoch'), coalesce(client, ''),
+      coalesce(model, ''), coalesce(cost_currency, ''), count(*),
+      coalesce(sum(coalesce(tokens_in, 0) + coalesce(tokens_out, 0)), 0),
+      coalesce(sum(cost_nanos), 0), count(cost_nanos),
+      coalesce(sum(cost_nanos IS NULL AND (tokens_in IS NOT NULL OR tokens_out IS NOT NULL)), 0)
+    FROM requests GROUP BY 1, 2, 3, 4;
+  CREATE TRIGGER IF NOT EXISTS requests_daily_delete AFTER DELETE ON requests BEGIN
+    UPDATE requests_daily SET requests = requests - 1,
+      tokens = tokens - coalesce(old.tokens_in, 0) - coalesce(old.tokens_out, 0),
+      cost_nanos = cost_nanos - coalesce(old.cost_nanos, 0),
+      priced = priced - (old.cost_nanos IS NOT NULL),
+      unpriced = unpriced - (old.cost_nanos IS NULL AND (old.tokens_in IS NOT NULL OR old.tokens_out IS NOT NULL))
+    WHERE day = strftime('%Y-%m-%d', old.ts / 1000, 'unixepoch')
+      AND client = coalesce(old.client, '') AND model = coalesce(old.model, '')
+      AND currency = coalesce(old.cost_currency, '');
+  END;`,
 ];
 
 /**
@@ -68,6 +120,13 @@ const MIGRATIONS: readonly string[] = [
  * between tries goes back to its key polls and admin requests.
  */
 const REQUEST_LOG_BUSY_TIMEOUT_MS = 2000;
+
+/**
+ * Page cache of the request log's connection, KiB (taken as pages are
+ * read, not up front): room for the hot end of every index, which cuts the
+ * per-record insert cost on a million-row log (bench/dashboard_bench.ts).
+ */
+const REQUEST_LOG_CACHE_KIB = 65_536;
 
 /** Options of {@linkcode openRequestLog}. */
 export interface SqliteStoreOptions {
@@ -101,6 +160,9 @@ export class SqliteStore implements RecordSink {
         busyTimeoutMs: options.busyTimeoutMs ?? REQUEST_LOG_BUSY_TIMEOUT_MS,
       });
       migrate(db, path);
+      // The indexes of the dashboard's filters (schema 5) take most of an
+      // insert's time once they outgrow SQLite's default 2 MiB page cache.
+      db.exec(`PRAGMA cache_size = -${REQUEST_LOG_CACHE_KIB}`);
       this.#inserter = new RecordInserter(db);
     } catch (thrown) {
       db?.close();

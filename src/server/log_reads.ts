@@ -4,6 +4,10 @@
  * with `--clickhouse-url` — from ClickHouse, which every instance writes, so
  * that each instance shows and enforces company-wide numbers.
  *
+ * The dashboard's reads (a page of requests, one request, usage by day)
+ * come from the local file even with ClickHouse: their ClickHouse versions
+ * are not written yet (docs/dashboard-api.md says so).
+ *
  * When ClickHouse cannot be read, `usage` fails with its error (the admin API
  * answers 503: numbers of one instance would look like the company's), while
  * budgets are seeded from this instance's own log with a WARNING: a budget
@@ -24,6 +28,18 @@ import {
 } from "../request_log/sqlite_store.ts";
 import type { ClickHouseQueries } from "../request_log/clickhouse_queries.ts";
 import { keyOwners } from "../request_log/usage_owners.ts";
+import {
+  type Cursor,
+  getRequest,
+  listRequests,
+  type RequestDetail,
+  type RequestPage,
+  type RequestSelection,
+  resolveSelection,
+  type UsageSeries,
+  usageSeries,
+  type UsageSeriesOptions,
+} from "../request_log/request_queries.ts";
 import { addSharedBudgets } from "./shared_budgets.ts";
 import { describe } from "../base/describe.ts";
 
@@ -63,6 +79,29 @@ export class LogReads {
       clients,
       ownersOf: (keys) => keyOwners(requests.database, keys),
     });
+  }
+
+  /** A page of the request log; `ownedBy` names the keys a user owns. */
+  requests(
+    selection: RequestSelection,
+    page: { cursor: Cursor | null; limit: number },
+    ownedBy: (user: string) => string[],
+  ): RequestPage {
+    return listRequests(
+      this.#options.requests().database,
+      resolveSelection(selection, ownedBy),
+      page,
+    );
+  }
+
+  /** Request `id`, of `clients` only when given. */
+  request(id: string, clients?: string[]): RequestDetail | null {
+    return getRequest(this.#options.requests().database, id, clients);
+  }
+
+  /** Tokens and spend by day (the daily rollup). */
+  series(options: UsageSeriesOptions): UsageSeries {
+    return usageSeries(this.#options.requests().database, options);
   }
 
   /**

@@ -33,6 +33,7 @@ import type { TlsPair } from "./tls.ts";
 import type { ModelsConfig } from "../models/types.ts";
 import { joinCluster } from "./cluster_join.ts";
 import { benchOff } from "../base/bench_switches.ts";
+import { dashboardSources } from "./dashboard_sources.ts";
 
 /**
  * How long a serving thread keeps answering after shutdown starts, every
@@ -189,6 +190,8 @@ export async function startRuntime(options: RuntimeOptions): Promise<Runtime> {
   // this thread checks keys in memory and sends last-used times by message.
   const store = options.store ?? null;
   const verifier = new KeyVerifier(store?.keys ?? []);
+  // The keys as last loaded, for the dashboard's budgets.
+  let keysNow: readonly StoredKey[] = store?.keys ?? [];
   const budgets = new BudgetTable(state.budgets, {
     onOverflow: (key) =>
       logger.warn(
@@ -239,6 +242,16 @@ export async function startRuntime(options: RuntimeOptions): Promise<Runtime> {
       );
     },
   });
+  const dashboard = dashboardSources({
+    settings,
+    balancer: () => balancer,
+    metrics,
+    tls: () => tls?.summary ?? null,
+    store,
+    keys: () => keysNow,
+    budgets,
+    currency: () => models.config.currency,
+  });
   const admin = createAdminApi({
     token: settings.adminToken,
     keys: store && {
@@ -247,6 +260,8 @@ export async function startRuntime(options: RuntimeOptions): Promise<Runtime> {
       revoke: (name) => store.request({ op: "revoke", name }),
       setBudget: (name, budget) =>
         store.request({ op: "budget", name, budget }),
+      update: (name, changes) =>
+        store.request({ op: "update-key", name, changes }),
     },
     usage: store
       ? (since, owner) => store.request({ op: "usage", since, owner })
@@ -257,6 +272,7 @@ export async function startRuntime(options: RuntimeOptions): Promise<Runtime> {
     logger,
     onLoginFailure: (reason) => metrics.countLoginFailure(reason),
     startedAt,
+    dashboard,
     status: () => ({
       workersReady: workersReady(),
       workersExpected: options.workersExpected,
@@ -385,6 +401,7 @@ export async function startRuntime(options: RuntimeOptions): Promise<Runtime> {
     if (closed) return;
     closed = true;
     handler.close();
+    dashboard.overview?.stop();
     sendTouches();
     void cluster?.close();
   }
@@ -402,6 +419,7 @@ export async function startRuntime(options: RuntimeOptions): Promise<Runtime> {
       );
     },
     loadKeys: (keys) => {
+      keysNow = keys;
       verifier.load(keys);
       seedBudgets(budgets, keys);
     },

@@ -7,6 +7,7 @@
  */
 import type {
   CreateKeyInput,
+  KeyChanges,
   KeyRecord,
   StoredKey,
 } from "../access/client_keys.ts";
@@ -14,6 +15,14 @@ import type { LogLevel } from "../base/logging.ts";
 import type { Budget } from "../access/budget.ts";
 import type { RequestRecord } from "../request_log/record.ts";
 import type { UsageSummary } from "../request_log/sqlite_store.ts";
+import type {
+  Cursor,
+  RequestDetail,
+  RequestPage,
+  RequestSelection,
+  SeriesBy,
+  UsageSeries,
+} from "../request_log/request_queries.ts";
 import type { AccountsAnswer, AccountsCall } from "../accounts/calls.ts";
 import type { SessionPolicy } from "../accounts/sessions.ts";
 import type { KeyReplica, MergeResult } from "../access/key_replica.ts";
@@ -25,9 +34,25 @@ export type StoreOp =
   | { op: "create"; input: CreateKeyInput }
   | { op: "revoke"; name: string }
   | { op: "budget"; name: string; budget: Budget | null }
+  | { op: "update-key"; name: string; changes: KeyChanges }
   /** `owner`: only the requests of the keys that user owns (a member's usage). */
   | { op: "usage"; since: number; owner?: string }
   | { op: "accounts"; call: AccountsCall }
+  /** The dashboard: a page of the request log, one request, usage by day. */
+  | {
+    op: "requests";
+    selection: RequestSelection;
+    cursor: Cursor | null;
+    limit: number;
+  }
+  | { op: "request"; id: string; owner: string | null }
+  | {
+    op: "usage-series";
+    fromDay: string;
+    toDay: string;
+    by: SeriesBy;
+    owner: string | null;
+  }
   | { op: "write"; records: RequestRecord[] }
   /** With --redis-url: the key rows other instances are sent, and theirs merged in. */
   | { op: "key-rows" }
@@ -41,8 +66,12 @@ export interface StoreResults {
   create: { key: string; record: KeyRecord };
   revoke: boolean;
   budget: boolean;
+  "update-key": KeyRecord | null;
   usage: UsageSummary;
   accounts: AccountsAnswer;
+  requests: RequestPage;
+  request: RequestDetail | null;
+  "usage-series": UsageSeries;
   write: null;
   "key-rows": KeyReplica[];
   "merge-keys": MergeResult;

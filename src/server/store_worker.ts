@@ -171,6 +171,11 @@ class StoreService {
         await this.#publishIfChanged();
         return changed;
       }
+      case "update-key": {
+        const updated = this.#keys.update(op.name, op.changes);
+        await this.#publishIfChanged();
+        return updated;
+      }
       case "usage":
         return await this.#reads.usage(
           op.since,
@@ -178,6 +183,28 @@ class StoreService {
             ? undefined
             : ownedKeys(this.#keys.snapshot(), op.owner),
         );
+      case "requests":
+        return this.#reads.requests(
+          op.selection,
+          op,
+          (user) => ownedKeys(this.#keys.snapshot(), user),
+        );
+      case "request":
+        return this.#reads.request(
+          op.id,
+          op.owner === null
+            ? undefined
+            : ownedKeys(this.#keys.snapshot(), op.owner),
+        );
+      case "usage-series":
+        return this.#reads.series({
+          fromDay: op.fromDay,
+          toDay: op.toDay,
+          by: op.by,
+          clients: op.owner === null
+            ? undefined
+            : ownedKeys(this.#keys.snapshot(), op.owner),
+        });
       case "accounts": {
         const answer = await runAccountsCall(this.#accounts, op.call);
         revokeOwnedKeys(op.call, answer, this.#keys, this.#accounts);

@@ -53,6 +53,8 @@ export class Balancer {
   #due: number[] = [];
   #cachedHealth = -1;
   #nextChange = Infinity;
+  /** The last failure reason seen by this thread, by credential index. */
+  #lastError = new Map<number, string>();
 
   constructor(
     state: SharedState,
@@ -184,6 +186,7 @@ export class Balancer {
    */
   failed(pick: Pick, reason: string): void {
     if (this.#stale(pick)) return;
+    this.#lastError.set(pick.index, reason);
     const now = this.#now();
     if (pick.probe) {
       const wait = this.#table.failProbe(pick.index, now);
@@ -234,6 +237,36 @@ export class Balancer {
     if (this.#usable.length > 0 || this.#due.length > 0) return 0;
     if (!Number.isFinite(this.#nextChange)) return this.#table.backoffBase;
     return Math.max(0, this.#nextChange - now);
+  }
+
+  /**
+   * The last failure reason this thread saw for credential `index` (a 401,
+   * a token that cannot be made), or null; other threads keep their own.
+   */
+  lastError(index: number): string | null {
+    return this.#lastError.get(index) ?? null;
+  }
+
+  /** Epoch ms until which credential `index` waits (backoff or cool-down); 0 when it does not. */
+  retryAt(index: number): number {
+    return this.#table.retryAt(index);
+  }
+
+  /**
+   * Ends the wait of credential `name` so it is tried with the next request
+   * (see `HealthTable.probeNow`); its health after that, or null for an
+   * unknown name.
+   */
+  probeNow(name: string): CredentialHealth | null {
+    const index = this.#names.indexOf(name);
+    if (index < 0) return null;
+    const now = this.#now();
+    if (this.#table.probeNow(index, now)) {
+      this.#log?.info(
+        `Configuration '${name}' will be probed now (asked by the admin API)`,
+      );
+    }
+    return this.#table.describe(index, name, now);
   }
 
   /** Every credential's health, by name only. */

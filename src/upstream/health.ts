@@ -239,6 +239,25 @@ export class HealthTable {
     this.#bump();
   }
 
+  /**
+   * Asks for credential `index` to be tried now (the dashboard's "probe
+   * now"): a failed credential's backoff ends, so the next request claims
+   * its half-open probe; a cooling one's cool-down ends. A held probe lease
+   * is left alone (a probe is under way, or another instance holds it).
+   * False for a credential that is ok. With Redis, the shared-health bridge
+   * publishes the new retry time like any other change.
+   */
+  probeNow(index: number, now: number): boolean {
+    const state = this.state(index);
+    if (state === CREDENTIAL_STATE.OK) return false;
+    const retryAt = index * TIME_FIELDS + TIMES.RETRY_AT;
+    if (Number(Atomics.load(this.#times, retryAt)) > now) {
+      Atomics.store(this.#times, retryAt, BigInt(now));
+    }
+    this.#bump();
+    return true;
+  }
+
   /** Epoch ms until which the probe of credential `index` is held (0: free). */
   probeLease(index: number): number {
     return this.#lease(index);

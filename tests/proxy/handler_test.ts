@@ -564,8 +564,24 @@ Deno.test("createHandler replays a 401 on the next credential with the same body
       assert.equal(s.records[0].credential, "b");
       assert.equal(s.records[0].attempts, 2);
       assert.equal(s.records[0].status, 200);
+      // Each attempt, for the dashboard's request detail.
+      assert.deepEqual(
+        s.records[0].attemptLog?.map((a) => [a.credential, a.status, a.error]),
+        [["a", status, "auth_refused"], ["b", 200, null]],
+      );
+      assert.ok(s.records[0].attemptLog!.every((a) => a.durationMs >= 0));
     });
   }
+  await t.step("one attempt: no attempt log", async () => {
+    using s = setup({ respond: () => Response.json({ ok: true }) });
+    const res = await s.handler(
+      post("/v1/chat/completions", JSON.stringify({ model: "gpt-4o" })),
+      INFO,
+    );
+    await res.body?.cancel();
+    assert.equal(s.records[0].attempts, 1);
+    assert.equal(s.records[0].attemptLog, undefined);
+  });
 
   await t.step("a body too large to keep is not replayed", async () => {
     using s = setup({

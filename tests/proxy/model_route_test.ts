@@ -90,6 +90,7 @@ Deno.test("a body that needs nothing is sent as it came, with no mapping reporte
   assert.equal(s.records[0].model, "gpt-4o");
   assert.equal(s.records[0].upstreamModel ?? null, null);
   assert.deepEqual(s.heard, { mapped: [], rewrote: [], failovers: 0 });
+  assert.equal(s.records[0].rewrite ?? null, null);
   assert.ok(!s.logs.some((l) => l.level === "debug"));
 });
 
@@ -120,6 +121,11 @@ Deno.test("a Claude Code request is mapped and rewritten for Bedrock", async () 
   assert.equal(s.records[0].upstreamModel, "anthropic.claude-4-7-opus");
   assert.deepEqual(s.heard.mapped, ["builtin:claude-opus-newest"]);
   assert.ok(s.heard.rewrote[0].includes("context_management"));
+  // The request log keeps the kinds too (the dashboard's rewrite filter).
+  assert.deepEqual(
+    s.records[0].rewrite?.split(","),
+    [...new Set(s.heard.rewrote[0])],
+  );
   const debug = s.logs.filter((l) => l.level === "debug");
   assert.equal(debug.length, 1);
   assert.match(

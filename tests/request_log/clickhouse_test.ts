@@ -269,6 +269,8 @@ Deno.test("createClickHouseSink writes batches to a real clickhouse-server", asy
         translation: null,
         cost_nanos: null,
         cost_currency: null,
+        rewrite: null,
+        attempt_log: null,
       });
       assert.equal(fail.client, "team-a");
       assert.equal(fail.credential, null);
@@ -291,7 +293,7 @@ Deno.test("createClickHouseSink writes batches to a real clickhouse-server", asy
     "adds upstream_model and translation to a table an older flow-proxy created",
     async () => {
       const old = CLICKHOUSE_COLUMNS.replace(
-        /,\s*upstream_model Nullable\(String\),\s*translation Nullable\(String\),\s*cost_nanos Nullable\(Int64\),\s*cost_currency Nullable\(String\)$/,
+        /,\s*upstream_model Nullable\(String\),\s*translation Nullable\(String\),\s*cost_nanos Nullable\(Int64\),\s*cost_currency Nullable\(String\),\s*rewrite Nullable\(String\),\s*attempt_log Nullable\(String\)$/,
         "",
       );
       assert.notEqual(old, CLICKHOUSE_COLUMNS);

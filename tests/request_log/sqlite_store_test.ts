@@ -156,11 +156,20 @@ Deno.test("openRequestLog creates its table, index and schema version beside oth
       "translation",
       "cost_nanos",
       "cost_currency",
+      "rewrite",
+      "attempt_log",
     ]);
     const indexes = db.prepare("PRAGMA index_list(requests)").all() as {
       name: string;
     }[];
-    assert.ok(indexes.some((i) => i.name === "requests_ts"));
+    for (
+      const name of [
+        "requests_ts",
+        "requests_id",
+        "requests_client_ts",
+        "requests_model_ts",
+      ]
+    ) assert.ok(indexes.some((i) => i.name === name), name);
     assert.deepEqual(
       {
         ...db.prepare(
@@ -217,6 +226,8 @@ Deno.test("SqliteStore.write() stores every field of successful and failed reque
       translation: null,
       cost_nanos: null,
       cost_currency: null,
+      rewrite: null,
+      attempt_log: null,
     });
     const failure = rows.find((r) => r.id === "upstream-5xx")!;
     assert.equal(failure.status, 502);
