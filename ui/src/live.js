@@ -154,7 +154,7 @@ export function Credentials({ me }) {
                     ? html`<td><button type="button" disabled=${probe.busy} onClick=${() =>
                       probeNow(
                         c.name,
-                      )} aria-label=${`Probe ${c.name} now`}>Probe now</button></td>`
+                      )} aria-label=${`Probe now: ${c.name}`}>Probe now</button></td>`
                     : null
                 }
       </tr>`
