@@ -251,6 +251,8 @@ Deno.test("dashboard in chromium: every page, every role, keys made and revoked 
       body: JSON.stringify({ name, owner }),
     })).key;
   }
+  // The overview samples the shared metrics every 5 s from its first request on.
+  await asRoot("overview");
   const ids: string[] = [];
   for (let i = 0; i < 8; i++) {
     const { status, id } = await chat(
@@ -275,6 +277,16 @@ Deno.test("dashboard in chromium: every page, every role, keys made and revoked 
       const { page, trouble } = await login(context, base, "root");
       await visit(page, "overview", credNames[0]);
       for (const name of credNames) await waitText(page, name);
+      // Two samples draw a line: the charts show the traffic above.
+      await page.waitForFunction(
+        () =>
+          Number(
+            document.querySelector("[data-samples]")?.getAttribute(
+              "data-samples",
+            ),
+          ) >= 2,
+        { timeout: WAIT_MS },
+      );
       await inspect(page, "overview", "admin");
       await visit(page, "credentials", credNames[1]);
       assert.ok(

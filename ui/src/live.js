@@ -45,7 +45,7 @@ export function Overview() {
     ${
     data !== null
       ? html`
-        <div class="tiles">
+        <div class="tiles" data-samples=${series.length}>
           <div
             class="tile"><span>Requests</span><strong data-testid="total-requests">${num(
               data.totals?.requests,
@@ -56,9 +56,10 @@ export function Overview() {
           <div class="tile"><span>In flight</span><strong>${num(
             data.totals?.in_flight,
           )}</strong></div>
-          <div class="tile"><span>Updated</span><strong>${time(
-            data.now,
-          )}</strong></div>
+          <div
+            class="tile"><span>Updated</span><strong class="small">${time(
+              data.now,
+            )}</strong></div>
         </div>
         ${series.length === 0
           ? html`<${Empty}>No samples yet — the charts fill in every ${

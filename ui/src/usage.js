@@ -31,13 +31,13 @@ function stacked(days, groups, field) {
   return [x, ...sums];
 }
 
+/** A sum of days; null (shown "—") when nothing in it was priced. */
 function total(list) {
-  if (list.some((v) => v === null)) {
-    return list.every((v) => v === null)
-      ? null
-      : list.reduce((a, v) => a + (v ?? 0), 0);
+  const priced = list.filter((v) => v !== null && v !== undefined);
+  if (list.some((v) => v === null) && priced.every((v) => v === 0)) {
+    return null;
   }
-  return list.reduce((a, v) => a + v, 0);
+  return priced.reduce((a, v) => a + v, 0);
 }
 
 function Budgets() {
@@ -95,7 +95,9 @@ export function Usage() {
   const days = data?.days ?? [];
   const groups = data?.groups ?? [];
   const series = groups.map((g) => ({ label: g.name }));
-  const priced = groups.some((g) => (g.spend ?? []).some((v) => v !== null));
+  const priced = groups.some((g) =>
+    (g.spend ?? []).some((v) => v !== null && v > 0)
+  );
   return html`<${Page} title="Usage">
     <div class="filters">
       <${Select} label="Group by" options=${BY} value=${by} onChange=${(e) =>
