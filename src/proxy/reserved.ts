@@ -4,7 +4,6 @@
  * --allow-ip guards all but the first.
  */
 import { isUiPath, RESERVED_PREFIX } from "../base/reserved_paths.ts";
-import { serveUi } from "../dashboard/ui_route.ts";
 import type { ApiFamily } from "../base/api_errors.ts";
 import { errorAnswer } from "./error_answer.ts";
 import { peerAddress } from "./exchange.ts";
@@ -77,7 +76,7 @@ export function serveReserved(
   }
   if (!reserved) return null;
   // The dashboard is static and needs no admin API: without one, its pages say so.
-  if (isUiPath(path)) return withId(serveUi(req, path), id);
+  if (isUiPath(path)) return dashboard(req, path, id);
   if (!options.admin) {
     return errorAnswer(id, {
       family: r.family,
@@ -97,11 +96,18 @@ async function admin(
   return res;
 }
 
-async function withId(
-  answer: Promise<Response>,
+/**
+ * The dashboard's answer; its module (the UI's assets, some 120 KB of text)
+ * is loaded by the first request for it, so a thread that never serves the
+ * dashboard never holds it.
+ */
+async function dashboard(
+  req: Request,
+  path: string,
   id: string,
 ): Promise<Response> {
-  const res = await answer;
+  const { serveUi } = await import("../dashboard/ui_route.ts");
+  const res = await serveUi(req, path);
   res.headers.set("x-request-id", id);
   return res;
 }
