@@ -99,7 +99,7 @@ function Off({ error }) {
           role="alert">The admin API is off on this server (${explain(
             error,
           )}), so the dashboard has nothing to show.</div>
-        <p>Start <code>flow-proxy serve</code> with a database and a user (<code>flow-proxy users create NAME --role admin</code>), or with <code>--admin-token</code>; see docs/dashboard.md.</p>
+        <p>Start <code>flow-proxy serve</code> with a database and a user (<code>flow-proxy users create --name NAME --role admin</code>), or with <code>--admin-token</code>; see docs/dashboard.md.</p>
       </div>
     </main>
   `;
