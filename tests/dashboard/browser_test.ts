@@ -275,6 +275,21 @@ Deno.test("dashboard in chromium: every page, every role, keys made and revoked 
     await t.step("an admin sees real data on every page", async () => {
       const context = await browser.createBrowserContext();
       const { page, trouble } = await login(context, base, "root");
+      // Keyboard: the first Tab reaches the skip link, drawn with a visible focus ring.
+      await page.keyboard.press("Tab");
+      const focused = await page.evaluate(() => {
+        const el = document.activeElement as HTMLElement;
+        return {
+          cls: el.className,
+          outline: getComputedStyle(el).outlineStyle,
+        };
+      });
+      assert.deepEqual(focused, { cls: "skip", outline: "solid" });
+      await page.keyboard.press("Enter");
+      assert.equal(
+        await page.evaluate(() => document.activeElement?.id),
+        "main",
+      );
       await visit(page, "overview", credNames[0]);
       for (const name of credNames) await waitText(page, name);
       // Two samples draw a line: the charts show the traffic above.
@@ -288,12 +303,21 @@ Deno.test("dashboard in chromium: every page, every role, keys made and revoked 
         { timeout: WAIT_MS },
       );
       await inspect(page, "overview", "admin");
+      await page.emulateMediaFeatures([
+        { name: "prefers-color-scheme", value: "dark" },
+      ]);
+      await inspect(page, "overview-dark", "admin");
+      await page.emulateMediaFeatures([
+        { name: "prefers-color-scheme", value: "light" },
+      ]);
       await visit(page, "credentials", credNames[1]);
       assert.ok(
         await page.$("button[aria-label^='Probe']"),
         "an admin has Probe now",
       );
       await inspect(page, "credentials", "admin");
+      await page.click("button[aria-label^='Probe']");
+      await waitText(page, "Probe of cred-1 started");
       await visit(page, "keys", "bob-key");
       await waitText(page, "alice-key");
       await inspect(page, "keys", "admin");
@@ -301,6 +325,17 @@ Deno.test("dashboard in chromium: every page, every role, keys made and revoked 
       const rows = await page.$$eval("main tbody tr", (r) => r.length);
       assert.equal(rows, 8);
       await inspect(page, "requests", "admin");
+      // The CSV export link answers the same rows, with the session's cookie.
+      const csv = await page.evaluate(async () => {
+        const href = document.querySelector("a[download]")!.getAttribute(
+          "href",
+        )!;
+        const r = await fetch(href);
+        return { type: r.headers.get("content-type"), text: await r.text() };
+      });
+      assert.match(csv.type ?? "", /^text\/csv/);
+      assert.equal(csv.text.trim().split(/\r?\n/).length, 1 + 8);
+      assert.ok(csv.text.includes(ids[7]));
       // Find one by id with the search box.
       await page.type("form[role=search] input", ids[2]);
       await page.click("form[role=search] button[type=submit]");
@@ -322,6 +357,9 @@ Deno.test("dashboard in chromium: every page, every role, keys made and revoked 
       assert.equal(Number(usage.replace(/\D/g, "")), logged);
       await inspect(page, "usage", "admin");
       await visit(page, "users", "vera");
+      await page.type("form[aria-label='Create a team'] input", "red");
+      await page.click("form[aria-label='Create a team'] button[type=submit]");
+      await waitText(page, "Team red created.");
       await inspect(page, "users", "admin");
       await visit(page, "audit", "key.create");
       await inspect(page, "audit", "admin");
@@ -353,6 +391,30 @@ Deno.test("dashboard in chromium: every page, every role, keys made and revoked 
         assert.match(key, /^\S{20,}$/);
         await inspect(page, "key-created", "admin");
         assert.equal((await chat(key)).status, 200);
+        // Edit the key's limits (PATCH) and budget (PUT), then see both in the list.
+        await page.click("button[aria-label='Edit ui-key']");
+        const limits = "form[aria-label='Limits of ui-key']";
+        await page.waitForSelector(limits, { timeout: WAIT_MS });
+        await page.type(`${limits} input[type=number]`, "42");
+        await page.click(`${limits} button[type=submit]`);
+        await waitText(page, "Limits saved.");
+        const budget = "form[aria-label='Budget of ui-key']";
+        const [tokens] = await page.$$(`${budget} input`);
+        await tokens.type("5000");
+        await page.click(`${budget} button[type=submit]`);
+        await waitText(page, "Budget saved.");
+        const listed = await asRoot("keys");
+        const edited = listed.data.find((k: { name: string }) =>
+          k.name === "ui-key"
+        );
+        assert.equal(edited.rpm, 42);
+        assert.equal(edited.budget.tokens, 5000);
+        await page.waitForFunction(
+          () =>
+            document.querySelector("tr[data-key='ui-key']")?.textContent
+              ?.includes("5,000 tokens"),
+          { timeout: WAIT_MS },
+        );
         await page.click("button[aria-label='Revoke ui-key']");
         await waitText(page, "Key ui-key revoked.");
         let status = 0;
@@ -442,5 +504,26 @@ Deno.test("dashboard in chromium: every page, every role, keys made and revoked 
     await browser.close();
     // deno-lint-ignore no-console
     console.log(`Screenshots in ${SHOTS}`);
+  }
+});
+
+Deno.test("dashboard in chromium: without an admin API the page says it is off", async () => {
+  await using stack = await startStack({ args: ["--no-db"] });
+  const browser = await launch();
+  try {
+    const page = await browser.newPage();
+    const trouble = watch(
+      page,
+      (url, status) => status === 404 && url.endsWith("/admin/me"),
+    );
+    await page.goto(`${stack.proxy.url}/_flow-proxy/ui/`, {
+      waitUntil: "load",
+    });
+    await waitText(page, "The admin API is off on this server");
+    assert.deepEqual(await axe(page), []);
+    await page.screenshot({ path: `${SHOTS}/admin-api-off-desktop.png` });
+    assert.deepEqual(trouble.problems, []);
+  } finally {
+    await browser.close();
   }
 });

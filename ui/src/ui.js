@@ -131,6 +131,19 @@ export function useAction() {
   };
 }
 
+/** Whether the OS asks for dark colours now (charts are redrawn when it changes). */
+function useDarkScheme() {
+  const query = "(prefers-color-scheme: dark)";
+  const [dark, setDark] = useState(() => matchMedia(query).matches);
+  useEffect(() => {
+    const media = matchMedia(query);
+    const changed = () => setDark(media.matches);
+    media.addEventListener("change", changed);
+    return () => media.removeEventListener("change", changed);
+  }, []);
+  return dark;
+}
+
 const PALETTE = [
   "#2f6fdb",
   "#d9480f",
@@ -156,7 +169,12 @@ export function Chart(
 ) {
   const box = useRef(null);
   const plot = useRef(null);
-  const shape = JSON.stringify([series.map((s) => s.label), bars ?? false]);
+  const dark = useDarkScheme();
+  const shape = JSON.stringify([
+    series.map((s) => s.label),
+    bars ?? false,
+    dark,
+  ]);
   useEffect(() => {
     const el = box.current;
     const width = Math.max(240, el.clientWidth);
