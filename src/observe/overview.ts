@@ -7,6 +7,8 @@
  *
  * The timer starts with the first overview request (a server nobody looks
  * at samples nothing), and is `unref`'d so it never keeps a process alive.
+ * Each serving thread that answers an overview has its own sampler over the
+ * same shared counters; their readings fall on the same clock ticks.
  *
  * @module
  */
@@ -55,6 +57,7 @@ export class OverviewSampler {
   #points: OverviewPoint[] = [];
   #last: { t: number; snapshot: MetricsSnapshot } | null = null;
   #timer: ReturnType<typeof setInterval> | undefined;
+  #started = false;
 
   /** See {@linkcode OverviewSamplerOptions}; nothing runs until {@linkcode start}. */
   constructor(options: OverviewSamplerOptions) {
@@ -73,19 +76,33 @@ export class OverviewSampler {
     return this.#intervalMs / 1000;
   }
 
-  /** Starts sampling (once; later calls do nothing) and takes a first reading. */
+  /**
+   * Starts sampling (once; later calls do nothing) and takes a first
+   * reading. Later readings fall on whole multiples of the interval of the
+   * clock, so the samplers of different serving threads (each started by
+   * its first overview request) give the same points for the same times.
+   */
   start(): void {
-    if (this.#timer !== undefined) return;
+    if (this.#started) return;
+    this.#started = true;
     this.sample();
-    const timer = setInterval(() => this.sample(), this.#intervalMs);
-    Deno.unrefTimer(timer);
-    this.#timer = timer;
+    const wait = this.#intervalMs - (this.#now() % this.#intervalMs);
+    const first = setTimeout(() => {
+      this.sample();
+      const timer = setInterval(() => this.sample(), this.#intervalMs);
+      Deno.unrefTimer(timer);
+      this.#timer = timer;
+    }, wait);
+    Deno.unrefTimer(first);
+    this.#timer = first;
   }
 
   /** Stops the timer. */
   stop(): void {
+    clearTimeout(this.#timer);
     clearInterval(this.#timer);
     this.#timer = undefined;
+    this.#started = false;
   }
 
   /** Takes one reading and, after the first, appends the interval's point. */

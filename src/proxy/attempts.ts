@@ -32,6 +32,7 @@ class Attempts {
   #lastError: { type: ProxyErrorType; message: string } | null = null;
   /** The attempts so far, made at the first failover only (a request that needs one attempt allocates none). */
   #log: AttemptEntry[] | null = null;
+  /** When the current attempt began: the request's arrival until a failover (so one attempt reads no clock). */
   #started = 0;
 
   constructor(call: Exchange) {
@@ -42,6 +43,7 @@ class Attempts {
 
   async run(): Promise<Response> {
     const call = this.#call;
+    this.#started = call.started;
     const { settings, observer, deadlines } = call.context;
     const balancer = this.#balancer;
     const tried = this.#tried;
@@ -54,7 +56,6 @@ class Attempts {
       call.credentialIndex = pick.index;
       call.record.credential = pick.name;
       call.record.attempts = attempt;
-      this.#started = performance.now();
       const bearer = balancer.bearer(pick.index);
       if (bearer === null) {
         this.#note(pick, 0, "no_token");
@@ -129,12 +130,14 @@ class Attempts {
 
   /** Notes an attempt that failed over, for the request log's `attempt_log`. */
   #note(pick: CredentialPick, status: number, error: string): void {
+    const now = performance.now();
     (this.#log ??= []).push({
       credential: pick.name,
       status,
       error,
-      durationMs: performance.now() - this.#started,
+      durationMs: now - this.#started,
     });
+    this.#started = now;
   }
 
   /** The last attempt: with earlier ones noted, the whole list goes on the record. */

@@ -21,6 +21,21 @@ import type {
   UsageTotals,
 } from "./sqlite_store.ts";
 import { describe } from "../base/describe.ts";
+import {
+  type Cursor,
+  distinctClients,
+  MAX_PAGE,
+  type RequestDetail,
+  requestDetail,
+  type RequestFilter,
+  requestItem,
+  type RequestPage,
+  seriesFromRows,
+  type SeriesRow,
+  type UsageSeries,
+  type UsageSeriesOptions,
+} from "./request_queries.ts";
+import type { SQLInputValue } from "node:sqlite";
 
 /** How every error of these reads begins, for callers that answer 503 on it. */
 export const CLICKHOUSE_READ_ERROR = "Cannot read the request log from";
@@ -72,6 +87,24 @@ export interface ClickHouseQueries {
     clients: readonly string[],
     since: number,
   ): Promise<{ tokens: number; nanos: number }>;
+  /** The dashboard's page of requests, as `listRequests` of request_queries.ts gives it from SQLite. */
+  listRequests(
+    filter: RequestFilter,
+    page: { cursor?: Cursor | null; limit: number },
+    ownersOf: (keys: readonly string[]) => Map<string, KeyOwner>,
+  ): Promise<RequestPage>;
+  /** One request, as `getRequest` of request_queries.ts gives it. */
+  getRequest(
+    id: string,
+    clients: readonly string[] | undefined,
+    ownersOf: (keys: readonly string[]) => Map<string, KeyOwner>,
+  ): Promise<RequestDetail | null>;
+  /** The dashboard's usage by day, as `usageSeries` of request_queries.ts gives it from SQLite. */
+  usageSeries(
+    options: UsageSeriesOptions & {
+      ownersOf: (keys: readonly string[]) => Map<string, KeyOwner>;
+    },
+  ): Promise<UsageSeries>;
 }
 
 const IDENTIFIER = /^[A-Za-z_][A-Za-z0-9_]*$/;
@@ -234,9 +267,83 @@ export function createClickHouseQueries(
     };
   }
 
+  async function usageSeries(
+    o: UsageSeriesOptions & {
+      ownersOf: (keys: readonly string[]) => Map<string, KeyOwner>;
+    },
+  ): Promise<UsageSeries> {
+    const from = Date.parse(`${o.fromDay}T00:00:00Z`);
+    const to = Date.parse(`${o.toDay}T00:00:00Z`) + 86_400_000;
+    const conditions = [sinceSql(from), `ts < toDateTime(${to / 1000})`];
+    if (o.clients !== undefined) conditions.push(clientsSql(o.clients));
+    const column = o.by === "model" ? "model" : "client";
+    const found = await rows(
+      `SELECT formatDateTime(ts, '%F') AS day, ifNull(${column}, '') AS name,
+        count() AS requests,
+        sum(ifNull(tokens_in, 0) + ifNull(tokens_out, 0)) AS tokens,
+        sum(ifNull(cost_nanos, 0)) AS nanos,
+        countIf(isNotNull(cost_nanos)) AS priced,
+        countIf(isNull(cost_nanos) AND (isNotNull(tokens_in) OR isNotNull(tokens_out))) AS unpriced,
+        min(if(isNotNull(cost_nanos), cost_currency, NULL)) AS low,
+        max(if(isNotNull(cost_nanos), cost_currency, NULL)) AS high
+      FROM ${table} WHERE ${conditions.join(" AND ")} GROUP BY day, name`,
+    );
+    return seriesFromRows(
+      (found ?? []) as unknown as SeriesRow[],
+      o,
+      (keys) => o.ownersOf(keys),
+    );
+  }
+
+  async function listRequests(
+    filter: RequestFilter,
+    page: { cursor?: Cursor | null; limit: number },
+    ownersOf: (keys: readonly string[]) => Map<string, KeyOwner>,
+  ): Promise<RequestPage> {
+    if (filter.clients !== undefined && filter.clients.length === 0) {
+      return { items: [], next: null };
+    }
+    const limit = Math.max(1, Math.min(MAX_PAGE, Math.floor(page.limit)));
+    const found = (await rows(
+      `SELECT ${CH_LIST_COLUMNS} FROM ${table} ${
+        filterSql(filter, page.cursor ?? null)
+      } ORDER BY ts_ms DESC, id DESC LIMIT ${limit + 1}`,
+    )) as Record<string, SQLInputValue>[] | null ?? [];
+    const more = found.length > limit;
+    const shown = more ? found.slice(0, limit) : found;
+    const owners = ownersOf(distinctClients(shown));
+    const last = shown[shown.length - 1];
+    return {
+      items: shown.map((row) => requestItem(row, owners)),
+      next: more && last
+        ? { ts: Number(last.ts), row: 0, id: String(last.id) }
+        : null,
+    };
+  }
+
+  async function getRequest(
+    id: string,
+    clients: readonly string[] | undefined,
+    ownersOf: (keys: readonly string[]) => Map<string, KeyOwner>,
+  ): Promise<RequestDetail | null> {
+    if (clients !== undefined && clients.length === 0) return null;
+    const found = (await rows(
+      `SELECT ${CH_LIST_COLUMNS}, method, path, bytes_in, bytes_out,
+        cache_read_tokens, cache_write_tokens, attempt_log FROM ${table} ${
+        filterSql({ id, clients }, null)
+      } ORDER BY ts_ms DESC LIMIT 1`,
+    )) as Record<string, SQLInputValue>[] | null;
+    const row = found?.[0];
+    if (row === undefined) return null;
+    return requestDetail(row, ownersOf(distinctClients([row])));
+  }
+
   return {
     where,
     usageSummary,
+    usageSeries,
+    listRequests,
+    getRequest,
     usedSince: (client, since) =>
       used(`${clientsSql([client])} AND ${sinceSql(since)}`),
     usedSinceByClients: (clients, since) =>
@@ -244,6 +351,61 @@ export function createClickHouseQueries(
         ? Promise.resolve({ tokens: 0, nanos: 0 })
         : used(`${clientsSql(clients)} AND ${sinceSql(since)}`),
   };
+}
+
+/** The list's columns, named as the SQLite query names them. */
+const CH_LIST_COLUMNS = `id, ts_ms AS ts, client, model, upstream_model,
+  status, error, duration_ms, ttft_ms, tokens_in, tokens_out, cost_nanos,
+  cost_currency, translation, rewrite, credential, stream, attempts`;
+
+/** The WHERE clause of a request filter (and a cursor), as request_queries.ts reads it for SQLite. */
+function filterSql(filter: RequestFilter, cursor: Cursor | null): string {
+  const terms: string[] = [];
+  if (filter.from !== undefined) terms.push(sinceSql(filter.from));
+  if (filter.to !== undefined) terms.push(`ts_ms < ${Math.floor(filter.to)}`);
+  if (filter.clients !== undefined) terms.push(clientsSql(filter.clients));
+  const text: [keyof RequestFilter, string][] = [
+    ["model", "model"],
+    ["upstreamModel", "upstream_model"],
+    ["error", "error"],
+    ["id", "id"],
+  ];
+  for (const [field, column] of text) {
+    const value = filter[field];
+    if (typeof value === "string") {
+      terms.push(`${column} = ${quoteString(value)}`);
+    }
+  }
+  const status = filter.status;
+  if (status === "4xx") terms.push("status >= 400 AND status < 500");
+  else if (status === "5xx") terms.push("status >= 500");
+  else if (status === "error") terms.push("isNotNull(error)");
+  else if (typeof status === "number") {
+    terms.push(`status = ${Math.floor(status)}`);
+  }
+  for (const column of ["translation", "rewrite"] as const) {
+    const value = filter[column];
+    if (value === undefined) continue;
+    if (value === "none") terms.push(`isNull(${column})`);
+    else if (column === "translation") {
+      terms.push(`translation = ${quoteString(value)}`);
+    } else {
+      terms.push(
+        `position(concat(',', ifNull(rewrite, ''), ','), ${
+          quoteString(`,${value},`)
+        }) > 0`,
+      );
+    }
+  }
+  if (cursor !== null) {
+    const ts = Math.floor(cursor.ts);
+    terms.push(
+      `(ts_ms < ${ts} OR (ts_ms = ${ts} AND id < ${
+        quoteString(cursor.id ?? "")
+      }))`,
+    );
+  }
+  return terms.length === 0 ? "" : `WHERE ${terms.join(" AND ")}`;
 }
 
 /** `ts_ms >= since`, with the whole-second `ts` bound too so that ClickHouse skips older partitions. */

@@ -75,7 +75,10 @@ export function resolveSelection(
 /** Where a page starts: after this row (its `ts` and `rowid`). */
 export interface Cursor {
   ts: number;
+  /** The SQLite rowid of the last row. */
   row: number;
+  /** The id of the last row instead, where there is no rowid (ClickHouse). */
+  id?: string;
 }
 
 /** One request as the dashboard lists it. */
@@ -127,11 +130,31 @@ export interface RequestPage {
 
 /** The cursor as the API hands it out: `<ts>.<rowid>`. */
 export function formatCursor(cursor: Cursor): string {
+  if (cursor.id !== undefined) {
+    return `${cursor.ts}_${
+      btoa(String.fromCharCode(...new TextEncoder().encode(cursor.id)))
+        .replaceAll("+", "-").replaceAll("/", "_").replaceAll("=", "")
+    }`;
+  }
   return `${cursor.ts}.${cursor.row}`;
 }
 
 /** A cursor from the API, or null when `text` is not one. */
 export function parseCursor(text: string): Cursor | null {
+  const byId = /^(\d{1,16})_([A-Za-z0-9_-]{1,400})$/.exec(text);
+  if (byId) {
+    try {
+      const bytes = Uint8Array.from(
+        atob(byId[2].replaceAll("-", "+").replaceAll("_", "/")),
+        (c) => c.charCodeAt(0),
+      );
+      const id = new TextDecoder("utf-8", { fatal: true }).decode(bytes);
+      const ts = Number(byId[1]);
+      return Number.isSafeInteger(ts) ? { ts, row: 0, id } : null;
+    } catch {
+      return null;
+    }
+  }
   const m = /^(\d{1,16})\.(\d{1,16})$/.exec(text);
   if (!m) return null;
   const cursor = { ts: Number(m[1]), row: Number(m[2]) };
@@ -238,7 +261,7 @@ export function listRequests(
   const owners = keyOwners(db, distinctClients(page));
   const last = page[page.length - 1];
   return {
-    items: page.map((row) => item(row, owners)),
+    items: page.map((row) => requestItem(row, owners)),
     next: more && last ? { ts: Number(last.ts), row: Number(last.row) } : null,
   };
 }
@@ -255,9 +278,16 @@ export function getRequest(
     `SELECT ${DETAIL_COLUMNS} FROM requests ${sql} ORDER BY ts DESC, rowid DESC LIMIT 1`,
   ).get(...params) as Record<string, SQLInputValue> | undefined;
   if (row === undefined) return null;
-  const owners = keyOwners(db, distinctClients([row]));
+  return requestDetail(row, keyOwners(db, distinctClients([row])));
+}
+
+/** A row of every detail column as the API shows it (`user` from `owners`). */
+export function requestDetail(
+  row: Record<string, SQLInputValue>,
+  owners: Map<string, { user: string | null }>,
+): RequestDetail {
   return {
-    ...item(row, owners),
+    ...requestItem(row, owners),
     method: String(row.method),
     path: String(row.path),
     bytes_in: Number(row.bytes_in),
@@ -268,7 +298,10 @@ export function getRequest(
   };
 }
 
-function distinctClients(rows: Record<string, SQLInputValue>[]): string[] {
+/** The key names of `rows`, once each. */
+export function distinctClients(
+  rows: Record<string, SQLInputValue>[],
+): string[] {
   const out = new Set<string>();
   for (const row of rows) {
     if (typeof row.client === "string") out.add(row.client);
@@ -276,7 +309,8 @@ function distinctClients(rows: Record<string, SQLInputValue>[]): string[] {
   return [...out];
 }
 
-function item(
+/** A row of the list columns as the API shows it (`user` from `owners`). */
+export function requestItem(
   row: Record<string, SQLInputValue>,
   owners: Map<string, { user: string | null }>,
 ): RequestItem {
@@ -367,8 +401,6 @@ export function usageSeries(
   db: DatabaseSync,
   options: UsageSeriesOptions,
 ): UsageSeries {
-  const days = dayRange(options.fromDay, options.toDay);
-  const index = new Map(days.map((d, i) => [d, i]));
   const params: SQLInputValue[] = [options.fromDay, options.toDay];
   let clientTerm = "";
   if (options.clients !== undefined) {
@@ -386,21 +418,41 @@ export function usageSeries(
       max(CASE WHEN priced > 0 AND currency != '' THEN currency END) AS high
     FROM requests_daily WHERE day >= ? AND day <= ? ${clientTerm}
     GROUP BY day, ${column}`,
-  ).all(...params) as {
-    day: string;
-    name: string;
-    low: string | null;
-    high: string | null;
-    requests: number;
-    tokens: number;
-    nanos: number;
-    priced: number;
-    unpriced: number;
-  }[];
+  ).all(...params) as unknown as SeriesRow[];
+  return seriesFromRows(rows, options, (keys) => keyOwners(db, keys));
+}
+
+/** One group of one day, as the series query (SQLite or ClickHouse) gives it. */
+export interface SeriesRow {
+  day: string;
+  /** Key or model; "" for none. */
+  name: string;
+  requests: number | string;
+  tokens: number | string;
+  nanos: number | string;
+  priced: number | string;
+  unpriced: number | string;
+  /** The least and greatest currency of priced requests; null when none was priced. */
+  low: string | null;
+  high: string | null;
+}
+
+/**
+ * The series of `rows` (day × key or model), grouped by `options.by`:
+ * keys become their owner or the owner's team through `ownersOf`.
+ */
+export function seriesFromRows(
+  rows: readonly SeriesRow[],
+  options: Pick<UsageSeriesOptions, "fromDay" | "toDay" | "by">,
+  ownersOf: (
+    keys: string[],
+  ) => Map<string, { user: string | null; team: string | null }>,
+): UsageSeries {
+  const days = dayRange(options.fromDay, options.toDay);
+  const index = new Map(days.map((d, i) => [d, i]));
   let rename: (name: string) => string = (name) => name || UNNAMED;
   if (options.by === "user" || options.by === "team") {
-    const owners = keyOwners(
-      db,
+    const owners = ownersOf(
       [...new Set(rows.map((r) => r.name).filter((n) => n !== ""))],
     );
     const field = options.by;

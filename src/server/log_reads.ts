@@ -4,9 +4,9 @@
  * with `--clickhouse-url` — from ClickHouse, which every instance writes, so
  * that each instance shows and enforces company-wide numbers.
  *
- * The dashboard's reads (a page of requests, one request, usage by day)
- * come from the local file even with ClickHouse: their ClickHouse versions
- * are not written yet (docs/dashboard-api.md says so).
+ * The dashboard's reads (pages of requests, a request by id, usage by
+ * day) come from ClickHouse too when it is configured, so that every
+ * instance shows every instance's requests.
  *
  * When ClickHouse cannot be read, `usage` fails with its error (the admin API
  * answers 503: numbers of one instance would look like the company's), while
@@ -81,27 +81,46 @@ export class LogReads {
     });
   }
 
-  /** A page of the request log; `ownedBy` names the keys a user owns. */
-  requests(
+  /** A page of the request log (ClickHouse's when configured); `ownedBy` names the keys a user owns. */
+  async requests(
     selection: RequestSelection,
     page: { cursor: Cursor | null; limit: number },
     ownedBy: (user: string) => string[],
-  ): RequestPage {
-    return listRequests(
-      this.#options.requests().database,
-      resolveSelection(selection, ownedBy),
+  ): Promise<RequestPage> {
+    const requests = this.#options.requests();
+    const filter = resolveSelection(selection, ownedBy);
+    const clickhouse = this.#options.clickhouse;
+    if (clickhouse === null) {
+      return listRequests(requests.database, filter, page);
+    }
+    return await clickhouse.listRequests(
+      filter,
       page,
+      (keys) => keyOwners(requests.database, keys),
     );
   }
 
-  /** Request `id`, of `clients` only when given. */
-  request(id: string, clients?: string[]): RequestDetail | null {
-    return getRequest(this.#options.requests().database, id, clients);
+  /** Request `id` (from ClickHouse when configured), of `clients` only when given. */
+  async request(id: string, clients?: string[]): Promise<RequestDetail | null> {
+    const requests = this.#options.requests();
+    const clickhouse = this.#options.clickhouse;
+    if (clickhouse === null) return getRequest(requests.database, id, clients);
+    return await clickhouse.getRequest(
+      id,
+      clients,
+      (keys) => keyOwners(requests.database, keys),
+    );
   }
 
-  /** Tokens and spend by day (the daily rollup). */
-  series(options: UsageSeriesOptions): UsageSeries {
-    return usageSeries(this.#options.requests().database, options);
+  /** Tokens and spend by day: from ClickHouse when configured (every instance's), else the daily rollup. */
+  async series(options: UsageSeriesOptions): Promise<UsageSeries> {
+    const requests = this.#options.requests();
+    const clickhouse = this.#options.clickhouse;
+    if (clickhouse === null) return usageSeries(requests.database, options);
+    return await clickhouse.usageSeries({
+      ...options,
+      ownersOf: (keys) => keyOwners(requests.database, keys),
+    });
   }
 
   /**

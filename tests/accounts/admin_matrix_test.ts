@@ -41,7 +41,13 @@ const MATRIX: Cell[] = [
     201,
     403,
   ]],
+  ["PATCH", (r) => `keys/key-${r}`, () => ({ rpm: 5 }), [200, 200, 200, 403]],
   ["DELETE", (r) => `keys/key-${r}`, null, [200, 200, 200, 403]],
+  // The dashboard's routes (tests/admin/dashboard_*_test.ts have the rest).
+  ["GET", () => "about", null, [200, 200, 403, 200]],
+  ["GET", () => "credentials", null, [200, 200, 403, 200]],
+  // No such credential: 404 once the role may probe at all.
+  ["POST", () => "credentials/none/probe", null, [404, 404, 403, 403]],
   ["GET", () => "users", null, [200, 403, 403, 403]],
   ["GET", () => "users/user-member", null, [200, 403, 403, 403]],
   [

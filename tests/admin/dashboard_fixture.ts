@@ -112,7 +112,7 @@ export async function dashboardFixture(
   const reloadKeys = () => {
     current = keys.snapshot();
   };
-  const run = (op: StoreOp): unknown => {
+  const run = (op: StoreOp): unknown | Promise<unknown> => {
     const owned = (user: string) => ownedKeys(keys.snapshot(), user);
     switch (op.op) {
       case "requests":
@@ -135,10 +135,10 @@ export async function dashboardFixture(
     keys: [],
     touch() {},
     // Structured-cloned as the worker's answer would be.
-    request: (<O extends StoreOp>(op: O) =>
-      Promise.resolve(
-        structuredClone(run(structuredClone(op))) as StoreResults[O["op"]],
-      )) as StoreLink["request"],
+    request: (async <O extends StoreOp>(op: O) =>
+      structuredClone(
+        await run(structuredClone(op)),
+      ) as StoreResults[O["op"]]) as StoreLink["request"],
   };
   const dashboard = dashboardSources({
     settings,

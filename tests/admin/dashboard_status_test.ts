@@ -280,3 +280,39 @@ Deno.test("docs/security.md prints the permission matrix of permissions.ts", asy
     );
   }
 });
+
+Deno.test("OverviewSampler.start() samples on its timer until stopped", async () => {
+  let requests = 0;
+  const times: number[] = [];
+  const sampler = new OverviewSampler({
+    intervalMs: 40,
+    read: () => {
+      times.push(Date.now());
+      requests += 4;
+      return {
+        requests,
+        errors: 0,
+        byCredential: [],
+        duration: new Array(16).fill(0),
+        ttft: new Array(17).fill(0),
+        tokens: 0,
+        inFlight: 0,
+      };
+    },
+  });
+  sampler.start();
+  sampler.start(); // a second start changes nothing
+  const deadline = Date.now() + 15_000;
+  while (sampler.series(60_000).length < 3 && Date.now() < deadline) {
+    await new Promise((resolve) => setTimeout(resolve, 20));
+  }
+  sampler.stop();
+  const series = sampler.series(60_000);
+  assert.ok(series.length >= 3, `${series.length} points`);
+  assert.ok(series.every((p) => p.rps > 0));
+  // The second reading waits for the next whole interval of the clock.
+  assert.ok(Math.floor(times[1] / 40) > Math.floor(times[0] / 40));
+  const count = times.length;
+  await new Promise((resolve) => setTimeout(resolve, 100));
+  assert.equal(times.length, count, "no reading after stop()");
+});

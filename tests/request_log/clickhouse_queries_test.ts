@@ -14,6 +14,15 @@ import {
   quoteString,
 } from "../../src/request_log/clickhouse_queries.ts";
 import { keyOwners } from "../../src/request_log/usage_owners.ts";
+import {
+  type Cursor,
+  formatCursor,
+  getRequest,
+  listRequests,
+  parseCursor,
+  type RequestFilter,
+  usageSeries,
+} from "../../src/request_log/request_queries.ts";
 import { openKeyStore } from "../../src/access/key_store.ts";
 import { openAccounts } from "../../src/accounts/accounts.ts";
 import {
@@ -191,6 +200,100 @@ Deno.test("ClickHouseQueries give the SQLite answers for the same records", asyn
           }
         });
       }
+      await t.step("the dashboard's usage series", async () => {
+        for (const by of ["model", "key", "user", "team"] as const) {
+          for (
+            const clients of [undefined, ["alice-laptop", "bob's \\key"]]
+          ) {
+            const options = {
+              fromDay: "2026-11-19",
+              toDay: "2026-11-22",
+              by,
+              clients,
+            };
+            const expected = usageSeries(store.database, options);
+            const actual = await clickhouse.usageSeries({
+              ...options,
+              ownersOf: (keys) => keyOwners(store.database, keys),
+            });
+            assert.deepEqual(actual, expected, `${by} ${clients}`);
+            if (clients === undefined) {
+              assert.equal(actual.totals.requests, 11);
+              assert.equal(actual.currency, "mixed");
+            }
+          }
+        }
+      });
+      await t.step(
+        "the dashboard's pages of requests and a request by id",
+        async () => {
+          const ownersOf = (keys: readonly string[]) =>
+            keyOwners(store.database, keys);
+          // ClickHouse keeps whole milliseconds of duration and TTFT.
+          const comparable = (
+            items: { duration_ms: number; ttft_ms: number | null }[],
+          ) => items.map(({ duration_ms: _d, ttft_ms: _t, ...rest }) => rest);
+          const filters: RequestFilter[] = [
+            {},
+            { clients: ["alice-laptop", "bob's \\key"] },
+            { model: "gpt-4o", status: 200 },
+            { status: "error" },
+            { status: "4xx" },
+            { from: DAY2 + 20, to: DAY2 + 61 },
+            { upstreamModel: "anthropic.claude-4-5-sonnet" },
+            { clients: [] },
+          ];
+          for (const filter of filters) {
+            const want = listRequests(store.database, filter, { limit: 500 });
+            // Pages of 3, followed by their cursors, give the same rows.
+            const got: typeof want.items = [];
+            let cursor: Cursor | null = null;
+            for (let page = 0; page < 10; page++) {
+              const answer = await clickhouse.listRequests(filter, {
+                cursor,
+                limit: 3,
+              }, ownersOf);
+              got.push(...answer.items);
+              cursor = answer.next === null
+                ? null
+                : parseCursor(formatCursor(answer.next));
+              if (cursor === null) break;
+            }
+            assert.deepEqual(
+              comparable(got),
+              comparable(want.items),
+              JSON.stringify(filter),
+            );
+          }
+          assert.equal(
+            (await clickhouse.listRequests({}, { limit: 500 }, ownersOf)).items
+              .length,
+            11,
+          );
+          const one =
+            listRequests(store.database, { model: "claude-sonnet-4-5" }, {
+              limit: 1,
+            }).items[0];
+          const detail = await clickhouse.getRequest(
+            one.id,
+            undefined,
+            ownersOf,
+          );
+          const local = getRequest(store.database, one.id)!;
+          assert.deepEqual(
+            { ...detail, duration_ms: 0, ttft_ms: 0 },
+            { ...local, duration_ms: 0, ttft_ms: 0 },
+          );
+          assert.equal(
+            await clickhouse.getRequest(one.id, ["other"], ownersOf),
+            null,
+          );
+          assert.equal(
+            await clickhouse.getRequest("nope", undefined, ownersOf),
+            null,
+          );
+        },
+      );
       await t.step("usedSince and usedSinceByClients", async () => {
         for (const since of [DAY1, DAY2, DAY2 + 25]) {
           for (const client of ["alice-laptop", "bob's \\key", "nobody"]) {

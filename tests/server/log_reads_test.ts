@@ -73,6 +73,9 @@ function fakeClickHouse(state: { down: boolean }): ClickHouseQueries {
   return {
     where: "127.0.0.1:1",
     usageSummary: fail,
+    usageSeries: fail,
+    listRequests: fail,
+    getRequest: fail,
     usedSince: (client, since) =>
       state.down ? fail() : Promise.resolve({
         tokens: since === DAY_START ? 500 + client.length : -1,
