@@ -34,6 +34,11 @@ const SIZES = [
 const AXE_SOURCE = Deno.readTextFileSync(
   createRequire(import.meta.url).resolve("axe-core/axe.min.js"),
 );
+/** Requests sent through the proxy, the first ALICE with alice's key, the rest with bob's. */
+const SENT = 60;
+const ALICE = 55;
+/** Rows on a page of the Requests page. */
+const PAGE = 50;
 /** How long a page may take to show what it should (the machine is shared and slow). */
 const WAIT_MS = 20_000;
 
@@ -254,20 +259,20 @@ Deno.test("dashboard in chromium: every page, every role, keys made and revoked 
   // The overview samples the shared metrics every 5 s from its first request on.
   await asRoot("overview");
   const ids: string[] = [];
-  for (let i = 0; i < 8; i++) {
+  for (let i = 0; i < SENT; i++) {
     const { status, id } = await chat(
-      i < 5 ? keys["alice-key"] : keys["bob-key"],
+      i < ALICE ? keys["alice-key"] : keys["bob-key"],
     );
     assert.equal(status, 200);
     ids.push(id!);
   }
   // The request log is written in batches: wait until it holds all eight.
   let logged = 0;
-  for (let i = 0; i < 100 && logged < 8; i++) {
+  for (let i = 0; i < 100 && logged < SENT; i++) {
     logged = (await asRoot("requests?limit=500")).items.length;
-    if (logged < 8) await new Promise((r) => setTimeout(r, 200));
+    if (logged < SENT) await new Promise((r) => setTimeout(r, 200));
   }
-  assert.equal(logged, 8, "the request log never held the 8 requests");
+  assert.equal(logged, SENT, "the request log never held every request");
   const credNames = stack.creds.map((c) => c.name);
 
   const browser = await launch();
@@ -321,9 +326,17 @@ Deno.test("dashboard in chromium: every page, every role, keys made and revoked 
       await visit(page, "keys", "bob-key");
       await waitText(page, "alice-key");
       await inspect(page, "keys", "admin");
-      await visit(page, "requests", ids[7]);
-      const rows = await page.$$eval("main tbody tr", (r) => r.length);
-      assert.equal(rows, 8);
+      await visit(page, "requests", ids[SENT - 1]);
+      const rows = () => page.$$eval("main tbody tr", (r) => r.length);
+      assert.equal(await rows(), PAGE);
+      // Older: the second page (cursor from the first), then back.
+      await page.click("nav.pager button:last-child");
+      await waitText(page, ids[0]);
+      assert.equal(await rows(), SENT - PAGE);
+      await page.waitForSelector("nav.pager button:last-child:disabled");
+      await page.click("nav.pager button:first-child");
+      await waitText(page, ids[SENT - 1]);
+      assert.equal(await rows(), PAGE);
       await inspect(page, "requests", "admin");
       // The CSV export link answers the same rows, with the session's cookie.
       const csv = await page.evaluate(async () => {
@@ -334,8 +347,8 @@ Deno.test("dashboard in chromium: every page, every role, keys made and revoked 
         return { type: r.headers.get("content-type"), text: await r.text() };
       });
       assert.match(csv.type ?? "", /^text\/csv/);
-      assert.equal(csv.text.trim().split(/\r?\n/).length, 1 + 8);
-      assert.ok(csv.text.includes(ids[7]));
+      assert.equal(csv.text.trim().split(/\r?\n/).length, 1 + SENT);
+      assert.ok(csv.text.includes(ids[SENT - 1]));
       // Find one by id with the search box.
       await page.type("form[role=search] input", ids[2]);
       await page.click("form[role=search] button[type=submit]");
@@ -440,9 +453,14 @@ Deno.test("dashboard in chromium: every page, every role, keys made and revoked 
       const text = await page.$eval("main", (e) => e.textContent ?? "");
       assert.ok(!text.includes("bob-key"), "alice sees bob's key");
       await inspect(page, "keys", "member");
-      await visit(page, "requests", ids[0]);
+      await visit(page, "requests", ids[ALICE - 1]);
       const rows = await page.$$eval("main tbody tr", (r) => r.length);
-      assert.equal(rows, 5);
+      assert.equal(rows, Math.min(ALICE, PAGE));
+      const log = await page.$eval("main", (e) => e.textContent ?? "");
+      assert.ok(
+        !ids.slice(ALICE).some((id) => log.includes(id)),
+        "alice sees bob's requests",
+      );
       await inspect(page, "requests", "member");
       await visit(page, "usage", "Usage");
       await page.waitForSelector("[data-testid=usage-requests]", {
