@@ -50,12 +50,17 @@ function chromiumPresent(): boolean {
   }
 }
 
-async function launch(): Promise<Browser> {
+/** Fails (never skips) when there is no chromium, before anything is started. */
+function assertChromium(): void {
   if (!chromiumPresent()) {
     throw new Error(
       `No chromium at ${CHROMIUM}: install Debian's (apt-get install -y chromium, as .ci/run does) or set FLOW_PROXY_CHROMIUM`,
     );
   }
+}
+
+async function launch(): Promise<Browser> {
+  assertChromium();
   return await puppeteer.launch({
     executablePath: CHROMIUM,
     headless: true,
@@ -188,6 +193,7 @@ async function visit(page: Page, route: string, shows: string): Promise<void> {
 }
 
 Deno.test("dashboard in chromium: every page, every role, keys made and revoked in the page", async (t) => {
+  assertChromium();
   const dir = Deno.makeTempDirSync({ prefix: "flow-proxy-test-" });
   const db = `${dir}/flow-proxy.db`;
   {
@@ -280,6 +286,13 @@ Deno.test("dashboard in chromium: every page, every role, keys made and revoked 
     await t.step("an admin sees real data on every page", async () => {
       const context = await browser.createBrowserContext();
       const { page, trouble } = await login(context, base, "root");
+      // Everything the admin API sends the page, to look for secrets in it afterwards.
+      const bodies: Promise<string>[] = [];
+      page.on("response", (r) => {
+        if (r.url().includes("/_flow-proxy/admin/") && r.status() !== 304) {
+          bodies.push(r.text().catch(() => ""));
+        }
+      });
       // Keyboard: the first Tab reaches the skip link, drawn with a visible focus ring.
       await page.keyboard.press("Tab");
       const focused = await page.evaluate(() => {
@@ -380,6 +393,13 @@ Deno.test("dashboard in chromium: every page, every role, keys made and revoked 
       await waitText(page, "--port");
       await inspect(page, "about", "admin");
       assert.deepEqual(trouble.problems, []);
+      // No clientSecret, client key, password, hash or JWT ever reached the page.
+      const seen = (await Promise.all(bodies)).join("\n");
+      assert.ok(seen.includes(credNames[0]), "the page read the API");
+      for (const c of stack.creds) assert.ok(!seen.includes(c.clientSecret));
+      for (const k of Object.values(keys)) assert.ok(!seen.includes(k));
+      assert.ok(!seen.includes(PASSWORD));
+      assert.doesNotMatch(seen, /"[a-z_]*hash"|eyJ[\w-]{10,}\./);
       await context.close();
     });
 
@@ -526,6 +546,7 @@ Deno.test("dashboard in chromium: every page, every role, keys made and revoked 
 });
 
 Deno.test("dashboard in chromium: without an admin API the page says it is off", async () => {
+  assertChromium();
   await using stack = await startStack({ args: ["--no-db"] });
   const browser = await launch();
   try {
