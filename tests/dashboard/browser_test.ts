@@ -204,6 +204,7 @@ Deno.test("dashboard in chromium: every page, every role, keys made and revoked 
         ["alice", "member"],
         ["bob", "member"],
         ["vera", "viewer"],
+        ["otto", "operator"],
       ] as const
     ) {
       await accounts.createUser({ name, role, password: PASSWORD }, CLI);
@@ -490,6 +491,34 @@ Deno.test("dashboard in chromium: every page, every role, keys made and revoked 
       assert.deepEqual(trouble.problems, []);
       await context.close();
     });
+
+    await t.step(
+      "an operator sees teams but not users or the audit log",
+      async () => {
+        const context = await browser.createBrowserContext();
+        const { page, trouble } = await login(context, base, "otto");
+        const nav = await page.$$eval(
+          "nav a",
+          (a) => a.map((e) => e.textContent),
+        );
+        assert.deepEqual(nav, [
+          "Overview",
+          "Credentials",
+          "Keys",
+          "Requests",
+          "Usage",
+          "Users & teams",
+          "About",
+        ]);
+        await visit(page, "users", "red");
+        const text = await page.$eval("main", (e) => e.textContent ?? "");
+        assert.ok(!text.includes("vera"), "an operator sees the users");
+        assert.equal(await page.$("main button"), null);
+        await inspect(page, "users", "operator");
+        assert.deepEqual(trouble.problems, []);
+        await context.close();
+      },
+    );
 
     await t.step(
       "a viewer sees no control that changes anything, and the API refuses one",

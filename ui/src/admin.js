@@ -106,8 +106,9 @@ function UserRow({ u, mayWrite, teams, action, reload }) {
 
 /** Users and teams. */
 export function Users({ me }) {
-  const users = useApi("users");
-  const teams = useApi("teams");
+  const mayReadUsers = Boolean(me.permissions["users.read"]);
+  const users = useApi(mayReadUsers ? "users" : null);
+  const teams = useApi(me.permissions["teams.read"] ? "teams" : null);
   const action = useAction();
   const [form, setForm] = useState({
     name: "",
@@ -190,7 +191,7 @@ export function Users({ me }) {
             </details>
           `
           : null}
-        <h2>Users</h2>
+        ${mayReadUsers ? html`<h2>Users</h2>` : null}
         <${ErrorBox} error=${users.error} />
         ${users.data !== null && list.length === 0
           ? html`<${Empty}>No users yet — create one above or with "flow-proxy users create".</${Empty}>`

@@ -27,7 +27,12 @@ const PAGES = [
     view: Requests,
   },
   { path: "usage", title: "Usage", needs: "usage.read", view: Usage },
-  { path: "users", title: "Users & teams", needs: "users.read", view: Users },
+  {
+    path: "users",
+    title: "Users & teams",
+    needs: ["users.read", "teams.read"],
+    view: Users,
+  },
   { path: "audit", title: "Audit log", needs: "audit.read", view: Audit },
   { path: "about", title: "About", needs: "status.read", view: About },
 ];
@@ -107,7 +112,10 @@ function Off({ error }) {
 
 function Shell({ me, onLogout }) {
   const route = useRoute();
-  const pages = PAGES.filter((p) => me.permissions[p.needs]);
+  // A page appears when the role has any of the permissions it lists.
+  const pages = PAGES.filter((p) =>
+    [p.needs].flat().some((action) => me.permissions[action])
+  );
   const [head, ...rest] = route.split("/");
   const page = pages.find((p) => p.path === head);
   useEffect(() => {

@@ -11,7 +11,7 @@ export const html = htm.bind(h);
 
 /**
  * Loads `path` (with `query`) from the admin API, again whenever `key`
- * changes and every `pollMs` when given.
+ * changes and every `pollMs` when given; a null `path` loads nothing.
  */
 export function useApi(path, { query, pollMs, key } = {}) {
   const [state, setState] = useState({
@@ -21,6 +21,10 @@ export function useApi(path, { query, pollMs, key } = {}) {
   });
   const token = JSON.stringify([path, query ?? null, key ?? null]);
   const load = useCallback(async () => {
+    // No path: nothing to load (the viewer may not read it).
+    if (path === null) {
+      return setState({ data: null, error: null, loading: false });
+    }
     try {
       const data = await api(path, { query });
       setState({ data, error: null, loading: false });
