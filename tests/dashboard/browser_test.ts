@@ -477,6 +477,18 @@ Deno.test("dashboard in chromium: every page, every role, keys made and revoked 
       await visit(page, "requests", ids[ALICE - 1]);
       const rows = await page.$$eval("main tbody tr", (r) => r.length);
       assert.equal(rows, Math.min(ALICE, PAGE));
+      // Times are the browser's local time: the same row in Tokyo time, not UTC.
+      const newest = (await asRoot("requests?limit=1&key=alice-key")).items[0];
+      await page.emulateTimezone("Asia/Tokyo");
+      await visit(page, "usage", "Usage");
+      await visit(page, "requests", ids[ALICE - 1]);
+      const shown = await page.$eval("main tbody tr td", (e) => e.textContent);
+      const [tokyo, utc] = await page.evaluate((iso: string) => [
+        new Date(iso).toLocaleString(),
+        new Date(iso).toLocaleString(undefined, { timeZone: "UTC" }),
+      ], newest.time);
+      assert.equal(shown, tokyo);
+      assert.notEqual(shown, utc);
       const log = await page.$eval("main", (e) => e.textContent ?? "");
       assert.ok(
         !ids.slice(ALICE).some((id) => log.includes(id)),
