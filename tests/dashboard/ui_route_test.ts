@@ -249,3 +249,32 @@ Deno.test("deno task build:ui rebuilds src/dashboard/assets.gen.ts byte for byte
     await Deno.remove(dir, { recursive: true });
   }
 });
+
+Deno.test("a serving thread's module graph holds the dashboard (so deno compile embeds it), imported by the first dashboard request only", async () => {
+  const out = await new Deno.Command(Deno.execPath(), {
+    args: ["info", "--json", "src/server/worker.ts"],
+    cwd: new URL("../../", import.meta.url),
+    stdout: "piped",
+    stderr: "piped",
+  }).output();
+  assert.equal(out.code, 0, new TextDecoder().decode(out.stderr));
+  const info = JSON.parse(new TextDecoder().decode(out.stdout)) as {
+    modules: {
+      specifier: string;
+      dependencies?: { specifier: string; isDynamic?: boolean }[];
+    }[];
+  };
+  const edges = info.modules.flatMap((m) =>
+    (m.dependencies ?? [])
+      .filter((d) => d.specifier.endsWith("/dashboard/ui_route.ts"))
+      .map((d) => ({ from: m.specifier, dynamic: d.isDynamic === true }))
+  );
+  assert.equal(edges.length, 1, JSON.stringify(edges));
+  assert.match(edges[0].from, /\/src\/proxy\/reserved\.ts$/);
+  assert.equal(edges[0].dynamic, true);
+  assert.ok(
+    info.modules.some((m) =>
+      m.specifier.endsWith("/src/dashboard/assets.gen.ts")
+    ),
+  );
+});
