@@ -388,6 +388,35 @@ Deno.test("dashboard in chromium: every page, every role, keys made and revoked 
       await page.click("form[aria-label='Create a team'] button[type=submit]");
       await waitText(page, "Team red created.");
       await inspect(page, "users", "admin");
+      // Users: create one, change its role, disable it, reset its password, delete it.
+      page.on("dialog", (d) => d.accept());
+      await page.click("details.panel summary");
+      const create = "form[aria-label='Create a user']";
+      const [userName, password] = await page.$$(`${create} input`);
+      await userName.type("temp");
+      await password.type(PASSWORD);
+      await page.click(`${create} button[type=submit]`);
+      await waitText(page, "User temp created.");
+      await page.waitForSelector("#role-temp", { timeout: WAIT_MS });
+      await page.select("#role-temp", "viewer");
+      const row = "xpath///tr[td[1][text()='temp']]";
+      await page.click(`${row}//button[text()='Set role']`);
+      await waitText(page, "Role of temp is now viewer.");
+      await page.click(`${row}//button[text()='Disable']`);
+      await waitText(page, "User temp disabled.");
+      await page.type("#pw-temp", `${PASSWORD} again`);
+      await page.click(`${row}//button[text()='Reset password']`);
+      await waitText(page, "Password of temp reset.");
+      const users = (await asRoot("users")).data;
+      const temp = users.find((u: { name: string }) => u.name === "temp");
+      assert.deepEqual([temp.role, temp.status], ["viewer", "disabled"]);
+      await page.click(`${row}//button[text()='Delete']`);
+      await waitText(page, "User temp deleted.");
+      assert.ok(
+        !(await asRoot("users")).data.some((u: { name: string }) =>
+          u.name === "temp"
+        ),
+      );
       await visit(page, "audit", "key.create");
       await inspect(page, "audit", "admin");
       await visit(page, "about", "Configuration");
