@@ -154,6 +154,7 @@ async function inspect(page: Page, name: string, role: string): Promise<void> {
   );
   for (const size of SIZES) {
     await page.setViewport({ width: size.width, height: size.height });
+    await page.evaluate(() => scrollTo(0, 0));
     await new Promise((r) => setTimeout(r, 150));
     await page.screenshot({
       path: `${SHOTS}/${role}-${name}-${size.name}.png`,
