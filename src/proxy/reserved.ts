@@ -1,9 +1,9 @@
 /**
- * Paths flow-proxy answers itself in reverse mode: `/healthz`, `/metrics`
- * and the admin API under {@linkcode RESERVED_PREFIX}; --allow-ip guards the
- * last two.
+ * Paths flow-proxy answers itself in reverse mode: `/healthz`, `/metrics`,
+ * the web dashboard and the admin API under {@linkcode RESERVED_PREFIX};
+ * --allow-ip guards all but the first.
  */
-import { RESERVED_PREFIX } from "../base/reserved_paths.ts";
+import { isUiPath, RESERVED_PREFIX } from "../base/reserved_paths.ts";
 import type { ApiFamily } from "../base/api_errors.ts";
 import { errorAnswer } from "./error_answer.ts";
 import { peerAddress } from "./exchange.ts";
@@ -75,6 +75,8 @@ export function serveReserved(
     });
   }
   if (!reserved) return null;
+  // The dashboard is static and needs no admin API: without one, its pages say so.
+  if (isUiPath(path)) return dashboard(req, path, id);
   if (!options.admin) {
     return errorAnswer(id, {
       family: r.family,
@@ -91,6 +93,22 @@ async function admin(
 ): Promise<Response> {
   const res = await serve(r.req, r.info);
   res.headers.set("x-request-id", r.id);
+  return res;
+}
+
+/**
+ * The dashboard's answer; its module (the UI's assets, some 120 KB of text)
+ * is loaded by the first request for it, so a thread that never serves the
+ * dashboard never holds it.
+ */
+async function dashboard(
+  req: Request,
+  path: string,
+  id: string,
+): Promise<Response> {
+  const { serveUi } = await import("../dashboard/ui_route.ts");
+  const res = await serveUi(req, path);
+  res.headers.set("x-request-id", id);
   return res;
 }
 
