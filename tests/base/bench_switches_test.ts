@@ -37,13 +37,13 @@ async function probe(
   };
 }
 
-Deno.test("without FLOW_PROXY_BENCH_OFF every feature is on and ids are fresh UUIDs", async () => {
+Deno.test("without FLOW_PROXY_BENCH_OFF every feature is on and ids are fresh UUIDs (v7)", async () => {
   const out = await probe(null);
   assert.equal(out.code, 0, out.stderr);
   const { off, ids } = JSON.parse(out.stdout);
   assert.deepEqual(off, []);
   assert.notEqual(ids[0], ids[1]);
-  assert.match(ids[0], /^[0-9a-f]{8}-[0-9a-f]{4}-4/);
+  assert.match(ids[0], /^[0-9a-f]{8}-[0-9a-f]{4}-7/);
 });
 
 Deno.test("FLOW_PROXY_BENCH_OFF switches off exactly the features it names", async () => {
