@@ -22,6 +22,10 @@ import {
 import { MockUpstream } from "../tests/support/mock_upstream.ts";
 import { startRedis } from "../tests/support/redis.ts";
 import { clockTicks, cpuTicks, processTree } from "./lib/procs.ts";
+import { write } from "./lib/report.ts";
+
+/** One line of the report on stdout. */
+const line = (text: string) => write(`${text}\n`);
 
 const { values } = parseArgs({
   args: Deno.args,
@@ -151,13 +155,13 @@ try {
   }
   const hz = await clockTicks();
   const redisPids = processTree(redis.pid);
-  console.log(
+  line(
     `flow-proxy Redis limits: ${ROUNDS} rounds × ${REQUESTS} sequential requests per variant and key (1 worker, mock upstream, loopback)\n`,
   );
-  console.log(
+  line(
     "| key | Redis | p50 ms | p99 ms | proxy CPU µs/req | redis-server CPU µs/req |",
   );
-  console.log("|---|---|---|---|---|---|");
+  line("|---|---|---|---|---|---|");
   for (const [name, byVariant] of Object.entries(keys)) {
     const all = { off: [] as number[], on: [] as number[] };
     const ticks = { off: 0, on: 0 };
@@ -191,7 +195,7 @@ try {
         p99: quantile(sorted, 0.99),
         cpu: (ticks[variant] / hz) * 1e6 / total,
       };
-      console.log(
+      line(
         `| ${name} | ${variant} | ${rows[variant].p50.toFixed(3)} | ${
           rows[variant].p99.toFixed(3)
         } | ${rows[variant].cpu.toFixed(0)} | ${
@@ -199,13 +203,13 @@ try {
         } |`,
       );
     }
-    console.log(
+    line(
       `| ${name} | added | ${(rows.on.p50 - rows.off.p50).toFixed(3)} | ${
         (rows.on.p99 - rows.off.p99).toFixed(3)
       } | ${(rows.on.cpu - rows.off.cpu).toFixed(0)} | |`,
     );
   }
-  console.log(
+  line(
     `\nCPU from /proc at ${hz} ticks/s: a tick is ${
       (1e6 / hz).toFixed(0)
     } µs; over ${ROUNDS} measurements of ${REQUESTS} requests the per-request CPU figures are good to about ±${
