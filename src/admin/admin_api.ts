@@ -21,8 +21,7 @@
  */
 import { BUDGET_ROUTE, serveBudgetRoute } from "./budget_routes.ts";
 import { sha256 } from "../base/digest.ts";
-import { fail, json, methodNotAllowed } from "./http.ts";
-import { CLICKHOUSE_READ_ERROR } from "../request_log/clickhouse_queries.ts";
+import { fail, json, methodNotAllowed, readLog } from "./http.ts";
 import { VERSION } from "../version.ts";
 import { keyStatus } from "../access/client_keys.ts";
 import { ADMIN_PREFIX, isAdminPath } from "../base/reserved_paths.ts";
@@ -145,22 +144,10 @@ export function createAdminApi(
     } catch (err) {
       return fail("bad_request", (err as Error).message);
     }
-    let summary: unknown;
-    try {
-      summary =
-        await (owner === undefined ? usage(since) : usage(since, owner));
-    } catch (err) {
-      const message = (err as Error).message;
-      if (!message.startsWith(CLICKHOUSE_READ_ERROR)) throw err;
-      // The company-wide log is out of reach: one instance's numbers would mislead.
-      return json(503, {
-        error: {
-          message,
-          type: "request_log_unavailable",
-          code: "request_log_unavailable",
-        },
-      }, { "retry-after": "10" });
-    }
+    const summary = await readLog(() =>
+      Promise.resolve(owner === undefined ? usage(since) : usage(since, owner))
+    );
+    if (summary instanceof Response) return summary;
     return json(200, summary);
   }
 

@@ -6,6 +6,7 @@
  */
 import { errorResponse, type ProxyErrorType } from "../base/api_errors.ts";
 import type { AccountsAnswer, AccountsCall } from "../accounts/calls.ts";
+import { CLICKHOUSE_READ_ERROR } from "../request_log/clickhouse_queries.ts";
 
 /** Largest request body the admin API reads. */
 export const MAX_BODY_BYTES = 64 * 1024;
@@ -106,4 +107,26 @@ export function answer<C extends AccountsCall["call"]>(
 ): Response {
   if (!result.ok) return fail(result.kind, result.message);
   return json(status, shape(result.value as never));
+}
+
+/**
+ * Runs a read of the request log; a ClickHouse that cannot be read answers
+ * 503 `request_log_unavailable` (one instance's numbers would mislead).
+ */
+export async function readLog<T>(
+  read: () => Promise<T>,
+): Promise<T | Response> {
+  try {
+    return await read();
+  } catch (err) {
+    const message = (err as Error).message;
+    if (!message.startsWith(CLICKHOUSE_READ_ERROR)) throw err;
+    return json(503, {
+      error: {
+        message,
+        type: "request_log_unavailable",
+        code: "request_log_unavailable",
+      },
+    }, { "retry-after": "10" });
+  }
 }

@@ -26,8 +26,7 @@ import {
   type UsageSeries,
   utcDay,
 } from "../request_log/request_queries.ts";
-import { CLICKHOUSE_READ_ERROR } from "../request_log/clickhouse_queries.ts";
-import { fail, json, methodNotAllowed, pathName } from "./http.ts";
+import { fail, json, methodNotAllowed, pathName, readLog } from "./http.ts";
 import type { DashboardRoute } from "./dashboard_routes.ts";
 
 /** The request log's reads the dashboard needs (through the store worker). */
@@ -147,23 +146,6 @@ export async function serveRequestRoute(
       },
     },
   );
-}
-
-/** Runs a log read; a ClickHouse that cannot be read answers 503. */
-async function readLog<T>(read: () => Promise<T>): Promise<T | Response> {
-  try {
-    return await read();
-  } catch (err) {
-    const message = (err as Error).message;
-    if (!message.startsWith(CLICKHOUSE_READ_ERROR)) throw err;
-    return json(503, {
-      error: {
-        message,
-        type: "request_log_unavailable",
-        code: "request_log_unavailable",
-      },
-    }, { "retry-after": "10" });
-  }
 }
 
 /** The filters, cursor and limit of a request-list URL, or a message naming what is wrong. */
