@@ -57,13 +57,52 @@ export interface AdminFixture extends AsyncDisposable {
   /** Calls `route` (after the admin prefix) from `address`. */
   call(
     route: string,
-    init?: RequestInit & {
-      bearer?: string;
-      cookie?: string;
-      csrf?: string;
-      address?: string;
-    },
+    init?: AdminCallInit,
   ): Promise<Response>;
+}
+
+/** What {@linkcode callAdmin} adds to a `RequestInit`. */
+export type AdminCallInit = RequestInit & {
+  bearer?: string;
+  cookie?: string;
+  csrf?: string;
+  /** The caller's address (default 192.0.2.1). */
+  address?: string;
+};
+
+/**
+ * Calls `route` (after the admin prefix) on an admin API handler with the
+ * bearer token, session cookie and CSRF token given, a JSON body's type,
+ * from `init.address`.
+ */
+export function callAdmin(
+  handler: (
+    req: Request,
+    info?: { remoteAddr: Deno.Addr },
+  ) => Promise<Response>,
+  route: string,
+  init: AdminCallInit = {},
+): Promise<Response> {
+  const headers = new Headers(init.headers);
+  if (init.bearer) headers.set("authorization", `Bearer ${init.bearer}`);
+  if (init.cookie) headers.set("cookie", init.cookie);
+  if (init.csrf) headers.set("x-csrf-token", init.csrf);
+  if (init.body !== undefined) {
+    headers.set("content-type", "application/json");
+  }
+  return handler(
+    new Request(`http://127.0.0.1:8899${ADMIN_PREFIX}${route}`, {
+      ...init,
+      headers,
+    }),
+    {
+      remoteAddr: {
+        transport: "tcp",
+        hostname: init.address ?? "192.0.2.1",
+        port: 40000,
+      },
+    },
+  );
 }
 
 /** Builds an {@linkcode AdminFixture}. */
@@ -101,28 +140,7 @@ export async function adminFixture(
     warnings,
     loginFailures,
     handler,
-    call(route, init = {}) {
-      const headers = new Headers(init.headers);
-      if (init.bearer) headers.set("authorization", `Bearer ${init.bearer}`);
-      if (init.cookie) headers.set("cookie", init.cookie);
-      if (init.csrf) headers.set("x-csrf-token", init.csrf);
-      if (init.body !== undefined) {
-        headers.set("content-type", "application/json");
-      }
-      return handler(
-        new Request(`http://127.0.0.1:8899${ADMIN_PREFIX}${route}`, {
-          ...init,
-          headers,
-        }),
-        {
-          remoteAddr: {
-            transport: "tcp",
-            hostname: init.address ?? "192.0.2.1",
-            port: 40000,
-          },
-        },
-      );
-    },
+    call: (route, init = {}) => callAdmin(handler, route, init),
     async [Symbol.asyncDispose]() {
       accounts.close();
       keys.close();

@@ -8,7 +8,6 @@ import { join } from "node:path";
 import { createAdminApi } from "../../src/admin/admin_api.ts";
 import { localAccountsClient } from "../../src/accounts/calls.ts";
 import { type KeyStore, openKeyStore } from "../../src/access/key_store.ts";
-import { ADMIN_PREFIX } from "../../src/base/reserved_paths.ts";
 import { type Accounts, openAccounts } from "../../src/accounts/accounts.ts";
 import {
   openRequestLog,
@@ -34,6 +33,7 @@ import { ROLES } from "../../src/accounts/permissions.ts";
 import type { Role } from "../../src/accounts/permissions.ts";
 import type { AdminApiOptions } from "../../src/admin/admin_api.ts";
 import { getLogger } from "@logtape/logtape";
+import { type AdminCallInit, callAdmin } from "../accounts/helpers.ts";
 
 /** The shared admin token of these tests. */
 export const ADMIN_TOKEN = "admin-token-0123456789abcdef";
@@ -63,7 +63,7 @@ export interface DashboardFixture extends AsyncDisposable {
   reloadKeys(): void;
   call(
     route: string,
-    init?: RequestInit & { bearer?: string; cookie?: string; csrf?: string },
+    init?: AdminCallInit,
   ): Promise<Response>;
 }
 
@@ -201,24 +201,7 @@ export async function dashboardFixture(
       await log.write(records);
     },
     reloadKeys,
-    call(route, init = {}) {
-      const headers = new Headers(init.headers);
-      if (init.bearer) headers.set("authorization", `Bearer ${init.bearer}`);
-      if (init.cookie) headers.set("cookie", init.cookie);
-      if (init.csrf) headers.set("x-csrf-token", init.csrf);
-      if (init.body !== undefined) {
-        headers.set("content-type", "application/json");
-      }
-      return handler(
-        new Request(`http://127.0.0.1:8899${ADMIN_PREFIX}${route}`, {
-          ...init,
-          headers,
-        }),
-        {
-          remoteAddr: { transport: "tcp", hostname: "192.0.2.1", port: 40000 },
-        },
-      );
-    },
+    call: (route, init = {}) => callAdmin(handler, route, init),
     async [Symbol.asyncDispose]() {
       dashboard.overview?.stop();
       accounts.close();
