@@ -17,7 +17,12 @@ import { MockUpstream } from "../support/mock_upstream.ts";
 import { startRedis } from "../support/redis.ts";
 import { hasOpenssl } from "../tls/test_ca.ts";
 import { servedFingerprint } from "../tls/tls_proxy.ts";
-import { hasPebble, type Pebble, startPebble } from "../tls/pebble.ts";
+import {
+  acmeServeArgs,
+  hasPebble,
+  type Pebble,
+  startPebble,
+} from "../tls/pebble.ts";
 
 const ignore = !hasPebble() || !hasOpenssl();
 const PREFIX = "acme-test:";
@@ -34,17 +39,11 @@ function startInstance(
     secretsFile,
     waitHealthy: false,
     args: [
-      "--no-db",
-      "--acme-domain",
-      "localhost",
-      "--acme-directory",
-      pebble.directory,
-      "--acme-ca-file",
-      pebble.ca.caFile,
-      "--acme-http-port",
-      String(challengePort),
-      "--acme-state-dir",
-      Deno.makeTempDirSync({ prefix: "flow-proxy-acme-" }),
+      ...acmeServeArgs(
+        pebble,
+        Deno.makeTempDirSync({ prefix: "flow-proxy-acme-" }),
+        challengePort,
+      ),
       "--redis-url",
       redisUrl,
       "--redis-prefix",

@@ -14,7 +14,12 @@ import {
 import { MockUpstream } from "../support/mock_upstream.ts";
 import { hasOpenssl } from "./test_ca.ts";
 import { servedFingerprint } from "./tls_proxy.ts";
-import { hasPebble, type Pebble, startPebble } from "./pebble.ts";
+import {
+  acmeServeArgs,
+  hasPebble,
+  type Pebble,
+  startPebble,
+} from "./pebble.ts";
 
 const ignore = !hasPebble() || !hasOpenssl();
 
@@ -30,20 +35,7 @@ async function startAcmeProxy(
     upstream: upstream.url,
     secretsFile,
     waitHealthy: false,
-    args: [
-      "--no-db",
-      "--acme-domain",
-      "localhost",
-      "--acme-directory",
-      pebble.directory,
-      "--acme-ca-file",
-      pebble.ca.caFile,
-      "--acme-http-port",
-      String(pebble.httpPort),
-      "--acme-state-dir",
-      stateDir,
-      ...args,
-    ],
+    args: [...acmeServeArgs(pebble, stateDir), ...args],
   });
 }
 

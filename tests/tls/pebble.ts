@@ -122,3 +122,28 @@ async function waitFor<T>(probe: () => Promise<T>, timeoutMs: number) {
     }
   }
 }
+
+/**
+ * `serve`'s flags for a certificate for localhost from `pebble`, its state in
+ * `stateDir`, challenges answered on `challengePort` (default the port
+ * pebble validates on).
+ */
+export function acmeServeArgs(
+  pebble: Pebble,
+  stateDir: string,
+  challengePort = pebble.httpPort,
+): string[] {
+  return [
+    "--no-db",
+    "--acme-domain",
+    "localhost",
+    "--acme-directory",
+    pebble.directory,
+    "--acme-ca-file",
+    pebble.ca.caFile,
+    "--acme-http-port",
+    String(challengePort),
+    "--acme-state-dir",
+    stateDir,
+  ];
+}
