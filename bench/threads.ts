@@ -16,7 +16,14 @@
  * @module
  */
 import { parseArgs } from "node:util";
-import { clockTicks, freePort, ProcessSet, waitForHttp } from "./lib/procs.ts";
+import {
+  clockTicks,
+  freePort,
+  ProcessSet,
+  threadTicks,
+  waitForHttp,
+} from "./lib/procs.ts";
+import { fixed, parseSeconds, table, write } from "./lib/report.ts";
 import {
   childEnv,
   createClientKey,
@@ -28,34 +35,6 @@ import {
 } from "./lib/stack.ts";
 import { runWrk, writeWrkScript } from "./lib/wrk.ts";
 import { CHAT_PATH } from "./lib/payloads.ts";
-
-/** CPU ticks of every thread of `pid`, keyed `tid:name`. */
-function threadTicks(pid: number): Map<string, number> {
-  const ticks = new Map<string, number>();
-  for (const task of Deno.readDirSync(`/proc/${pid}/task`)) {
-    let stat: string;
-    try {
-      stat = Deno.readTextFileSync(`/proc/${pid}/task/${task.name}/stat`);
-    } catch {
-      continue; // the thread ended between the listing and the read
-    }
-    const close = stat.lastIndexOf(")");
-    const name = stat.slice(stat.indexOf("(") + 1, close);
-    const fields = stat.slice(close + 2).split(" ");
-    ticks.set(`${task.name}:${name}`, Number(fields[11]) + Number(fields[12]));
-  }
-  return ticks;
-}
-
-function seconds(text: string, flag: string): number {
-  const match = /^(\d+)s?$/.exec(text);
-  if (!match || Number(match[1]) < 1) {
-    throw new TypeError(
-      `${flag} must be a whole number of seconds, got "${text}"`,
-    );
-  }
-  return Number(match[1]);
-}
 
 if (import.meta.main) {
   const { values, positionals } = parseArgs({
@@ -70,7 +49,8 @@ if (import.meta.main) {
   if (!Number.isInteger(workers) || workers < 0 || workers > 16) {
     throw new TypeError(`--workers must be 0–16, got "${values.workers}"`);
   }
-  const duration = seconds(values.duration!, "--duration");
+  const duration = parseSeconds(values.duration!);
+  if (duration < 1) throw new TypeError("--duration must be at least 1s");
   const procs = new ProcessSet();
   const tmp = Deno.makeTempDirSync({ prefix: "flow-proxy-threads-" });
   try {
@@ -115,24 +95,20 @@ if (import.meta.main) {
       [thread, ticks - (before.get(thread) ?? 0)] as const
     ).filter(([, ticks]) => ticks > 0).sort((a, b) => b[1] - a[1]);
     const total = rows.reduce((sum, [, ticks]) => sum + ticks, 0);
-    const lines = [
-      `flow-proxy, ${workers} worker(s): ${
-        result.rps.toFixed(0)
-      } RPS at 50 connections, ` +
-      `${result.requests} requests`,
-      "",
-      "| thread (tid:name) | CPU/req (µs) | share |",
-      "| --- | ---: | ---: |",
-      ...rows.map(([thread, ticks]) =>
-        `| ${thread} | ${perRequest(ticks).toFixed(1)} | ${
-          (100 * ticks / total).toFixed(0)
-        } % |`
-      ),
-      `| all | ${perRequest(total).toFixed(1)} | 100 % |`,
-    ];
-    // deno-lint-ignore no-console
-    console.log(lines.join("\n"));
+    write(
+      `flow-proxy, ${workers} worker(s): ${fixed(result.rps, 0)} RPS at 50 ` +
+        `connections, ${result.requests} requests\n\n` +
+        table(["thread (tid:name)", "CPU/req (µs)", "share"], [
+          ...rows.map(([thread, ticks]) => [
+            thread,
+            fixed(perRequest(ticks), 1),
+            `${fixed(100 * ticks / total, 0)} %`,
+          ]),
+          ["all", fixed(perRequest(total), 1), "100 %"],
+        ]),
+    );
   } finally {
     await procs.stopAll();
+    await Deno.remove(tmp, { recursive: true }).catch(() => {});
   }
 }

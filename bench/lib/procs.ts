@@ -184,23 +184,43 @@ export async function clockTicks(): Promise<number> {
 interface ProcStat {
   pid: number;
   ppid: number;
+  /** The command (or, for a thread, the thread's) name. */
+  name: string;
   ticks: number;
 }
 
-function readStat(pid: number): ProcStat | null {
+/** `/proc/<pid>/stat` or `/proc/<pid>/task/<tid>/stat`; null once it has ended. */
+function readStat(path: string, pid: number): ProcStat | null {
   let text: string;
   try {
-    text = Deno.readTextFileSync(`/proc/${pid}/stat`);
+    text = Deno.readTextFileSync(path);
   } catch {
     return null;
   }
   // The command name may hold spaces and parentheses: fields start after the last ')'.
-  const fields = text.slice(text.lastIndexOf(")") + 2).split(" ");
+  const close = text.lastIndexOf(")");
+  const fields = text.slice(close + 2).split(" ");
   return {
     pid,
     ppid: Number(fields[1]),
+    name: text.slice(text.indexOf("(") + 1, close),
     ticks: Number(fields[11]) + Number(fields[12]),
   };
+}
+
+function processStat(pid: number): ProcStat | null {
+  return readStat(`/proc/${pid}/stat`, pid);
+}
+
+/** User + system CPU ticks of every thread of `pid`, keyed `tid:name`. */
+export function threadTicks(pid: number): Map<string, number> {
+  const ticks = new Map<string, number>();
+  for (const task of Deno.readDirSync(`/proc/${pid}/task`)) {
+    const stat = readStat(`/proc/${pid}/task/${task.name}/stat`, pid);
+    // null: the thread ended between the listing and the read.
+    if (stat !== null) ticks.set(`${task.name}:${stat.name}`, stat.ticks);
+  }
+  return ticks;
 }
 
 /** `pid` and all its descendants (nginx: master and workers). */
@@ -208,7 +228,7 @@ export function processTree(pid: number): number[] {
   const children = new Map<number, number[]>();
   for (const entry of Deno.readDirSync("/proc")) {
     if (!/^\d+$/.test(entry.name)) continue;
-    const stat = readStat(Number(entry.name));
+    const stat = processStat(Number(entry.name));
     if (stat === null) continue;
     const list = children.get(stat.ppid) ?? [];
     list.push(stat.pid);
@@ -227,7 +247,7 @@ export function processTree(pid: number): number[] {
 /** User + system CPU time of the given processes (all their threads), in ticks. */
 export function cpuTicks(pids: number[]): number {
   let total = 0;
-  for (const pid of pids) total += readStat(pid)?.ticks ?? 0;
+  for (const pid of pids) total += processStat(pid)?.ticks ?? 0;
   return total;
 }
 
