@@ -13,11 +13,8 @@
  * graceful shutdown, which drops an idle or half-received request and lets a
  * response being written finish first.
  *
- * With `tls`, the listener is `Deno.listenTls` offering HTTP/2 and HTTP/1.1
- * by ALPN (the per-connection server speaks both), and
- * {@linkcode LimitedServer.replaceTls} swaps the certificate for new
- * connections: a second listener on the same port (`reusePort`) with the new
- * pair, then the old listener closed; connections it accepted keep running.
+ * HTTPS is served by `tls_front.ts`, which terminates TLS in front of a
+ * plain server of this module on a loopback port.
  *
  * When the runtime does not have that function, {@linkcode serveWithLimits}
  * returns null and the caller serves with plain `Deno.serve`.
@@ -38,8 +35,6 @@ export interface ServeWithLimitsOptions extends ConnectionLimits {
   hostname: string;
   port: number;
   reusePort: boolean;
-  /** Serve HTTPS with this PEM pair; plain HTTP when absent. */
-  tls?: TlsCertificate | null;
   onError: (error: unknown) => Response | Promise<Response>;
   /** Called (at most every 10 s) when a connection is refused for the cap. */
   onRefused?: (open: number) => void;
@@ -91,7 +86,8 @@ export interface LimitedServer {
   readonly connections: number;
   /**
    * New connections get `tls` from now on; open ones keep theirs. Throws
-   * (and keeps the certificate in use) when the new listener cannot open.
+   * (and keeps the certificate in use) on a pair that cannot be used, and
+   * on a server without TLS.
    */
   replaceTls(tls: TlsCertificate): void;
 }
@@ -100,6 +96,22 @@ export interface LimitedServer {
 const SWEEP_MS = 250;
 const REFUSED_LOG_MS = 10_000;
 const ACCEPT_RETRY_MS = 100;
+
+/**
+ * A function that calls `onRefused` with the open count at most every 10 s,
+ * however often connections are refused for the cap.
+ */
+export function refusalReporter(
+  onRefused: ((open: number) => void) | undefined,
+): (open: number) => void {
+  let last = -Infinity;
+  return (open) => {
+    const now = performance.now();
+    if (onRefused === undefined || now - last < REFUSED_LOG_MS) return;
+    last = now;
+    onRefused(open);
+  };
+}
 
 /** The runtime's per-connection server, or null when it has none. */
 export function connectionServer(): ServeHttpOnConnection | null {
@@ -121,10 +133,13 @@ export function serveWithLimits(
   const found = connectionServer();
   if (found === null) return null;
   const serveConnection: ServeHttpOnConnection = found;
-  let listener = openListener(options, options.port, options.tls ?? null);
-  const port = (listener.addr as Deno.NetAddr).port;
+  const listener = Deno.listen({
+    hostname: options.hostname,
+    port: options.port,
+    reusePort: options.reusePort,
+  });
   const open = new Set<Connection>();
-  let lastRefusedLog = -Infinity;
+  const refused = refusalReporter(options.onRefused);
   let stopping = false;
 
   function close(connection: Connection): void {
@@ -148,11 +163,7 @@ export function serveWithLimits(
   function accept(conn: Deno.Conn): void {
     if (open.size >= options.maxConnections) {
       conn.close();
-      const now = performance.now();
-      if (now - lastRefusedLog >= REFUSED_LOG_MS) {
-        lastRefusedLog = now;
-        options.onRefused?.(open.size);
-      }
+      refused(open.size);
       return;
     }
     const connection: Connection = {
@@ -206,25 +217,7 @@ export function serveWithLimits(
       accept(conn);
     }
   }
-  let accepting = acceptFrom(listener);
-  /** Resolves when the listener in use (not one replaced) stops accepting. */
-  const acceptingDone = (async () => {
-    let current: Promise<void>;
-    do {
-      current = accepting;
-      await current;
-    } while (current !== accepting);
-  })();
-
-  function replaceTls(tls: TlsCertificate): void {
-    if (stopping) return;
-    const next = openListener(options, port, tls);
-    const old = listener;
-    listener = next;
-    accepting = acceptFrom(next);
-    // Only the listener: connections it accepted are served to the end.
-    old.close();
-  }
+  const acceptingDone = acceptFrom(listener);
 
   async function shutdown(): Promise<void> {
     if (stopping) return;
@@ -250,29 +243,11 @@ export function serveWithLimits(
     addr: listener.addr as Deno.NetAddr,
     finished,
     shutdown,
-    replaceTls,
+    replaceTls() {
+      throw new Error("This listener serves plain HTTP: it has no certificate");
+    },
     get connections() {
       return open.size;
     },
   };
-}
-
-/** A TCP listener, or a TLS one offering h2 and http/1.1 when `tls` is set. */
-function openListener(
-  options: ServeWithLimitsOptions,
-  port: number,
-  tls: TlsCertificate | null,
-): Deno.Listener {
-  const address = {
-    hostname: options.hostname,
-    port,
-    reusePort: options.reusePort,
-  };
-  if (tls === null) return Deno.listen(address);
-  return Deno.listenTls({
-    ...address,
-    cert: tls.cert,
-    key: tls.key,
-    alpnProtocols: ALPN_PROTOCOLS,
-  });
 }

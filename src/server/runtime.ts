@@ -24,7 +24,10 @@ import { Metrics } from "../observe/metrics.ts";
 import { ClientMetrics } from "../observe/client_metrics.ts";
 import { VERSION } from "../version.ts";
 import { CONTROL, type SharedState } from "../base/shared_state.ts";
-import { serveWithLimits } from "./connection_limits.ts";
+import {
+  serveWithLimits,
+  type ServeWithLimitsOptions,
+} from "./connection_limits.ts";
 import type { StoreLink } from "./store_link.ts";
 import { describe } from "../base/describe.ts";
 import { ModelsState } from "../models/models_state.ts";
@@ -382,12 +385,10 @@ export async function startRuntime(options: RuntimeOptions): Promise<Runtime> {
       },
     );
   }
-  const limited = serveWithLimits({
+  const limitOptions: ServeWithLimitsOptions = {
     hostname: settings.host,
     port: settings.port,
-    // TLS always: a new certificate comes with a second listener on the port.
-    reusePort: settings.threaded || tls !== null,
-    tls,
+    reusePort: settings.threaded,
     headerTimeout: settings.clientHeaderTimeout,
     keepAliveTimeout: settings.keepAliveTimeout,
     maxConnections: settings.maxConnections,
@@ -400,7 +401,14 @@ export async function startRuntime(options: RuntimeOptions): Promise<Runtime> {
       logger.error(
         `Cannot accept a connection: ${describe(err)}`,
       ),
-  }, serve);
+  };
+  // The TLS front loads node:tls, which only an HTTPS listener should pay for.
+  const limited = tls === null
+    ? serveWithLimits(limitOptions, serve)
+    : await (await import("./tls_front.ts")).serveTlsWithLimits(
+      { ...limitOptions, tls },
+      serve,
+    );
   let server: { finished: Promise<void>; shutdown(): Promise<void> };
   let addr: Deno.NetAddr;
   if (limited) {
