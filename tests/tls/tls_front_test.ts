@@ -225,3 +225,44 @@ Deno.test({
     }
   },
 });
+
+Deno.test({
+  name:
+    "a connection that never starts its TLS handshake is closed at the header timeout",
+  ignore,
+  async fn() {
+    const ca = makeCa();
+    const server = await serveTlsWithLimits(
+      { ...options(pairOf(ca, "front")), headerTimeout: 200 },
+      () => new Response("ok"),
+    );
+    assert.ok(server);
+    const conn = await Deno.connect({
+      hostname: "127.0.0.1",
+      port: server.addr.port,
+    });
+    let timer: ReturnType<typeof setTimeout> | undefined;
+    try {
+      // Bounded wait: a server that never closes it fails the test here.
+      const outcome = await Promise.race([
+        conn.read(new Uint8Array(16)).then(
+          (n) => n === null ? "closed" : "data",
+          () => "closed",
+        ),
+        new Promise<string>((resolve) => {
+          timer = setTimeout(() => resolve("still open after 10 s"), 10_000);
+        }),
+      ]);
+      assert.equal(outcome, "closed");
+      for (let i = 0; i < 100 && server.connections > 0; i++) {
+        await new Promise((resolve) => setTimeout(resolve, 10));
+      }
+      assert.equal(server.connections, 0, "the front forgot the connection");
+    } finally {
+      clearTimeout(timer);
+      conn.close();
+      await server.shutdown();
+      Deno.removeSync(ca.dir, { recursive: true });
+    }
+  },
+});
